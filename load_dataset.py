@@ -1,0 +1,154 @@
+"""Reading the MAI21 dataset layout (see README, "Data"): RAW 16-bit Bayer PNGs and 8-bit RGB targets.
+
+Patches are kept compact in memory: RAW as uint16 Bayer planes [N, H/2, W/2, 4], targets as
+uint8 [N, H, W, 3]. `to_float` turns one batch into network inputs (÷1020) and targets (÷255).
+"""
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+from utils import UsageError
+
+RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
+
+
+def list_pngs(folder, what):
+    """Sorted PNG names in a folder; UsageError if it is missing or holds none."""
+    if not os.path.isdir(folder):
+        raise UsageError("%s folder %r does not exist" % (what, folder))
+    names = sorted((n for n in os.listdir(folder) if n.lower().endswith(".png")), key=_natural_key)
+    if not names:
+        raise UsageError("%s folder %r holds no PNG files" % (what, folder))
+    return names
+
+
+def _natural_key(name):
+    stem = os.path.splitext(name)[0]
+    return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
+
+
+def read_raw(path):
+    """A RAW Bayer mosaic as uint16 [H, W]: must be a single-channel 16-bit PNG."""
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+            img.load()
+            arr = np.asarray(img)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError("cannot read RAW PNG %r (corrupt or truncated?): %s" % (path, err))
+    if mode not in ("I;16", "I;16B", "I;16L", "I") or arr.ndim != 2:
+        raise UsageError("RAW file %r is not a single-channel 16-bit PNG (mode %s); "
+                         "RAW inputs must be 16-bit Bayer mosaics" % (path, mode))
+    if arr.shape[0] % 2 or arr.shape[1] % 2:
+        raise UsageError("RAW file %r has odd size %dx%d; a Bayer mosaic needs even sizes"
+                         % (path, arr.shape[1], arr.shape[0]))
+    return arr.astype(np.uint16, copy=False)
+
+
+def read_rgb(path):
+    """An RGB target as uint8 [H, W, 3]."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            arr = np.asarray(img.convert("RGB") if mode in ("RGBA", "P") else img)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError("cannot read RGB PNG %r (corrupt or truncated?): %s" % (path, err))
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (path, mode))
+    return arr
+
+
+def bayer_planes(raw):
+    """[.., H, W] mosaic -> [.., H/2, W/2, 4] planes in the order B, Gb, R, Gr (same dtype)."""
+    return np.stack([raw[..., 1::2, 1::2], raw[..., 0::2, 1::2],
+                     raw[..., 0::2, 0::2], raw[..., 1::2, 0::2]], axis=-1)
+
+
+def extract_bayer_channels(raw):
+    """The network input for one mosaic: float32 [H/2, W/2, 4] divided by 1020."""
+    return bayer_planes(raw).astype(np.float32) / RAW_SCALE
+
+
+def to_float(raw_planes, rgb=None):
+    """uint16 planes (and uint8 targets) -> float32 network input (and target)."""
+    x = raw_planes.astype(np.float32) / RAW_SCALE
+    if rgb is None:
+        return x
+    return x, rgb.astype(np.float32) / 255.0
+
+
+def paired_names(dataset_dir, split, phone_dir, dslr_dir):
+    """Names present in both <split>/<phone_dir> and <split>/<dslr_dir>; errors on mismatch."""
+    raw_dir = os.path.join(dataset_dir, split, phone_dir)
+    rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
+    if not os.path.isdir(dataset_dir):
+        raise UsageError("dataset folder %r does not exist (set dataset_dir=, or make the demo "
+                         "data with: python make_demo_data.py)" % dataset_dir)
+    raw_names = list_pngs(raw_dir, "%s RAW" % split)
+    rgb_names = set(list_pngs(rgb_dir, "%s target" % split))
+    missing = [n for n in raw_names if n not in rgb_names]
+    extra = sorted(rgb_names.difference(raw_names))
+    if missing or extra:
+        raise UsageError("%s RAW and target folders hold different files (%d RAW without a target, "
+                         "e.g. %r; %d targets without a RAW, e.g. %r)" % (
+                             split, len(missing), missing[:1], len(extra), extra[:1]))
+    return raw_names
+
+
+def _crop_box(h, w, patch_h, patch_w, rng, path):
+    if patch_h > h or patch_w > w:
+        raise UsageError("patch %dx%d is larger than image %r (%dx%d); lower patch_w/patch_h"
+                         % (patch_w, patch_h, path, w, h))
+    # even offsets keep the Bayer phase
+    y = 2 * rng.randint(0, (h - patch_h) // 2 + 1) if rng is not None else (h - patch_h) // 4 * 2
+    x = 2 * rng.randint(0, (w - patch_w) // 2 + 1) if rng is not None else (w - patch_w) // 4 * 2
+    return y, x
+
+
+def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None,
+               progress=True):
+    """Read `names` as (uint16 planes [N, ph/2, pw/2, 4], uint8 targets [N, ph, pw, 3]).
+
+    Images larger than the patch are cropped (randomly with `rng`, centred without).
+    """
+    raw_dir = os.path.join(dataset_dir, split, phone_dir)
+    rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
+    raws = np.empty((len(names), patch_h // 2, patch_w // 2, 4), np.uint16)
+    rgbs = np.empty((len(names), patch_h, patch_w, 3), np.uint8)
+    iterator = names
+    if progress:
+        from tqdm import tqdm
+        iterator = tqdm(names, desc="loading %s" % split, unit="img", leave=False,
+                        file=sys.stdout, disable=not sys.stdout.isatty())
+    for i, name in enumerate(iterator):
+        raw_path = os.path.join(raw_dir, name)
+        rgb_path = os.path.join(rgb_dir, name)
+        raw = read_raw(raw_path)
+        rgb = read_rgb(rgb_path)
+        if rgb.shape[:2] != raw.shape:
+            raise UsageError("RAW %r is %dx%d but its target is %dx%d; they must match" % (
+                raw_path, raw.shape[1], raw.shape[0], rgb.shape[1], rgb.shape[0]))
+        y, x = _crop_box(raw.shape[0], raw.shape[1], patch_h, patch_w, rng, raw_path)
+        raws[i] = bayer_planes(raw[y:y + patch_h, x:x + patch_w])
+        rgbs[i] = rgb[y:y + patch_h, x:x + patch_w]
+    return raws, rgbs
+
+
+def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng):
+    """`train_size` random training pairs (all of them, with a warning, if fewer exist)."""
+    names = paired_names(dataset_dir, "train", phone_dir, dslr_dir)
+    if train_size > len(names):
+        sys.stderr.write("warning: train_size=%d but only %d training images exist; using all\n"
+                         % (train_size, len(names)))
+        train_size = len(names)
+    chosen = [names[i] for i in sorted(rng.choice(len(names), train_size, replace=False))]
+    return load_pairs(dataset_dir, "train", phone_dir, dslr_dir, chosen, patch_h, patch_w, rng)
+
+
+def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w):
+    """Every validation pair, centre-cropped to the patch size."""
+    names = paired_names(dataset_dir, "val", phone_dir, dslr_dir)
+    return load_pairs(dataset_dir, "val", phone_dir, dslr_dir, names, patch_h, patch_w)

@@ -1,0 +1,183 @@
+"""Shared helpers: strict key=value argument parsing, one-line errors, the TF import, metrics.
+
+Every script declares its arguments once, as a table of `Arg(name, type, default, help)`, and
+calls `parse_args(TABLE, argv)`. Bad input raises `UsageError`; `run_main` turns that into one
+line on stderr and exit code 2 (no traceback), so every script fails the same way.
+"""
+import difflib
+import math
+import os
+import sys
+from collections import namedtuple
+
+Arg = namedtuple("Arg", "name type default help")
+
+TRUE_WORDS = ("true", "1", "yes", "y")
+FALSE_WORDS = ("false", "0", "no", "n")
+
+
+class UsageError(Exception):
+    """A problem with the user's input: reported as one line, exit code 2."""
+
+
+def to_bool(text):
+    low = text.strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    raise ValueError("expected True or False")
+
+
+def optional_int(text):
+    """An integer, or None (the words None / none / empty)."""
+    if text.strip().lower() in ("none", ""):
+        return None
+    return int(text)
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError("must be a positive finite number")
+    return value
+
+
+TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False",
+              optional_int: "integer or None", positive_int: "positive integer",
+              positive_float: "positive number"}
+
+
+def format_help(prog, table, doc=""):
+    lines = []
+    if doc:
+        lines.append(doc.strip())
+        lines.append("")
+    lines.append("usage: python %s key=value ..." % prog)
+    lines.append("")
+    width = max(len(a.name) for a in table) + 2
+    for a in table:
+        lines.append("  %-*s default %-40s %s" % (width, a.name, "=" + str(a.default), a.help))
+    lines.append("  %-*s %s" % (width, "help", "print this list and exit (also --help)"))
+    return "\n".join(lines)
+
+
+def parse_args(table, argv, prog=None, doc=""):
+    """Parse `key=value` words against a table of Arg; return a dict with every key.
+
+    Unknown keys, repeated keys, words without '=' and malformed values raise UsageError.
+    `help=True`, `--help` or `-h` print the table and exit 0.
+    """
+    prog = prog or os.path.basename(sys.argv[0])
+    known = {a.name: a for a in table}
+    values = {a.name: a.default for a in table}
+    seen = set()
+    for word in argv:
+        if word in ("--help", "-h"):
+            print(format_help(prog, table, doc))
+            sys.exit(0)
+        if "=" not in word:
+            raise UsageError("argument %r is not of the form key=value (try help=True)" % word)
+        key, text = word.split("=", 1)
+        key = key.strip()
+        if key == "help":
+            try:
+                wants = to_bool(text)
+            except ValueError:
+                raise UsageError("bad value %r for 'help': expected True or False" % text)
+            if wants:
+                print(format_help(prog, table, doc))
+                sys.exit(0)
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = "; did you mean %r?" % close[0] if close else "; see help=True for the keys"
+            raise UsageError("unknown argument %r%s" % (key, hint))
+        if key in seen:
+            raise UsageError("argument %r given twice" % key)
+        seen.add(key)
+        arg = known[key]
+        try:
+            values[key] = arg.type(text)
+        except ValueError as err:
+            detail = str(err) if arg.type not in (int, float, optional_int) else ""
+            raise UsageError("bad value %r for %r: expected %s%s" % (
+                text, key, TYPE_NAMES.get(arg.type, "a valid value"),
+                " (" + detail + ")" if detail and "invalid literal" not in detail else ""))
+    return values
+
+
+def run_main(main_fn, argv=None):
+    """Call main_fn(argv); a UsageError becomes one line on stderr and exit code 2."""
+    prog = os.path.basename(sys.argv[0])
+    try:
+        main_fn(sys.argv[1:] if argv is None else argv)
+    except UsageError as err:
+        sys.stderr.write("%s: error: %s\n" % (prog, err))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("%s: interrupted\n" % prog)
+        sys.exit(130)
+
+
+def import_tf(use_gpu=True):
+    """Import TensorFlow's v1 graph API on either stack (TF 1.15 or TF 2.x), quietly."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not use_gpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    import warnings
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import tensorflow.compat.v1 as tf
+    try:  # silence "Instructions for updating" notices printed by the v1 shims
+        from tensorflow.python.util import deprecation
+        deprecation._PRINT_DEPRECATION_WARNINGS = False
+    except ImportError:
+        pass
+    tf.disable_v2_behavior()
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    return tf
+
+
+def tf_version():
+    import tensorflow
+    return tensorflow.__version__
+
+
+def psnr(mse, peak=1.0):
+    """PSNR in dB from a mean squared error on data in 0..peak."""
+    if mse <= 0:
+        return float("inf")
+    return 10.0 * math.log10(peak * peak / mse)
+
+
+def ensure_dir(path, what):
+    """Create a folder (and parents) or raise UsageError naming what it is for."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise UsageError("cannot create %s %r: %s" % (what, path, err.strerror or err))
+    if not os.access(path, os.W_OK):
+        raise UsageError("%s %r is not writable" % (what, path))
+    return path
+
+
+def atomic_write_text(path, text, mode="w"):
+    """Write (or append to) a text file so that a crash never leaves it half-written."""
+    tmp = path + ".tmp"
+    old = ""
+    if mode == "a" and os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+    with open(tmp, "w") as f:
+        f.write(old + text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
