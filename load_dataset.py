@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from utils import UsageError
+from utils import UsageError, progress as progress_bar
 
 RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
 
@@ -118,11 +118,8 @@ def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w,
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
     raws = np.empty((len(names), patch_h // 2, patch_w // 2, 4), np.uint16)
     rgbs = np.empty((len(names), patch_h, patch_w, 3), np.uint8)
-    iterator = names
-    if progress:
-        from tqdm import tqdm
-        iterator = tqdm(names, desc="loading %s" % split, unit="img", leave=False,
-                        file=sys.stdout, disable=not sys.stdout.isatty())
+    iterator = progress_bar(names, desc="loading %s" % split, unit="img", leave=False,
+                            disable=not progress)
     for i, name in enumerate(iterator):
         raw_path = os.path.join(raw_dir, name)
         rgb_path = os.path.join(rgb_dir, name)

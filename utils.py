@@ -129,7 +129,7 @@ def run_main(main_fn, argv=None):
 
 def import_tf(use_gpu=True):
     """Import TensorFlow's v1 graph API on either stack (TF 1.15 or TF 2.x), quietly."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not use_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     import warnings
@@ -181,3 +181,17 @@ def atomic_write_text(path, text, mode="w"):
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar on stderr; redraws rarely when stderr is not a terminal (logs, CI)."""
+    from tqdm import tqdm
+    tty = sys.stderr.isatty()
+    kwargs.setdefault("mininterval", 0.2 if tty else 30.0)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, file=sys.stderr, **kwargs)
+
+
+def checkpoint_exists(prefix):
+    """A TF checkpoint is complete once its .index is written (the saver writes it last)."""
+    return os.path.isfile(prefix + ".index")

@@ -1,0 +1,230 @@
+"""Train a RAW -> RGB network on the MAI21 layout.
+
+    python train_model.py arch=model batch_size=32 num_train_iters=100000
+
+Loss: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM); Adam. Random 90-degree rotations and
+flips; `train_size` random training patches are reloaded every 1000 iterations. Every `eval_step`
+iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
+`<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in `<model_dir>/logs_<restore_iter>-<num_train_iters>.txt`.
+`restore_iter=N` resumes from checkpoint N (restore_iter=None starts afresh; the log is then
+named logs_0-...).
+"""
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from utils import (Arg, UsageError, atomic_write_text, checkpoint_exists, ensure_dir,
+                   optional_int, parse_args, positive_float, positive_int, progress, run_main,
+                   to_bool)
+
+ARGS = [
+    Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
+    Arg("model_dir", str, "models/", "where checkpoints and logs are written"),
+    Arg("result_dir", str, "results/", "where result images are written"),
+    Arg("vgg_dir", str, "vgg_pretrained/imagenet-vgg-verydeep-19.mat", "MatConvNet VGG-19 .mat for the content loss"),
+    Arg("dslr_dir", str, "fujifilm/", "target (RGB) sub-folder of train/ and val/"),
+    Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/"),
+    Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
+    Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
+    Arg("restore_iter", optional_int, None, "resume from <arch>_iteration_<restore_iter>.ckpt"),
+    Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
+    Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
+    Arg("batch_size", positive_int, 32, "patches per training step"),
+    Arg("train_size", positive_int, 5000, "training patches held in memory (reloaded every 1000 iterations)"),
+    Arg("learning_rate", positive_float, 5e-5, "Adam learning rate"),
+    Arg("eval_step", positive_int, 1000, "validate and save a checkpoint every this many iterations"),
+    Arg("num_train_iters", positive_int, 100000, "train up to this iteration"),
+    Arg("content_loss", to_bool, True, "use the VGG-19 content loss (False: no VGG file needed)"),
+    Arg("seed", optional_int, None, "random seed for data sampling and initialisation"),
+]
+RELOAD_EVERY = 1000
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+PYTHON = os.path.basename(sys.executable)
+
+
+def ckpt_prefix(model_dir, arch, iteration):
+    return os.path.join(model_dir, "%s_iteration_%d.ckpt" % (arch, iteration))
+
+
+def existing_iterations(model_dir, arch):
+    """Iterations with a complete checkpoint for `arch` in model_dir, ascending."""
+    found = []
+    if os.path.isdir(model_dir):
+        head = "%s_iteration_" % arch
+        for name in os.listdir(model_dir):
+            if name.startswith(head) and name.endswith(".ckpt.index"):
+                number = name[len(head):-len(".ckpt.index")]
+                if number.isdigit():
+                    found.append(int(number))
+    return sorted(found)
+
+
+def check_size(arch, name_w, w, name_h, h):
+    from model import SIZE_MULTIPLE
+    m = SIZE_MULTIPLE[arch]
+    for name, v in ((name_w, w), (name_h, h)):
+        if v % m:
+            raise UsageError("%s=%d is not a multiple of %d, which arch=%s needs (try %d)"
+                             % (name, v, m, arch, max(m, v // m * m)))
+
+
+def validate_args(a):
+    from model import ARCHS
+    if a["arch"] not in ARCHS:
+        raise UsageError("unknown arch %r; choose from %s" % (a["arch"], ", ".join(ARCHS)))
+    check_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"])
+    if min(a["patch_w"], a["patch_h"]) < 32:
+        raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
+    if a["restore_iter"] is not None:
+        if a["restore_iter"] < 0:
+            raise UsageError("restore_iter must be a non-negative integer or None")
+        if not checkpoint_exists(ckpt_prefix(a["model_dir"], a["arch"], a["restore_iter"])):
+            have = existing_iterations(a["model_dir"], a["arch"])
+            raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
+                ckpt_prefix(a["model_dir"], a["arch"], a["restore_iter"]), a["arch"],
+                ", ".join(map(str, have)) if have else "none"))
+        if a["restore_iter"] >= a["num_train_iters"]:
+            raise UsageError("restore_iter=%d is not below num_train_iters=%d: nothing to train"
+                             % (a["restore_iter"], a["num_train_iters"]))
+
+
+def ms_ssim_scales(h, w):
+    """How many MS-SSIM scales fit a patch (each scale halves it; the window is 11 pixels)."""
+    scales = 1
+    while scales < len(MS_SSIM_WEIGHTS) and min(h, w) // 2 ** scales >= 11:
+        scales += 1
+    return scales
+
+
+def build_losses(tf, enhanced, target, vgg_weights, patch_h, patch_w):
+    """Loss terms of formats.md: returns dict of scalar tensors."""
+    import vgg
+    mse = tf.reduce_mean(tf.squared_difference(enhanced, target))
+    if vgg_weights is not None:
+        both = vgg.net(vgg_weights, vgg.preprocess(tf.concat([enhanced, target], axis=0)))
+        f_out, f_tgt = tf.split(both, 2, axis=0)
+        per_image = tf.cast(tf.reduce_prod(tf.shape(f_out)[1:]), tf.float32)
+        batch = tf.cast(tf.shape(f_out)[0], tf.float32)
+        content = 2.0 * tf.nn.l2_loss(f_out - f_tgt) / (per_image * batch)
+    else:
+        content = tf.constant(0.0)
+    ssim = tf.reduce_mean(tf.image.ssim(enhanced, target, 1.0))
+    loss = 20.0 * mse + content + 20.0 * (1.0 - ssim)
+    scales = ms_ssim_scales(patch_h, patch_w)
+    ms_ssim = tf.reduce_mean(tf.image.ssim_multiscale(
+        enhanced, target, 1.0, power_factors=MS_SSIM_WEIGHTS[:scales]))
+    return {"loss": loss, "content": content, "mse": mse, "ssim": ssim, "ms_ssim": ms_ssim}
+
+
+def augment(raw, rgb, rng, square):
+    """The same random 90-degree rotation and flip for a batch of planes and targets."""
+    k = rng.randint(4) if square else 2 * rng.randint(2)
+    raw = np.rot90(raw, k, axes=(1, 2))
+    rgb = np.rot90(rgb, k, axes=(1, 2))
+    if rng.randint(2):
+        raw, rgb = raw[:, :, ::-1], rgb[:, :, ::-1]
+    return raw, rgb
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
+    validate_args(a)
+
+    import load_dataset
+    # everything that can fail on the user's input fails before any work or any file is written
+    load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"])
+    load_dataset.paired_names(a["dataset_dir"], "val", a["phone_dir"], a["dslr_dir"])
+    vgg_weights = None
+    if a["content_loss"]:
+        import vgg
+        vgg_weights = vgg.load_weights(a["vgg_dir"])
+    ensure_dir(a["model_dir"], "model_dir")
+
+    rng = np.random.RandomState(a["seed"])
+    val_raw, val_rgb = load_dataset.load_val_data(
+        a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
+
+    import model
+    tf = model.tf
+    if a["seed"] is not None:
+        tf.set_random_seed(a["seed"])
+    ph, pw = a["patch_h"], a["patch_w"]
+    phone = tf.placeholder(tf.float32, [None, ph // 2, pw // 2, 4], name="Placeholder")
+    target = tf.placeholder(tf.float32, [None, ph, pw, 3], name="target")
+    enhanced = model.build(a["arch"], phone, a["num_maps_base"])
+    terms = build_losses(tf, enhanced, target, vgg_weights, ph, pw)
+    gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
+    train_step = tf.train.AdamOptimizer(a["learning_rate"]).minimize(terms["loss"], var_list=gen_vars)
+    saver = tf.train.Saver(var_list=gen_vars, max_to_keep=100)
+
+    start = a["restore_iter"] or 0
+    log_path = os.path.join(a["model_dir"], "logs_%d-%d.txt" % (start, a["num_train_iters"]))
+    config = tf.ConfigProto()
+    config.gpu_options.allow_growth = True
+
+    with tf.Session(config=config) as sess:
+        sess.run(tf.global_variables_initializer())
+        if a["restore_iter"] is not None:
+            path = ckpt_prefix(a["model_dir"], a["arch"], start)
+            try:
+                saver.restore(sess, path)
+            except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
+                raise UsageError("checkpoint %s does not fit arch=%s num_maps_base=%d (%s)" % (
+                    path, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
+            print("restored %s" % path)
+
+        def validate():
+            sums = dict.fromkeys(terms, 0.0)
+            for i in range(0, len(val_raw), a["batch_size"]):
+                x, y = load_dataset.to_float(val_raw[i:i + a["batch_size"]], val_rgb[i:i + a["batch_size"]])
+                values = sess.run(terms, {phone: x, target: y})
+                for k in sums:
+                    sums[k] += values[k] * len(x)
+            means = {k: v / len(val_raw) for k, v in sums.items()}
+            means["psnr"] = 20.0 * math.log10(1.0 / math.sqrt(max(means["mse"], 1e-12)))
+            return means
+
+        train_raw = train_rgb = None
+        square = ph == pw
+        running = []
+        bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
+                       unit="it", initial=start, total=a["num_train_iters"])
+        t0 = time.time()
+        for i in bar:
+            if train_raw is None or (i - start) % RELOAD_EVERY == 0:
+                train_raw, train_rgb = load_dataset.load_training_batch(
+                    a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], ph, pw, rng)
+            idx = rng.randint(0, len(train_raw), a["batch_size"])
+            raw, rgb = augment(train_raw[idx], train_rgb[idx], rng, square)
+            x, y = load_dataset.to_float(raw, rgb)
+            loss, _ = sess.run([terms["loss"], train_step], {phone: x, target: y})
+            if not math.isfinite(loss):
+                last = existing_iterations(a["model_dir"], a["arch"])
+                bar.close()
+                sys.stderr.write("train_model.py: error: the training loss became %s at iteration %d; "
+                                 "stopped without saving (last good checkpoint: %s)\n" % (
+                                     loss, i + 1, ckpt_prefix(a["model_dir"], a["arch"], last[-1]) if last else "none"))
+                sys.exit(1)
+            running.append(loss)
+            bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
+            done = i + 1
+            if done % a["eval_step"] == 0 or done == a["num_train_iters"]:
+                v = validate()
+                line = ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, "
+                        "mse %.6f, psnr %.2f, ms-ssim %.4f | %.1f s" % (
+                            done, np.mean(running), v["loss"], v["content"], v["mse"], v["psnr"],
+                            v["ms_ssim"], time.time() - t0))
+                running = []
+                saver.save(sess, ckpt_prefix(a["model_dir"], a["arch"], done), write_meta_graph=False,
+                           write_state=False)
+                atomic_write_text(log_path, line + "\n", mode="a")
+                bar.write(line)
+        bar.close()
+    print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path))
+
+
+if __name__ == "__main__":
+    run_main(main)
