@@ -195,3 +195,15 @@ def progress(iterable=None, **kwargs):
 def checkpoint_exists(prefix):
     """A TF checkpoint is complete once its .index is written (the saver writes it last)."""
     return os.path.isfile(prefix + ".index")
+
+
+def write_frozen_graph(tf, sess, out_nodes, path):
+    """Freeze the session's graph (variables -> constants) up to out_nodes and write it atomically."""
+    frozen = tf.graph_util.convert_variables_to_constants(
+        sess, sess.graph.as_graph_def(), list(out_nodes))
+    frozen = tf.graph_util.extract_sub_graph(frozen, list(out_nodes))
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(frozen.SerializeToString())
+    os.replace(tmp, path)
+    return len(frozen.node)

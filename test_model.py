@@ -1,0 +1,169 @@
+"""Run a trained network on full-resolution RAW PNGs: result PNGs, PSNR/SSIM, latency, frozen graph.
+
+    python test_model.py arch=model restore_iter=None img_h=1088 img_w=1920
+
+Processes every RAW PNG in <dataset_dir>/test/<test_dir> (cropped to img_h x img_w from the top
+left) and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
+a target with the same name, prints PSNR and SSIM per image and their mean. Prints the latency
+(median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
+`save=True` writes the checkpoint's meta graph (<checkpoint>.ckpt.meta) and the frozen graph
+<model_dir>/<checkpoint>.pb (input `Placeholder`, output `output_l0`).
+"""
+import os
+import statistics
+import time
+
+import numpy as np
+
+from utils import (Arg, UsageError, checkpoint_exists, ensure_dir, optional_int, parse_args,
+                   positive_int, progress, psnr, run_main, to_bool, write_frozen_graph)
+
+ARGS = [
+    Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
+    Arg("test_dir", str, "fujifilm_full_resolution/", "sub-folder of <dataset_dir>/test with the RAW PNGs"),
+    Arg("dslr_dir", str, "fujifilm/", "sub-folder of <dataset_dir>/test with targets (optional)"),
+    Arg("model_dir", str, "models/", "where the checkpoints are"),
+    Arg("result_dir", str, "results/", "where result PNGs are written"),
+    Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
+    Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
+    Arg("orig", to_bool, False, "load <model_dir>/original/<arch>_pretrained.ckpt"),
+    Arg("restore_iter", optional_int, None, "checkpoint iteration (None: the last one)"),
+    Arg("img_h", positive_int, 1088, "full-resolution height to process"),
+    Arg("img_w", positive_int, 1920, "full-resolution width to process"),
+    Arg("use_gpu", to_bool, True, "False hides all GPUs"),
+    Arg("save", to_bool, True, "write the meta graph and the frozen .pb"),
+    Arg("test_image", to_bool, True, "False: only build, save and time the model"),
+    Arg("runs", positive_int, 5, "timed runs for the latency median (after one warm-up)"),
+]
+
+
+def find_checkpoint(a):
+    """(checkpoint prefix, name used for outputs) from orig / restore_iter."""
+    from train_model import ckpt_prefix, existing_iterations
+    arch, model_dir = a["arch"], a["model_dir"]
+    if a["orig"]:
+        prefix = os.path.join(model_dir, "original", "%s_pretrained.ckpt" % arch)
+        if not checkpoint_exists(prefix):
+            raise UsageError("orig=True but %s(.index) does not exist; put the pretrained %s "
+                             "checkpoint there or use orig=False" % (prefix, arch))
+        return prefix
+    have = existing_iterations(model_dir, arch)
+    if a["restore_iter"] is None:
+        if not have:
+            raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r; train first "
+                             "(python train_model.py arch=%s) or pass orig=True" % (arch, arch, model_dir, arch))
+        return ckpt_prefix(model_dir, arch, have[-1])
+    prefix = ckpt_prefix(model_dir, arch, a["restore_iter"])
+    if not checkpoint_exists(prefix):
+        raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
+            prefix, arch, ", ".join(map(str, have)) if have else "none"))
+    return prefix
+
+
+class SsimMeter:
+    """SSIM of two uint8 RGB images, computed by tf.image.ssim in a graph of its own."""
+
+    def __init__(self, tf, shape):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.a = tf.placeholder(tf.float32, shape)
+            self.b = tf.placeholder(tf.float32, shape)
+            self.value = tf.image.ssim(self.a[None], self.b[None], 1.0)[0]
+        self.sess = tf.Session(graph=self.graph)
+
+    def __call__(self, out, target):
+        return float(self.sess.run(self.value, {self.a: out, self.b: target}))
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
+    from utils import import_tf
+    tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
+    from train_model import check_size
+    import load_dataset
+    from model import ARCHS
+    if a["arch"] not in ARCHS:
+        raise UsageError("unknown arch %r; choose from %s" % (a["arch"], ", ".join(ARCHS)))
+    check_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"])
+    prefix = find_checkpoint(a)
+    name = os.path.basename(prefix)[:-len(".ckpt")]
+    h, w = a["img_h"], a["img_w"]
+
+    names = []
+    raw_dir = os.path.join(a["dataset_dir"], "test", a["test_dir"])
+    dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
+    if a["test_image"]:
+        names = load_dataset.list_pngs(raw_dir, "test RAW")
+        ensure_dir(a["result_dir"], "result_dir")
+    if a["save"]:
+        ensure_dir(a["model_dir"], "model_dir")
+
+    import model
+    x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])  # named "Placeholder"
+    out = model.build(a["arch"], x, a["num_maps_base"])
+    saver = tf.train.Saver()
+    config = tf.ConfigProto()
+    config.gpu_options.allow_growth = True
+    with tf.Session(config=config) as sess:
+        try:
+            saver.restore(sess, prefix)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
+            raise UsageError("checkpoint %s does not fit arch=%s num_maps_base=%d (%s)" % (
+                prefix, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
+        print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))
+
+        scores = []
+        ssim = None
+        from PIL import Image
+        for fname in progress(names, desc="processing", unit="img"):
+            raw = load_dataset.read_raw(os.path.join(raw_dir, fname))
+            if raw.shape[0] < h or raw.shape[1] < w:
+                raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
+                                 "lower img_w/img_h" % (fname, raw.shape[1], raw.shape[0], w, h))
+            inp = load_dataset.extract_bayer_channels(raw[:h, :w])[None]
+            result = sess.run(out, {x: inp})[0]
+            result_u8 = (np.clip(result, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            stem = os.path.splitext(fname)[0]
+            Image.fromarray(result_u8).save(os.path.join(a["result_dir"], "%s_%s.png" % (stem, name)))
+            target_path = os.path.join(dslr_dir, fname)
+            if os.path.isfile(target_path):
+                target = load_dataset.read_rgb(target_path)[:h, :w]
+                if target.shape[:2] != (h, w):
+                    raise UsageError("target %r is smaller than img_w x img_h" % target_path)
+                out_f = result_u8.astype(np.float32) / 255.0
+                tgt_f = target.astype(np.float32) / 255.0
+                if ssim is None:
+                    ssim = SsimMeter(tf, [h, w, 3])
+                scores.append((fname, psnr(float(np.mean((out_f - tgt_f) ** 2))), ssim(out_f, tgt_f)))
+        for fname, p, s in scores:
+            print("%-24s PSNR %.2f dB  SSIM %.4f" % (fname, p, s))
+        if names:
+            print("wrote %d result PNGs to %s" % (len(names), a["result_dir"]))
+        if scores:
+            print("mean over %d images: PSNR %.2f dB  SSIM %.4f" % (
+                len(scores), np.mean([p for _, p, _ in scores]), np.mean([s for _, _, s in scores])))
+        elif names:
+            print("no targets in %s: PSNR/SSIM not computed" % dslr_dir)
+
+        probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+        sess.run(out, {x: probe})  # warm-up
+        times = []
+        for _ in range(a["runs"]):
+            t0 = time.perf_counter()
+            sess.run(out, {x: probe})
+            times.append(time.perf_counter() - t0)
+        print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs" % (
+            w, h, h // 2, w // 2, 1000 * statistics.median(times), a["runs"]))
+
+        if a["save"]:
+            meta = prefix + ".meta"
+            saver.export_meta_graph(meta + ".tmp")
+            os.replace(meta + ".tmp", meta)
+            pb = os.path.join(os.path.dirname(prefix), name + ".pb")
+            nodes = write_frozen_graph(tf, sess, ["output_l0"], pb)
+            print("wrote %s and the frozen graph %s (%d nodes, Placeholder -> output_l0, 1x%dx%dx4)"
+                  % (meta, pb, nodes, h // 2, w // 2))
+
+
+if __name__ == "__main__":
+    run_main(main)
