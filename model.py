@@ -6,14 +6,9 @@ a node named `output_l0`. `build(arch, input, num_maps_base)` is the one entry p
 Every op used here converts to a TFLite builtin (CONV_2D, TRANSPOSE_CONV, MAX_POOL_2D,
 LEAKY_RELU, CONCATENATION, ADD, MUL, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
 """
-from utils import import_tf
+from utils import ARCHS, SIZE_MULTIPLE, import_tf  # noqa: F401  (ARCHS, SIZE_MULTIPLE re-exported)
 
 tf = import_tf()
-
-ARCHS = ("punet", "model")
-# The full-resolution size must be a multiple of this for each arch: PUNET pools 4 times on the
-# half-resolution input (2 * 2**4); the compact model only needs the 2x2 Bayer grid.
-SIZE_MULTIPLE = {"punet": 32, "model": 2}
 
 
 def _lrelu(x):

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from utils import (Arg, UsageError, checkpoint_exists, ensure_dir, optional_int, parse_args,
+from utils import (Arg, UsageError, check_arch_and_size, checkpoint_exists, ensure_dir, optional_int, parse_args,
                    positive_int, progress, psnr, run_main, to_bool, write_frozen_graph)
 
 ARGS = [
@@ -77,14 +77,8 @@ class SsimMeter:
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
-    from utils import import_tf
-    tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
-    from train_model import check_size
     import load_dataset
-    from model import ARCHS
-    if a["arch"] not in ARCHS:
-        raise UsageError("unknown arch %r; choose from %s" % (a["arch"], ", ".join(ARCHS)))
-    check_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"])
+    check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"])
     prefix = find_checkpoint(a)
     name = os.path.basename(prefix)[:-len(".ckpt")]
     h, w = a["img_h"], a["img_w"]
@@ -98,6 +92,8 @@ def main(argv):
     if a["save"]:
         ensure_dir(a["model_dir"], "model_dir")
 
+    from utils import import_tf
+    tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
     import model
     x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])

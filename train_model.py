@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from utils import (Arg, UsageError, atomic_write_text, checkpoint_exists, ensure_dir,
+from utils import (Arg, UsageError, atomic_write_text, check_arch_and_size, checkpoint_exists, ensure_dir,
                    optional_int, parse_args, positive_float, positive_int, progress, run_main,
                    to_bool)
 
@@ -62,20 +62,8 @@ def existing_iterations(model_dir, arch):
     return sorted(found)
 
 
-def check_size(arch, name_w, w, name_h, h):
-    from model import SIZE_MULTIPLE
-    m = SIZE_MULTIPLE[arch]
-    for name, v in ((name_w, w), (name_h, h)):
-        if v % m:
-            raise UsageError("%s=%d is not a multiple of %d, which arch=%s needs (try %d)"
-                             % (name, v, m, arch, max(m, v // m * m)))
-
-
 def validate_args(a):
-    from model import ARCHS
-    if a["arch"] not in ARCHS:
-        raise UsageError("unknown arch %r; choose from %s" % (a["arch"], ", ".join(ARCHS)))
-    check_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"])
+    check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
     if a["restore_iter"] is not None:
@@ -135,20 +123,22 @@ def main(argv):
 
     import load_dataset
     # everything that can fail on the user's input fails before any work or any file is written
-    load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"])
+    train_names = load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"])
     load_dataset.paired_names(a["dataset_dir"], "val", a["phone_dir"], a["dslr_dir"])
+    load_dataset.load_pairs(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"], train_names[:1],
+                            a["patch_h"], a["patch_w"], progress=False)  # readable, large enough
     vgg_weights = None
     if a["content_loss"]:
         import vgg
         vgg_weights = vgg.load_weights(a["vgg_dir"])
-    ensure_dir(a["model_dir"], "model_dir")
-
-    rng = np.random.RandomState(a["seed"])
     val_raw, val_rgb = load_dataset.load_val_data(
         a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
+    ensure_dir(a["model_dir"], "model_dir")
+    rng = np.random.RandomState(a["seed"])
 
+    from utils import import_tf
+    tf = import_tf()
     import model
-    tf = model.tf
     if a["seed"] is not None:
         tf.set_random_seed(a["seed"])
     ph, pw = a["patch_h"], a["patch_w"]

@@ -16,6 +16,13 @@ TRUE_WORDS = ("true", "1", "yes", "y")
 FALSE_WORDS = ("false", "0", "no", "n")
 
 
+# The architectures model.py builds, and the multiple that the full-resolution size must be for
+# each: PUNET pools 4 times on the half-resolution input (2 * 2**4); the compact model only needs
+# the 2x2 Bayer grid. Kept here so that arguments are checked before TensorFlow is imported.
+ARCHS = ("punet", "model")
+SIZE_MULTIPLE = {"punet": 32, "model": 2}
+
+
 class UsageError(Exception):
     """A problem with the user's input: reported as one line, exit code 2."""
 
@@ -189,6 +196,7 @@ def progress(iterable=None, **kwargs):
     tty = sys.stderr.isatty()
     kwargs.setdefault("mininterval", 0.2 if tty else 30.0)
     kwargs.setdefault("dynamic_ncols", True)
+    kwargs.setdefault("delay", 1.0)  # quick steps draw no bar at all
     return tqdm(iterable, file=sys.stderr, **kwargs)
 
 
@@ -207,3 +215,14 @@ def write_frozen_graph(tf, sess, out_nodes, path):
         f.write(frozen.SerializeToString())
     os.replace(tmp, path)
     return len(frozen.node)
+
+
+def check_arch_and_size(arch, name_w, w, name_h, h):
+    """UsageError unless arch is known and w, h are multiples of what it needs."""
+    if arch not in ARCHS:
+        raise UsageError("unknown arch %r; choose from %s" % (arch, ", ".join(ARCHS)))
+    m = SIZE_MULTIPLE[arch]
+    for name, v in ((name_w, w), (name_h, h)):
+        if v % m:
+            raise UsageError("%s=%d is not a multiple of %d, which arch=%s needs (try %d)"
+                             % (name, v, m, arch, max(m, v // m * m)))

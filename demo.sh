@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole pipeline on a small built-in demo, on the CPU, in a few minutes:
+#   set up the stack -> make demo data (MAI21 layout) -> train arch=model -> test_model.py
+#   (PSNR, SSIM, latency, result PNGs, frozen .pb) -> .tflite
+#
+#   bash demo.sh              # TF 2.x in .venv/
+#   STACK=tf1 bash demo.sh    # TF 1.15.5 in .venv-tf1/
+# ITERS=600 sets the number of training iterations.
+set -euo pipefail
+cd "$(dirname "$0")"
+STACK=${STACK:-tf2}
+ITERS=${ITERS:-600}
+bash setup_env.sh "$STACK"
+if [ "$STACK" = tf1 ]; then PY=.venv-tf1/bin/python; else PY=.venv/bin/python; fi
+
+echo "== 1/4 demo dataset (inverse ISP on scikit-image photos) -> raw_images/"
+"$PY" make_demo_data.py out=raw_images/ overwrite=True
+
+echo "== 2/4 training arch=model for $ITERS iterations (no VGG file here: content_loss=False)"
+"$PY" train_model.py arch=model content_loss=False batch_size=8 train_size=240 \
+      learning_rate=5e-4 eval_step=200 num_train_iters="$ITERS" seed=0
+
+echo "== 3/4 test_model.py at 1088x1920: PSNR/SSIM, latency, result PNGs, frozen graph"
+"$PY" test_model.py arch=model restore_iter="$ITERS"
+
+echo "== 4/4 frozen graph -> TFLite"
+PYTHON="$PY" bash pb2tflite.sh "models/model_iteration_$ITERS.pb" "models/model_iteration_$ITERS.tflite" 1,544,960,4
+
+echo "demo done: results/*_model_iteration_$ITERS.png, models/model_iteration_$ITERS.{ckpt.*,pb,tflite}, models/logs_0-$ITERS.txt"

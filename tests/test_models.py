@@ -1,0 +1,98 @@
+"""The two architectures and the VGG-19 reader."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_FIXTURE
+from utils import UsageError, import_tf
+
+tf = import_tf()
+import model  # noqa: E402  (after the TF import helper)
+
+
+def _run(arch, shape, num_maps_base=16, fetch_extra=None, seed=0):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, shape)
+        y = model.build(arch, x, num_maps_base)
+        extra = graph.get_tensor_by_name(fetch_extra) if fetch_extra else None
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            inp = np.random.RandomState(seed).rand(*shape).astype(np.float32)
+            fetched = sess.run([y] + ([extra] if extra is not None else []), {x: inp})
+        n_params = sum(int(np.prod(v.shape.as_list())) for v in tf.global_variables())
+        names = [v.op.name for v in tf.global_variables()]
+    return x, y, fetched, n_params, names
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_FIXTURE), reason="../shared/fixtures/punet_reference is absent in this clone")
+def test_punet_reproduces_the_reference_checkpoint():
+    ref = np.load(os.path.join(SHARED_FIXTURE, "punet_reference_io.npz"))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, ref["input"].shape)
+        y = model.build("punet", x, 16)
+        with tf.Session() as sess:
+            tf.train.Saver().restore(sess, os.path.join(SHARED_FIXTURE, "punet_pretrained.ckpt"))
+            out = sess.run(y, {x: ref["input"]})
+    assert x.op.name == "Placeholder" and y.op.name == "output_l0"
+    assert out.shape == ref["output"].shape
+    assert np.abs(out - ref["output"]).max() < 1e-5
+
+
+def test_punet_variables_match_the_baseline():
+    _, _, _, n_params, names = _run("punet", [1, 32, 32, 4])
+    assert len(names) == 63 and n_params == 5725199
+    assert names[:3] == ["generator/Variable", "generator/Variable_1", "generator/Variable_2"]
+
+
+@pytest.mark.parametrize("arch,h,w", [("punet", 64, 96), ("punet", 128, 64), ("model", 64, 96),
+                                      ("model", 34, 50), ("model", 2, 2)])
+def test_both_archs_build_at_several_sizes(arch, h, w):
+    _, y, (out,), _, _ = _run(arch, [2, h // 2, w // 2, 4])
+    assert out.shape == (2, h, w, 3)
+    assert y.op.name == "output_l0"
+
+
+def test_compact_model_range_params_and_pixel_shuffle_layout():
+    _, _, (out, pre), n_params, _ = _run("model", [1, 20, 24, 4], fetch_extra="generator/Sigmoid:0")
+    assert out.shape == (1, 40, 48, 3) and pre.shape == (1, 20, 24, 12)
+    assert out.min() > 0.0 and out.max() < 1.0
+    # depth_to_space(2): output[2i+dy, 2j+dx, c] = pre[i, j, (2*dy+dx)*3 + c]
+    for dy in (0, 1):
+        for dx in (0, 1):
+            np.testing.assert_array_equal(out[0, dy::2, dx::2, :], pre[0, :, :, (2 * dy + dx) * 3:(2 * dy + dx) * 3 + 3])
+    # default config: head 592 + 2 RRDB units x 3426 + LRFU 528 + tail 1740
+    assert n_params == 9712
+
+
+def test_compact_model_scales_with_num_maps_base():
+    counts = [_run("model", [1, 8, 8, 4], b)[3] for b in (8, 16, 32)]
+    assert counts[0] < counts[1] < counts[2]
+
+
+def test_unknown_arch():
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError):
+            model.build("resnet", tf.placeholder(tf.float32, [1, 8, 8, 4]))
+
+
+def test_vgg_reads_matconvnet_layout(vgg_mat, tmp_path):
+    import scipy.io
+    import vgg
+    weights = vgg.load_weights(vgg_mat)
+    assert [w[0] for w in weights] == list(vgg.LAYERS)
+    stored = scipy.io.loadmat(vgg_mat)["layers"][0][2]  # conv1_2: kernels stored [w, h, in, out]
+    kernel = stored["weights"][0, 0][0, 0]
+    np.testing.assert_array_equal(weights[2][1], np.transpose(kernel, (1, 0, 2, 3)))
+    with tf.Graph().as_default():
+        img = tf.placeholder(tf.float32, [1, 64, 64, 3])
+        feats = vgg.net(weights, vgg.preprocess(img))
+        assert feats.shape.as_list() == [1, 4, 4, weights[-2][1].shape[3]]
+    bad = str(tmp_path / "bad.mat")
+    scipy.io.savemat(bad, {"layers": np.zeros((1, 3))})
+    with pytest.raises(UsageError):
+        vgg.load_weights(bad)
+    with pytest.raises(UsageError) as err:
+        vgg.load_weights(str(tmp_path / "missing.mat"))
+    assert "content_loss=False" in str(err.value)

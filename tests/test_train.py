@@ -1,0 +1,89 @@
+"""Training: a few iterations with the content loss, checkpoints, logs, resume, bad input."""
+import os
+import re
+import shutil
+
+import numpy as np
+
+from conftest import assert_usage_error, run_script
+from utils import import_tf
+
+LOG_LINE = re.compile(r"step (\d+) \| training loss: [\d.]+ \| validation: loss [\d.]+, content ([\d.]+), "
+                      r"mse [\d.]+, psnr ([\d.]+), ms-ssim [\d.]+")
+
+
+def _reader(prefix):
+    tf = import_tf()
+    return tf.train.NewCheckpointReader(prefix)
+
+
+def test_training_writes_checkpoints_and_logs(trained):
+    model_dir, proc = trained
+    files = sorted(os.listdir(model_dir))
+    for it in (2, 4):
+        assert "model_iteration_%d.ckpt.index" % it in files
+        assert "model_iteration_%d.ckpt.data-00000-of-00001" % it in files
+    assert "logs_0-4.txt" in files
+    with open(os.path.join(model_dir, "logs_0-4.txt")) as f:
+        lines = f.read().splitlines()
+    steps = [LOG_LINE.match(l) for l in lines]
+    assert all(steps) and [int(m.group(1)) for m in steps] == [2, 4]
+    assert all(float(m.group(2)) > 0 for m in steps)  # the VGG content loss really ran
+    assert not any(n.endswith(".tmp") for n in files)
+    # weights moved between the two checkpoints
+    a, b = _reader(os.path.join(model_dir, "model_iteration_2.ckpt")), _reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
+    name = "generator/head/weights"
+    assert not np.array_equal(a.get_tensor(name), b.get_tensor(name))
+
+
+def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
+                      "vgg_dir=" + vgg_mat, "patch_w=64", "patch_h=64", "batch_size=4",
+                      "train_size=12", "eval_step=2", "num_train_iters=6", "restore_iter=4",
+                      "learning_rate=1e-12")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "restored" in proc.stdout
+    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+        assert [LOG_LINE.match(l).group(1) for l in f.read().splitlines()] == ["6"]
+    assert not os.path.exists(os.path.join(model_dir, "model_iteration_2.ckpt.meta"))
+    # with a negligible learning rate, iteration 6 continues from iteration 4's weights
+    a = _reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
+    b = _reader(os.path.join(model_dir, "model_iteration_6.ckpt"))
+    for name in a.get_variable_to_shape_map():
+        np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), atol=1e-6)
+
+
+def test_punet_trains_without_vgg(demo_data, tmp_path):
+    model_dir = str(tmp_path / "p")
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
+                      "arch=punet", "num_maps_base=4", "content_loss=False", "patch_w=64", "patch_h=64",
+                      "batch_size=2", "train_size=4", "eval_step=2", "num_train_iters=2",
+                      "vgg_dir=/nonexistent.mat")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert os.path.exists(os.path.join(model_dir, "punet_iteration_2.ckpt.index"))
+    assert "warning: train_size" not in proc.stderr
+
+
+def test_bad_inputs(demo_data, vgg_mat, trained, tmp_path):
+    model_dir = str(tmp_path / "never")
+    common = {"model_dir": model_dir, "patch_w": 64, "patch_h": 64, "num_train_iters": 2,
+              "dataset_dir": demo_data, "vgg_dir": vgg_mat}
+    cases = [
+        ({"dataset_dir": str(tmp_path / "nope")}, "does not exist"),
+        ({"vgg_dir": str(tmp_path / "no.mat")}, "content_loss=False"),
+        ({"arch": "punet", "patch_h": 48}, "multiple of 32"),
+        ({"arch": "unet"}, "unknown arch"),
+        ({"patch_w": 128}, "larger than image"),
+    ]
+    for change, needle in cases:
+        words = ["%s=%s" % kv for kv in dict(common, **change).items()]
+        proc = run_script("train_model.py", *words)
+        assert_usage_error(proc, needle)
+        assert not os.path.exists(model_dir), words
+    src, _ = trained
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "vgg_dir=" + vgg_mat,
+                      "model_dir=" + src, "restore_iter=3", "num_train_iters=8")
+    assert_usage_error(proc, "model_iteration_3.ckpt", "existing model checkpoints: 2, 4")
