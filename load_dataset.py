@@ -29,6 +29,15 @@ def _natural_key(name):
     return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
 
 
+def png_size(path):
+    """(width, height) from an image's header, without decoding it."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError("cannot read %r (corrupt or not an image?): %s" % (path, err))
+
+
 def read_raw(path):
     """A RAW Bayer mosaic as uint16 [H, W]: must be a single-channel 16-bit PNG."""
     try:

@@ -88,9 +88,11 @@ def main(argv):
     dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
     if a["test_image"]:
         names = load_dataset.list_pngs(raw_dir, "test RAW")
-        ensure_dir(a["result_dir"], "result_dir")
-    if a["save"]:
-        ensure_dir(a["model_dir"], "model_dir")
+        for fname in names:  # sizes from the PNG headers: fail before anything is written
+            iw, ih = load_dataset.png_size(os.path.join(raw_dir, fname))
+            if ih < h or iw < w:
+                raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
+                                 "lower img_w/img_h" % (fname, iw, ih, w, h))
 
     from utils import import_tf
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
@@ -107,15 +109,17 @@ def main(argv):
             raise UsageError("checkpoint %s does not fit arch=%s num_maps_base=%d (%s)" % (
                 prefix, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
         print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))
+        if names:
+            ensure_dir(a["result_dir"], "result_dir")
+        if a["save"] and not os.access(os.path.dirname(os.path.abspath(prefix)), os.W_OK):
+            raise UsageError("cannot write the meta graph and .pb next to %s: folder not writable "
+                             "(use save=False)" % prefix)
 
         scores = []
         ssim = None
         from PIL import Image
         for fname in progress(names, desc="processing", unit="img"):
             raw = load_dataset.read_raw(os.path.join(raw_dir, fname))
-            if raw.shape[0] < h or raw.shape[1] < w:
-                raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
-                                 "lower img_w/img_h" % (fname, raw.shape[1], raw.shape[0], w, h))
             inp = load_dataset.extract_bayer_channels(raw[:h, :w])[None]
             result = sess.run(out, {x: inp})[0]
             result_u8 = (np.clip(result, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
