@@ -76,3 +76,18 @@ def test_cli_bad_input_is_one_line_exit_2(script, words, needle, tmp_path):
     proc = run_script(script, *words, cwd=str(tmp_path))
     assert_usage_error(proc, needle)
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_readme_documents_every_key():
+    import os
+    import make_demo_data
+    import test_model
+    import train_model
+    from conftest import ROOT
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for table in (train_model.ARGS, test_model.ARGS):
+        for arg in table:
+            assert "`%s`" % arg.name in readme, arg.name
+    for arg in make_demo_data.ARGS[:3]:
+        assert arg.name + "=" in readme
