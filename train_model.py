@@ -204,9 +204,9 @@ def main(argv):
             if done % a["eval_step"] == 0 or done == a["num_train_iters"]:
                 v = validate()
                 line = ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, "
-                        "mse %.6f, psnr %.2f, ms-ssim %.4f | %.1f s" % (
+                        "mse %.6f, psnr %.2f, ms-ssim %.4f, ssim %.4f | %.1f s" % (
                             done, np.mean(running), v["loss"], v["content"], v["mse"], v["psnr"],
-                            v["ms_ssim"], time.time() - t0))
+                            v["ms_ssim"], v["ssim"], time.time() - t0))
                 running = []
                 saver.save(sess, ckpt_prefix(a["model_dir"], a["arch"], done), write_meta_graph=False,
                            write_state=False)

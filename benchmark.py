@@ -1,0 +1,217 @@
+"""Side-by-side cost of the architectures, measured in one process so machine noise cancels.
+
+    python benchmark.py archs=model,punet                       # speed: params, GFLOP, latencies
+    python benchmark.py archs=model:8,model:16,model:32,punet   # arch:num_maps_base
+    python benchmark.py mode=quality archs=model,punet iters=600   # equal-budget training on the demo data
+
+Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
+inference time at that size, the median training-step time (batch_size patches of patch x patch,
+loss 20*MSE + 20*(1-SSIM), no VGG), the median TFLite FP32 time with `threads` threads, and each
+ratio to the first arch. Timed runs are interleaved (one run of each arch in turn, `runs` rounds,
+after a warm-up) so that a slow moment of the machine hits every arch alike.
+
+Quality mode trains each arch with train_model.py for `iters` iterations with identical settings
+(batch, learning rate, data, seed) and prints the validation PSNR and SSIM of the last step.
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from utils import (Arg, UsageError, check_arch_and_size, parse_args, positive_float, positive_int,
+                   run_main, to_bool)
+
+ARGS = [
+    Arg("mode", str, "speed", "speed or quality"),
+    Arg("archs", str, "model,punet", "comma-separated arch[:num_maps_base]; ratios are to the first"),
+    Arg("img_h", positive_int, 1088, "inference height (full resolution)"),
+    Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
+    Arg("batch_size", positive_int, 8, "training-step batch (speed and quality modes)"),
+    Arg("patch", positive_int, 256, "training patch side (full resolution)"),
+    Arg("runs", positive_int, 5, "timed rounds (after one warm-up round)"),
+    Arg("threads", positive_int, 2, "TFLite interpreter threads (TF 2.x; TF 1.15 uses its default)"),
+    Arg("tflite", to_bool, True, "also time TFLite FP32"),
+    Arg("train", to_bool, True, "also time a training step"),
+    Arg("dataset_dir", str, "raw_images/", "quality mode: dataset (make it with make_demo_data.py)"),
+    Arg("iters", positive_int, 600, "quality mode: training iterations per arch"),
+    Arg("learning_rate", positive_float, 5e-4, "quality mode: Adam learning rate"),
+    Arg("seed", int, 0, "quality mode: random seed"),
+]
+
+
+def parse_archs(text, sizes):
+    out = []
+    for word in text.split(","):
+        arch, _, b = word.strip().partition(":")
+        try:
+            nmb = int(b) if b else 16
+        except ValueError:
+            raise UsageError("bad num_maps_base in %r (expected arch or arch:N)" % word)
+        if nmb <= 0:
+            raise UsageError("num_maps_base must be positive in %r" % word)
+        for name_w, w, name_h, h in sizes:
+            check_arch_and_size(arch, name_w, w, name_h, h)
+        out.append((arch, nmb))
+    if not out:
+        raise UsageError("archs= is empty")
+    return out
+
+
+class Subject:
+    """One arch: its inference graph and session, its training graph and session, its TFLite."""
+
+    def __init__(self, tf, arch, nmb, a):
+        import model
+        from train_model import build_losses
+        self.label = "%s:%d" % (arch, nmb)
+        h, w = a["img_h"], a["img_w"]
+        self.infer_graph = tf.Graph()
+        with self.infer_graph.as_default():
+            self.x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
+            self.y = model.build(arch, self.x, nmb)
+            self.params = sum(int(np.prod(v.shape.as_list())) for v in tf.global_variables())
+            flops = tf.profiler.profile(self.infer_graph, options=tf.profiler.ProfileOptionBuilder(
+                tf.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build())
+            self.gflop = flops.total_float_ops / 1e9
+            self.sess = tf.Session(graph=self.infer_graph)
+            self.sess.run(tf.global_variables_initializer())
+        self.input = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+        self.train_sess = None
+        if a["train"]:
+            p, b = a["patch"], a["batch_size"]
+            self.train_graph = tf.Graph()
+            with self.train_graph.as_default():
+                self.tx = tf.placeholder(tf.float32, [None, p // 2, p // 2, 4])
+                self.ty = tf.placeholder(tf.float32, [None, p, p, 3])
+                out = model.build(arch, self.tx, nmb)
+                loss = build_losses(tf, out, self.ty, None, p, p)["loss"]
+                self.step = tf.train.AdamOptimizer(1e-4).minimize(loss)
+                self.train_sess = tf.Session(graph=self.train_graph)
+                self.train_sess.run(tf.global_variables_initializer())
+            rng = np.random.RandomState(1)
+            self.batch = {self.tx: rng.rand(b, p // 2, p // 2, 4).astype(np.float32),
+                          self.ty: rng.rand(b, p, p, 3).astype(np.float32)}
+        self.interp = None
+        if a["tflite"]:
+            with self.infer_graph.as_default():
+                conv = tf.lite.TFLiteConverter.from_session(self.sess, [self.x], [self.y])
+                content = conv.convert()
+            try:
+                self.interp = tf.lite.Interpreter(model_content=content, num_threads=a["threads"])
+                self.tfl_threads = str(a["threads"])
+            except TypeError:  # TF 1.15's interpreter has no thread setting
+                self.interp = tf.lite.Interpreter(model_content=content)
+                self.tfl_threads = "default (TF 1.15 cannot set them)"
+            self.interp.allocate_tensors()
+            self.tfl_in = self.interp.get_input_details()[0]["index"]
+            self.tfl_out = self.interp.get_output_details()[0]["index"]
+        self.times = {"infer": [], "train": [], "tflite": []}
+
+    def run_infer(self):
+        return self.sess.run(self.y, {self.x: self.input})
+
+    def run_train(self):
+        self.train_sess.run(self.step, self.batch)
+
+    def run_tflite(self):
+        self.interp.set_tensor(self.tfl_in, self.input)
+        self.interp.invoke()
+        return self.interp.get_tensor(self.tfl_out)
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def speed(a, archs):
+    from utils import import_tf, progress, tf_version
+    tf = import_tf()
+    subjects = [Subject(tf, arch, nmb, a) for arch, nmb in progress(archs, desc="building", unit="arch")]
+    kinds = [("infer", "run_infer")]
+    if a["train"]:
+        kinds.append(("train", "run_train"))
+    if a["tflite"]:
+        kinds.append(("tflite", "run_tflite"))
+    for s in subjects:  # warm-up
+        for _, method in kinds:
+            getattr(s, method)()
+    for _ in progress(range(a["runs"]), desc="timing", unit="round"):
+        for kind, method in kinds:
+            for s in subjects:
+                s.times[kind].append(timed(getattr(s, method)))
+    med = {(s.label, k): statistics.median(s.times[k]) for s in subjects for k, _ in kinds}
+    first = subjects[0].label
+    import platform
+    threads = subjects[0].tfl_threads if a["tflite"] else "-"
+    print("TensorFlow %s, Python %s, %s, %d CPUs; inference at %dx%d, training batch %d of %dx%d, "
+          "TFLite threads %s; medians of %d interleaved runs; ratio = arch time / %s time" % (
+              tf_version(), platform.python_version(), platform.machine(), os.cpu_count(),
+              a["img_w"], a["img_h"], a["batch_size"], a["patch"], a["patch"], threads, a["runs"], first))
+    head = "%-10s %10s %8s %12s %7s" % ("arch", "params", "GFLOP", "infer ms", "ratio")
+    if a["train"]:
+        head += " %12s %7s" % ("train ms", "ratio")
+    if a["tflite"]:
+        head += " %12s %7s" % ("tflite ms", "ratio")
+    print(head)
+    for s in subjects:
+        row = "%-10s %10d %8.2f %12.1f %7.3f" % (s.label, s.params, s.gflop, 1000 * med[s.label, "infer"],
+                                                 med[s.label, "infer"] / med[first, "infer"])
+        for kind in ("train", "tflite"):
+            if a[kind]:
+                row += " %12.1f %7.3f" % (1000 * med[s.label, kind], med[s.label, kind] / med[first, kind])
+        print(row)
+
+
+VAL_LINE = re.compile(r"step (\d+) .*psnr ([\d.]+), ms-ssim ([\d.]+), ssim ([\d.]+)")
+
+
+def quality(a, archs):
+    import load_dataset
+    load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
+    load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
+    here = os.path.dirname(os.path.abspath(__file__))
+    rows = []
+    for arch, nmb in archs:
+        with tempfile.TemporaryDirectory() as model_dir:
+            cmd = [sys.executable, os.path.join(here, "train_model.py"), "arch=" + arch,
+                   "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + model_dir,
+                   "content_loss=False", "batch_size=%d" % a["batch_size"], "patch_w=%d" % a["patch"],
+                   "patch_h=%d" % a["patch"], "train_size=100000", "learning_rate=%g" % a["learning_rate"],
+                   "eval_step=%d" % a["iters"], "num_train_iters=%d" % a["iters"], "seed=%d" % a["seed"]]
+            print("training %s:%d for %d iterations ..." % (arch, nmb, a["iters"]), flush=True)
+            t0 = time.time()
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+            if proc.returncode != 0:
+                raise UsageError("training %s failed (exit %d)" % (arch, proc.returncode))
+            with open(os.path.join(model_dir, "logs_0-%d.txt" % a["iters"])) as f:
+                m = VAL_LINE.search(f.read().splitlines()[-1])
+            rows.append(("%s:%d" % (arch, nmb), float(m.group(2)), float(m.group(4)), float(m.group(3)),
+                         time.time() - t0))
+    print("equal budget: %d iterations, batch %d, %dx%d patches, Adam %g, MSE+SSIM loss, seed %d, data %s"
+          % (a["iters"], a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]))
+    print("%-10s %9s %8s %8s %9s" % ("arch", "val PSNR", "SSIM", "MS-SSIM", "train s"))
+    for label, p, s, ms, secs in rows:
+        print("%-10s %9.2f %8.4f %8.4f %9.0f" % (label, p, s, ms, secs))
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
+    if a["mode"] not in ("speed", "quality"):
+        raise UsageError("mode=%r: use speed or quality" % a["mode"])
+    archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
+                                     ("patch", a["patch"], "patch", a["patch"])])
+    if a["mode"] == "speed":
+        speed(a, archs)
+    else:
+        quality(a, archs)
+
+
+if __name__ == "__main__":
+    run_main(main)
