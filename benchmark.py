@@ -203,6 +203,8 @@ def quality(a, archs):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
+    # TF 1.15's TFLite converter runs the helper program toco_from_protos that sits beside python
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if a["mode"] not in ("speed", "quality"):
         raise UsageError("mode=%r: use speed or quality" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),

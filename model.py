@@ -3,9 +3,11 @@
 Both map a debayered RAW `[N, H/2, W/2, 4]` (float32, ÷1020) to RGB `[N, H, W, 3]`, and both end in
 a node named `output_l0`. `build(arch, input, num_maps_base)` is the one entry point.
 
-Every op used here converts to a TFLite builtin (CONV_2D, TRANSPOSE_CONV, MAX_POOL_2D,
-LEAKY_RELU, CONCATENATION, ADD, MUL, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
+Every op used here converts to a TFLite builtin (CONV_2D with fused ReLU, TRANSPOSE_CONV,
+MAX_POOL_2D, LEAKY_RELU, CONCATENATION, ADD, MUL, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
 """
+import numpy as np
+
 from utils import ARCHS, SIZE_MULTIPLE, import_tf  # noqa: F401  (ARCHS, SIZE_MULTIPLE re-exported)
 
 tf = import_tf()
@@ -89,78 +91,112 @@ def punet(x, num_maps_base=16):
 
 
 # --------------------------------------------------------------------------------------------
-# arch=model: a compact network for the speed-weighted MAI21 score.
+# arch=model: a compact network for the speed-weighted MAI21 score (b = num_maps_base).
 #
-#   head conv 3x3 (4 -> b) at half resolution (the Bayer planes)
-#   LFB x BLOCKS: UNITS stacked RRDB units, their outputs fused by an LRFU (concat + 1x1 conv)
+#   head: 3x3 conv, stride 2, on the 4-channel Bayer planes -> 2b maps at quarter resolution
+#   LFB x BLOCKS: UNITS stacked RRDB units, their outputs fused by an LRFU
 #       RRDB unit: DENSE_LAYERS dense 3x3 convs of `growth` maps each (every conv sees the unit
-#       input and all earlier convs), a 1x1 local fusion back to b maps, and an adaptively
-#       weighted residual  out = alpha * x + beta * fused  (alpha, beta learned scalars)
+#       input and all earlier convs), then a 1x1 local fusion back to 2b maps with an adaptively
+#       weighted residual  out = alpha * x + beta * fuse(concat(x, d0, d1))
+#       LRFU: out = gamma * x + fuse(concat(x, u0, ...))  (x = the block input)
 #   global residual: head + body
-#   tail conv 3x3 (b -> 12), sigmoid, depth_to_space(2) -> full-resolution RGB in (0, 1)
+#   depth_to_space(2) back to half resolution (2b -> b/2 maps)
+#   tail: 3x3 conv to 12 channels, sigmoid, depth_to_space(2) -> full-resolution RGB in (0, 1)
 #
-# Design and cost at 1088x1920 (input 544x960, b=16; one 3x3 16->16 conv there = 2.4 GFLOP):
-# - Everything runs at half resolution: the cost notes show a half-resolution residual net
-#   learning this mapping far better than a quarter-resolution one at a similar cost, and the
-#   pixel-shuffle head produces full resolution without any full-resolution conv.
-# - growth = b/2 keeps each dense 3x3 conv at half the cost of a b->b conv while the dense
-#   concatenation still hands every conv all earlier features.
-# - BLOCKS=1, UNITS=2, DENSE_LAYERS=2: ~9.5k MAC per input pixel, ~10 GFLOP in all, under a
-#   fifth of PUNET's 78.8 GFLOP.
-# - The adaptive residual weights start at alpha=1, beta=0.2 (the usual RRDB residual scaling),
-#   so a fresh network is close to identity in its body and trains stably; learned, they cost
-#   two multiplies per unit.
-# - The sigmoid is applied on the 12-channel half-resolution tensor (same element count as the
-#   output) so the output is bounded to (0, 1) like the targets.
+# Why this shape. Costs at 1088x1920 (input 544x960) from benchmark.py on a 2-core CPU, given as
+# TF 2.21 / TF 1.15 inference times; PUNET takes 418-453 ms / 870-1050 ms there.
+# - Body at quarter resolution (272x480) with 2b = 32 maps: at half resolution with b = 16 maps
+#   the narrow convs are memory-bound and every concat is a pass over a 33 MB tensor. A first
+#   half-resolution version (b maps, 2 units of 2 dense convs, growth b/2; 10.4 GFLOP) took
+#   131-138 ms / 410 ms, only 3.2x / 2.2x faster than PUNET. The same blocks at quarter
+#   resolution, with twice the maps and growth b, do more work per pixel at twice the receptive
+#   field and run at 49-54 ms / 98-120 ms.
+# - UNITS=1, BLOCKS=1: a second unit per block took inference to 89 ms on TF 2.21 (4.9x PUNET,
+#   below the 5x target); one unit gives 5.3 GFLOP in all (PUNET 78.8), 8.2-8.6x / 8.8-9.1x faster.
+# - DENSE_LAYERS=2 with growth = b: the dense concatenation hands the second conv the input and
+#   the first conv's maps; 16 output maps keep each conv efficient (8-map convs ran at ~90
+#   GFLOP/s against ~145 GFLOP/s for 16 maps).
+# - Activations are ReLU with bias_add: TF fuses Conv2D+BiasAdd+Relu into one op and TFLite
+#   fuses ReLU into CONV_2D, so activations cost no extra pass (leaky ReLU is a separate op).
+# - Adaptive residual weights are folded into the 1x1 fusion conv, whose input already holds x:
+#   alpha * x + beta * (W z + c) = (beta * W + alpha * E) z + beta * c, E the identity on the x
+#   channels. alpha and beta stay learned scalars (initial 1 and 0.2, the usual RRDB residual
+#   scaling, so a fresh body is near identity and trains stably) at no per-pixel cost; likewise
+#   the LRFU's gamma, which with one block also carries the global residual (the block input is
+#   the head output, so the local and global skips are the same path; initial 2).
+# - Output mapping: a sigmoid on the 12-channel half-resolution tensor (as many elements as the
+#   output) bounds the output to (0, 1) like the targets, then depth_to_space(2).
+# - Head conv with stride 2 rather than a space-to-depth: one op that sees a 3x3 neighbourhood of
+#   Bayer cells. Any even photo size works: when half the size is odd, the extra row/column of
+#   the quarter-resolution grid is cropped after the depth_to_space.
 # --------------------------------------------------------------------------------------------
 
 BLOCKS = 1
-UNITS = 2
+UNITS = 1
 DENSE_LAYERS = 2
+WIDTH = 2      # body maps = WIDTH * b
+GROWTH = 1     # dense growth = GROWTH * b
 
 
-def _conv(x, k, out, name, act=True):
+def _conv(x, k, out, name, act=True, stride=1):
     with tf.variable_scope(name):
         w = tf.get_variable("weights", [k, k, _channels(x), out],
-                            initializer=tf.variance_scaling_initializer(scale=1.0 if not act else 2.0))
+                            initializer=tf.variance_scaling_initializer(scale=2.0 if act else 1.0))
         b = tf.get_variable("biases", [out], initializer=tf.zeros_initializer())
-        y = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME") + b
-    return _lrelu(y) if act else y
+        y = tf.nn.bias_add(tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding="SAME"), b)
+    return tf.nn.relu(y) if act else y
 
 
-def _rrdb_unit(x, b, growth, name):
+def _fuse_with_residual(parts, out, name, skip_init, fuse_init):
+    """skip * parts[0] + fuse * conv1x1(concat(parts)), as one 1x1 conv (see the notes above)."""
+    z = tf.concat(parts, axis=3)
+    cin = _channels(z)
+    with tf.variable_scope(name):
+        w = tf.get_variable("weights", [1, 1, cin, out], initializer=tf.variance_scaling_initializer(scale=1.0))
+        b = tf.get_variable("biases", [out], initializer=tf.zeros_initializer())
+        skip = tf.get_variable("skip_weight", [], initializer=tf.constant_initializer(skip_init))
+        fuse = tf.get_variable("fuse_weight", [], initializer=tf.constant_initializer(fuse_init))
+        eye = tf.constant(np.eye(cin, out, dtype=np.float32).reshape(1, 1, cin, out))
+        kernel = fuse * w + skip * eye
+        return tf.nn.bias_add(tf.nn.conv2d(z, kernel, strides=[1, 1, 1, 1], padding="SAME"), fuse * b)
+
+
+def _rrdb_unit(x, c, growth, name):
     with tf.variable_scope(name):
         feats = [x]
         for i in range(DENSE_LAYERS):
             inp = feats[0] if len(feats) == 1 else tf.concat(feats, axis=3)
             feats.append(_conv(inp, 3, growth, "dense%d" % i))
-        fused = _conv(tf.concat(feats, axis=3), 1, b, "fuse", act=False)
-        alpha = tf.get_variable("alpha", [], initializer=tf.constant_initializer(1.0))
-        beta = tf.get_variable("beta", [], initializer=tf.constant_initializer(0.2))
-        return alpha * x + beta * fused
+        return _fuse_with_residual(feats, c, "fuse", skip_init=1.0, fuse_init=0.2)
 
 
-def _lfb(x, b, growth, name):
-    """Local fusion block: UNITS RRDB units, their outputs fused by the LRFU (1x1 conv) + residual."""
+def _lfb(x, c, growth, name, skip_init):
+    """Local fusion block: UNITS RRDB units whose outputs the LRFU fuses (1x1 conv) with x."""
     with tf.variable_scope(name):
-        outs = []
-        h = x
+        outs = [x]
         for u in range(UNITS):
-            h = _rrdb_unit(h, b, growth, "rrdb%d" % u)
-            outs.append(h)
-        fused = _conv(tf.concat(outs, axis=3), 1, b, "lrfu", act=False)
-        return x + fused
+            outs.append(_rrdb_unit(outs[-1], c, growth, "rrdb%d" % u))
+        return _fuse_with_residual(outs, c, "lrfu", skip_init=skip_init, fuse_init=1.0)
 
 
 def compact_model(x, num_maps_base=16):
     b = num_maps_base
-    growth = max(b // 2, 1)
+    c = WIDTH * b
+    if c % 4:
+        raise ValueError("arch=model needs an even num_maps_base (2b maps -> b/2 after depth_to_space)")
+    growth = GROWTH * b
     with tf.variable_scope("generator"):
-        head = _conv(x, 3, b, "head")
+        head = _conv(x, 3, c, "head", stride=2)
         h = head
         for i in range(BLOCKS):
-            h = _lfb(h, b, growth, "lfb%d" % i)
-        h = head + h
+            # with one block its identity term also carries the global residual (same skip path)
+            h = _lfb(h, c, growth, "lfb%d" % i, skip_init=2.0 if BLOCKS == 1 else 1.0)
+        if BLOCKS > 1:
+            h = head + h
+        h = tf.nn.depth_to_space(h, 2)
+        static = x.get_shape().as_list()[1:3]
+        if None in static or static[0] % 2 or static[1] % 2:
+            h = h[:, :tf.shape(x)[1], :tf.shape(x)[2], :]
         y = _conv(h, 3, 12, "tail", act=False)
         y = tf.nn.sigmoid(y)
         out = tf.nn.depth_to_space(y, 2)

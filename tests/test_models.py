@@ -62,8 +62,10 @@ def test_compact_model_range_params_and_pixel_shuffle_layout():
     for dy in (0, 1):
         for dx in (0, 1):
             np.testing.assert_array_equal(out[0, dy::2, dx::2, :], pre[0, :, :, (2 * dy + dx) * 3:(2 * dy + dx) * 3 + 3])
-    # default config: head 592 + 2 RRDB units x 3426 + LRFU 528 + tail 1740
-    assert n_params == 9712
+    # default config (b=16): head 3x3x4x32+32 = 1184, dense0 3x3x32x16+16 = 4624,
+    # dense1 3x3x48x16+16 = 6928, unit fusion 64x32+32+2 = 2082, LRFU 64x32+32+2 = 2082,
+    # tail 3x3x8x12+12 = 876
+    assert n_params == 17776
 
 
 def test_compact_model_scales_with_num_maps_base():
@@ -96,3 +98,17 @@ def test_vgg_reads_matconvnet_layout(vgg_mat, tmp_path):
     with pytest.raises(UsageError) as err:
         vgg.load_weights(str(tmp_path / "missing.mat"))
     assert "content_loss=False" in str(err.value)
+
+
+def test_training_ssim_equals_tf_image_ssim():
+    from train_model import ssim_per_image
+    rng = np.random.RandomState(0)
+    a = rng.rand(3, 40, 52, 3).astype(np.float32)
+    b = np.clip(a + rng.randn(3, 40, 52, 3).astype(np.float32) * 0.1, 0, 1)
+    with tf.Graph().as_default():
+        pa, pb = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
+        with tf.Session() as sess:
+            ours, ref = sess.run([ssim_per_image(tf, pa, pb, 1.0), tf.image.ssim(pa, pb, 1.0)], {pa: a, pb: b})
+    assert ours.shape == (3,)
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+    assert ref.min() < 0.99  # a real difference was measured
