@@ -55,7 +55,7 @@ def parse_archs(text, sizes):
         if nmb <= 0:
             raise UsageError("num_maps_base must be positive in %r" % word)
         for name_w, w, name_h, h in sizes:
-            check_arch_and_size(arch, name_w, w, name_h, h)
+            check_arch_and_size(arch, name_w, w, name_h, h, nmb)
         out.append((arch, nmb))
     if not out:
         raise UsageError("archs= is empty")

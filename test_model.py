@@ -78,7 +78,7 @@ class SsimMeter:
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     import load_dataset
-    check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"])
+    check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
     prefix = find_checkpoint(a)
     name = os.path.basename(prefix)[:-len(".ckpt")]
     h, w = a["img_h"], a["img_w"]

@@ -63,7 +63,7 @@ def existing_iterations(model_dir, arch):
 
 
 def validate_args(a):
-    check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"])
+    check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
     if a["restore_iter"] is not None:

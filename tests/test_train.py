@@ -76,6 +76,7 @@ def test_bad_inputs(demo_data, vgg_mat, trained, tmp_path):
         ({"vgg_dir": str(tmp_path / "no.mat")}, "content_loss=False"),
         ({"arch": "punet", "patch_h": 48}, "multiple of 32"),
         ({"arch": "unet"}, "unknown arch"),
+        ({"num_maps_base": 15}, "needs an even number"),
         ({"patch_w": 128}, "larger than image"),
     ]
     for change, needle in cases:
