@@ -182,6 +182,7 @@ def quality(a, archs):
         with tempfile.TemporaryDirectory() as model_dir:
             cmd = [sys.executable, os.path.join(here, "train_model.py"), "arch=" + arch,
                    "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + model_dir,
+                   "result_dir=" + os.path.join(model_dir, "previews"),
                    "content_loss=False", "batch_size=%d" % a["batch_size"], "patch_w=%d" % a["patch"],
                    "patch_h=%d" % a["patch"], "train_size=100000", "learning_rate=%g" % a["learning_rate"],
                    "eval_step=%d" % a["iters"], "num_train_iters=%d" % a["iters"], "seed=%d" % a["seed"]]

@@ -7,7 +7,8 @@ flips; `train_size` random training patches are reloaded every 1000 iterations. 
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in `<model_dir>/logs_<restore_iter>-<num_train_iters>.txt`.
 `restore_iter=N` resumes from checkpoint N (restore_iter=None starts afresh; the log is then
-named logs_0-...).
+named logs_0-...). Each validation also writes <result_dir>/<arch>_iteration_<iter>_val.png:
+the first validation outputs above their targets.
 """
 import math
 import os
@@ -23,7 +24,7 @@ from utils import (Arg, UsageError, atomic_write_text, check_arch_and_size, chec
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
     Arg("model_dir", str, "models/", "where checkpoints and logs are written"),
-    Arg("result_dir", str, "results/", "where result images are written"),
+    Arg("result_dir", str, "results/", "where validation previews (PNG) are written"),
     Arg("vgg_dir", str, "vgg_pretrained/imagenet-vgg-verydeep-19.mat", "MatConvNet VGG-19 .mat for the content loss"),
     Arg("dslr_dir", str, "fujifilm/", "target (RGB) sub-folder of train/ and val/"),
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/"),
@@ -143,6 +144,19 @@ def augment(raw, rgb, rng, square):
     return raw, rgb
 
 
+VAL_PREVIEW = 4  # validation patches in each <result_dir>/<arch>_iteration_<iter>_val.png
+
+
+def save_val_preview(path, outputs, targets):
+    """One PNG: the first validation outputs in the top row, their targets below (atomic)."""
+    from PIL import Image
+    top = np.concatenate(list(outputs), axis=1)
+    bottom = np.concatenate(list(targets), axis=1)
+    grid = (np.clip(np.concatenate([top, bottom], axis=0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    Image.fromarray(grid).save(path + ".tmp.png")
+    os.replace(path + ".tmp.png", path)
+
+
 def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     validate_args(a)
@@ -160,6 +174,7 @@ def main(argv):
     val_raw, val_rgb = load_dataset.load_val_data(
         a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
     ensure_dir(a["model_dir"], "model_dir")
+    ensure_dir(a["result_dir"], "result_dir")
     rng = np.random.RandomState(a["seed"])
 
     from utils import import_tf
@@ -192,11 +207,13 @@ def main(argv):
                     path, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
             print("restored %s" % path)
 
-        def validate():
+        def validate(preview_path):
             sums = dict.fromkeys(terms, 0.0)
             for i in range(0, len(val_raw), a["batch_size"]):
                 x, y = load_dataset.to_float(val_raw[i:i + a["batch_size"]], val_rgb[i:i + a["batch_size"]])
-                values = sess.run(terms, {phone: x, target: y})
+                values, out = sess.run([terms, enhanced], {phone: x, target: y})
+                if i == 0:
+                    save_val_preview(preview_path, out[:VAL_PREVIEW], y[:VAL_PREVIEW])
                 for k in sums:
                     sums[k] += values[k] * len(x)
             means = {k: v / len(val_raw) for k, v in sums.items()}
@@ -228,7 +245,7 @@ def main(argv):
             bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
             done = i + 1
             if done % a["eval_step"] == 0 or done == a["num_train_iters"]:
-                v = validate()
+                v = validate(os.path.join(a["result_dir"], "%s_iteration_%d_val.png" % (a["arch"], done)))
                 line = ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, "
                         "mse %.6f, psnr %.2f, ms-ssim %.4f, ssim %.4f | %.1f s" % (
                             done, np.mean(running), v["loss"], v["content"], v["mse"], v["psnr"],

@@ -30,6 +30,10 @@ def test_training_writes_checkpoints_and_logs(trained):
     assert all(steps) and [int(m.group(1)) for m in steps] == [2, 4]
     assert all(float(m.group(2)) > 0 for m in steps)  # the VGG content loss really ran
     assert not any(n.endswith(".tmp") for n in files)
+    from PIL import Image
+    for it in (2, 4):  # validation previews: 4 outputs above their 4 targets
+        preview = Image.open(os.path.join(model_dir, "results", "model_iteration_%d_val.png" % it))
+        assert preview.size == (4 * 64, 2 * 64) and preview.mode == "RGB"
     # weights moved between the two checkpoints
     a, b = _reader(os.path.join(model_dir, "model_iteration_2.ckpt")), _reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     name = "generator/head/weights"
@@ -41,6 +45,7 @@ def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
     model_dir = str(tmp_path / "m")
     shutil.copytree(src, model_dir)
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
+                      "result_dir=" + str(tmp_path / "r"),
                       "vgg_dir=" + vgg_mat, "patch_w=64", "patch_h=64", "batch_size=4",
                       "train_size=12", "eval_step=2", "num_train_iters=6", "restore_iter=4",
                       "learning_rate=1e-12")
@@ -59,7 +64,7 @@ def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
 def test_punet_trains_without_vgg(demo_data, tmp_path):
     model_dir = str(tmp_path / "p")
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
-                      "arch=punet", "num_maps_base=4", "content_loss=False", "patch_w=64", "patch_h=64",
+                      "result_dir=" + str(tmp_path / "r"), "arch=punet", "num_maps_base=4", "content_loss=False", "patch_w=64", "patch_h=64",
                       "batch_size=2", "train_size=4", "eval_step=2", "num_train_iters=2",
                       "vgg_dir=/nonexistent.mat")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -69,7 +74,7 @@ def test_punet_trains_without_vgg(demo_data, tmp_path):
 
 def test_bad_inputs(demo_data, vgg_mat, trained, tmp_path):
     model_dir = str(tmp_path / "never")
-    common = {"model_dir": model_dir, "patch_w": 64, "patch_h": 64, "num_train_iters": 2,
+    common = {"model_dir": model_dir, "result_dir": str(tmp_path / "never_r"), "patch_w": 64, "patch_h": 64, "num_train_iters": 2,
               "dataset_dir": demo_data, "vgg_dir": vgg_mat}
     cases = [
         ({"dataset_dir": str(tmp_path / "nope")}, "does not exist"),
@@ -83,7 +88,7 @@ def test_bad_inputs(demo_data, vgg_mat, trained, tmp_path):
         words = ["%s=%s" % kv for kv in dict(common, **change).items()]
         proc = run_script("train_model.py", *words)
         assert_usage_error(proc, needle)
-        assert not os.path.exists(model_dir), words
+        assert not os.path.exists(model_dir) and not os.path.exists(common["result_dir"]), words
     src, _ = trained
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "vgg_dir=" + vgg_mat,
                       "model_dir=" + src, "restore_iter=3", "num_train_iters=8")
