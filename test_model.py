@@ -4,7 +4,9 @@
 
 Processes every RAW PNG in <dataset_dir>/test/<test_dir> (cropped to img_h x img_w from the top
 left) and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
-a target with the same name, prints PSNR and SSIM per image and their mean. Prints the latency
+a target with the same name, prints PSNR and SSIM per image and their mean and writes
+<name>_<checkpoint>_vs_target.png (output | target). <result_dir>/<checkpoint>_metrics.csv has a
+row per image: PSNR, SSIM (empty without a target) and inference time in ms. Prints the latency
 (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
 `save=True` writes the checkpoint's meta graph (<checkpoint>.ckpt.meta) and the frozen graph
 <model_dir>/<checkpoint>.pb (input `Placeholder`, output `output_l0`).
@@ -75,6 +77,15 @@ class SsimMeter:
         return float(self.sess.run(self.value, {self.a: out, self.b: target}))
 
 
+def write_csv(path, header, rows):
+    import csv
+    with open(path + ".tmp", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(path + ".tmp", path)
+
+
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     import load_dataset
@@ -115,16 +126,20 @@ def main(argv):
             raise UsageError("cannot write the meta graph and .pb next to %s: folder not writable "
                              "(use save=False)" % prefix)
 
-        scores = []
+        scores = []   # (name, PSNR, SSIM) for images with a target
+        rows = []     # CSV rows for every image
         ssim = None
-        from PIL import Image
+        import previews
         for fname in progress(names, desc="processing", unit="img"):
             raw = load_dataset.read_raw(os.path.join(raw_dir, fname))
             inp = load_dataset.extract_bayer_channels(raw[:h, :w])[None]
+            t0 = time.perf_counter()
             result = sess.run(out, {x: inp})[0]
-            result_u8 = (np.clip(result, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            seconds = time.perf_counter() - t0
+            result_u8 = previews.to_uint8(result)
             stem = os.path.splitext(fname)[0]
-            Image.fromarray(result_u8).save(os.path.join(a["result_dir"], "%s_%s.png" % (stem, name)))
+            previews.save_png(os.path.join(a["result_dir"], "%s_%s.png" % (stem, name)), result_u8)
+            row = [fname, "", "", "%.1f" % (1000 * seconds)]
             target_path = os.path.join(dslr_dir, fname)
             if os.path.isfile(target_path):
                 target = load_dataset.read_rgb(target_path)[:h, :w]
@@ -135,10 +150,17 @@ def main(argv):
                 if ssim is None:
                     ssim = SsimMeter(tf, [h, w, 3])
                 scores.append((fname, psnr(float(np.mean((out_f - tgt_f) ** 2))), ssim(out_f, tgt_f)))
+                row[1:3] = ["%.4f" % scores[-1][1], "%.5f" % scores[-1][2]]
+                previews.save_png(os.path.join(a["result_dir"], "%s_%s_vs_target.png" % (stem, name)),
+                                  previews.grid([[out_f, tgt_f]]))
+            rows.append(row)
         for fname, p, s in scores:
             print("%-24s PSNR %.2f dB  SSIM %.4f" % (fname, p, s))
         if names:
-            print("wrote %d result PNGs to %s" % (len(names), a["result_dir"]))
+            csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % name)
+            write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], rows)
+            print("wrote %d result PNGs (and %d side by side with their targets) and %s to %s" % (
+                len(names), len(scores), os.path.basename(csv_path), a["result_dir"]))
         if scores:
             print("mean over %d images: PSNR %.2f dB  SSIM %.4f" % (
                 len(scores), np.mean([p for _, p, _ in scores]), np.mean([s for _, _, s in scores])))

@@ -7,8 +7,10 @@ flips; `train_size` random training patches are reloaded every 1000 iterations. 
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in `<model_dir>/logs_<restore_iter>-<num_train_iters>.txt`.
 `restore_iter=N` resumes from checkpoint N (restore_iter=None starts afresh; the log is then
-named logs_0-...). Each validation also writes <result_dir>/<arch>_iteration_<iter>_val.png:
-the first validation outputs above their targets.
+named logs_0-...). TensorBoard summaries (training loss every `summary_step` iterations,
+validation figures and crops every `eval_step`, the graph) go to <model_dir>/tensorboard/;
+`save_mid_imgs=True` also writes <result_dir>/<arch>_iteration_<iter>_val.png (RAW preview |
+output | target for a few validation crops).
 """
 import math
 import os
@@ -24,7 +26,7 @@ from utils import (Arg, UsageError, atomic_write_text, check_arch_and_size, chec
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
     Arg("model_dir", str, "models/", "where checkpoints and logs are written"),
-    Arg("result_dir", str, "results/", "where validation previews (PNG) are written"),
+    Arg("result_dir", str, "results/", "where save_mid_imgs writes its PNGs"),
     Arg("vgg_dir", str, "vgg_pretrained/imagenet-vgg-verydeep-19.mat", "MatConvNet VGG-19 .mat for the content loss"),
     Arg("dslr_dir", str, "fujifilm/", "target (RGB) sub-folder of train/ and val/"),
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/"),
@@ -40,6 +42,9 @@ ARGS = [
     Arg("num_train_iters", positive_int, 100000, "train up to this iteration"),
     Arg("content_loss", to_bool, True, "use the VGG-19 content loss (False: no VGG file needed)"),
     Arg("seed", optional_int, None, "random seed for data sampling and initialisation"),
+    Arg("tensorboard", to_bool, True, "write TensorBoard summaries under <model_dir>/tensorboard/"),
+    Arg("summary_step", positive_int, 10, "TensorBoard: mean training loss every this many iterations"),
+    Arg("save_mid_imgs", to_bool, False, "write RAW preview | output | target PNGs to result_dir every eval_step"),
 ]
 RELOAD_EVERY = 1000
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -144,17 +149,42 @@ def augment(raw, rgb, rng, square):
     return raw, rgb
 
 
-VAL_PREVIEW = 4  # validation patches in each <result_dir>/<arch>_iteration_<iter>_val.png
+VAL_PREVIEW = 4  # validation crops shown in TensorBoard and in save_mid_imgs PNGs
 
 
-def save_val_preview(path, outputs, targets):
-    """One PNG: the first validation outputs in the top row, their targets below (atomic)."""
-    from PIL import Image
-    top = np.concatenate(list(outputs), axis=1)
-    bottom = np.concatenate(list(targets), axis=1)
-    grid = (np.clip(np.concatenate([top, bottom], axis=0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    Image.fromarray(grid).save(path + ".tmp.png")
-    os.replace(path + ".tmp.png", path)
+class Summaries:
+    """TensorBoard event file of one run: scalars, image strips and the graph (tf.compat.v1 API).
+
+    Values are written as Summary protos from numbers the training loop already has, so they add
+    no ops to the graph and no extra session runs.
+    """
+
+    def __init__(self, tf, logdir, graph):
+        self.tf = tf
+        self.writer = tf.summary.FileWriter(logdir)
+        graph_def = graph.as_graph_def()
+        for node in graph_def.node:  # the graph view needs no weights: drop big constants (VGG)
+            if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) > 4096:
+                node.attr["value"].tensor.ClearField("tensor_content")
+        self.writer.add_graph(None, graph_def=graph_def)
+
+    def scalars(self, step, values):
+        summary = self.tf.Summary(value=[self.tf.Summary.Value(tag=k, simple_value=float(v))
+                                         for k, v in values.items()])
+        self.writer.add_summary(summary, step)
+
+    def images(self, step, images):
+        import previews
+        value = []
+        for tag, img in images.items():
+            value.append(self.tf.Summary.Value(tag=tag, image=self.tf.Summary.Image(
+                height=img.shape[0], width=img.shape[1], colorspace=3,
+                encoded_image_string=previews.png_bytes(img))))
+        self.writer.add_summary(self.tf.Summary(value=value), step)
+        self.writer.flush()
+
+    def close(self):
+        self.writer.close()
 
 
 def main(argv):
@@ -174,7 +204,8 @@ def main(argv):
     val_raw, val_rgb = load_dataset.load_val_data(
         a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
     ensure_dir(a["model_dir"], "model_dir")
-    ensure_dir(a["result_dir"], "result_dir")
+    if a["save_mid_imgs"]:
+        ensure_dir(a["result_dir"], "result_dir")
     rng = np.random.RandomState(a["seed"])
 
     from utils import import_tf
@@ -207,18 +238,35 @@ def main(argv):
                     path, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
             print("restored %s" % path)
 
-        def validate(preview_path):
+        summaries = None
+        if a["tensorboard"]:
+            summaries = Summaries(tf, os.path.join(a["model_dir"], "tensorboard", "%s_%d-%d" % (
+                a["arch"], start, a["num_train_iters"])), sess.graph)
+
+        def validate():
+            """Mean validation figures, and the first crops as (input preview, output, target)."""
+            import previews
             sums = dict.fromkeys(terms, 0.0)
+            crops = []
             for i in range(0, len(val_raw), a["batch_size"]):
                 x, y = load_dataset.to_float(val_raw[i:i + a["batch_size"]], val_rgb[i:i + a["batch_size"]])
                 values, out = sess.run([terms, enhanced], {phone: x, target: y})
-                if i == 0:
-                    save_val_preview(preview_path, out[:VAL_PREVIEW], y[:VAL_PREVIEW])
+                for j in range(min(VAL_PREVIEW - len(crops), len(x))):
+                    crops.append((previews.raw_preview(x[j]), out[j], y[j]))
                 for k in sums:
                     sums[k] += values[k] * len(x)
             means = {k: v / len(val_raw) for k, v in sums.items()}
             means["psnr"] = 20.0 * math.log10(1.0 / math.sqrt(max(means["mse"], 1e-12)))
-            return means
+            return means, crops
+
+        def show(step, crops):
+            import previews
+            if summaries is not None:
+                summaries.images(step, {"val/%s" % name: previews.grid([[c[k] for c in crops]])
+                                        for k, name in enumerate(("input_preview", "output", "target"))})
+            if a["save_mid_imgs"]:
+                previews.save_png(os.path.join(a["result_dir"], "%s_iteration_%d_val.png" % (a["arch"], step)),
+                                  previews.grid([list(c) for c in crops]))
 
         train_raw = train_rgb = None
         square = ph == pw
@@ -244,8 +292,10 @@ def main(argv):
             running.append(loss)
             bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
             done = i + 1
+            if summaries is not None and done % a["summary_step"] == 0:
+                summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
             if done % a["eval_step"] == 0 or done == a["num_train_iters"]:
-                v = validate(os.path.join(a["result_dir"], "%s_iteration_%d_val.png" % (a["arch"], done)))
+                v, crops = validate()
                 line = ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, "
                         "mse %.6f, psnr %.2f, ms-ssim %.4f, ssim %.4f | %.1f s" % (
                             done, np.mean(running), v["loss"], v["content"], v["mse"], v["psnr"],
@@ -255,7 +305,13 @@ def main(argv):
                            write_state=False)
                 atomic_write_text(log_path, line + "\n", mode="a")
                 bar.write(line)
+                if summaries is not None:
+                    summaries.scalars(done, {"val/" + k: v[k] for k in
+                                             ("loss", "content", "mse", "psnr", "ssim", "ms_ssim")})
+                show(done, crops)
         bar.close()
+        if summaries is not None:
+            summaries.close()
     print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path))
 
 

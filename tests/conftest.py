@@ -58,12 +58,14 @@ def vgg_mat(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained(demo_data, vgg_mat, tmp_path_factory):
-    """A 4-iteration arch=model run with the VGG content loss; returns (model_dir, process)."""
+    """A 4-iteration arch=model run with the VGG content loss, TensorBoard summaries every
+    iteration and save_mid_imgs; returns (model_dir, process)."""
     model_dir = str(tmp_path_factory.mktemp("models"))
     result_dir = os.path.join(model_dir, "results")
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
                       "result_dir=" + result_dir,
                       "vgg_dir=" + vgg_mat, "patch_w=64", "patch_h=64", "batch_size=4",
-                      "train_size=12", "eval_step=2", "num_train_iters=4", "seed=0")
+                      "train_size=12", "eval_step=2", "num_train_iters=4", "seed=0",
+                      "save_mid_imgs=True", "summary_step=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return model_dir, proc

@@ -67,6 +67,18 @@ def test_test_model_reports_and_writes(tested, demo_data):
     from_pb = (np.clip(_run_pb(pb, x)[0], 0, 1) * 255 + 0.5).astype(np.uint8)
     assert np.abs(from_pb.astype(int) - result.astype(int)).max() <= 1
     assert os.path.exists(os.path.join(model_dir, "model_iteration_4.ckpt.meta"))
+    # output | target side by side, and a CSV row per image
+    side = np.asarray(Image.open(os.path.join(result_dir, "1_model_iteration_4_vs_target.png")))
+    assert side.shape == (128, 2 * 192 + 4, 3)
+    np.testing.assert_array_equal(side[:, :192], result)
+    np.testing.assert_array_equal(side[:, 196:], target)
+    import csv
+    with open(os.path.join(result_dir, "model_iteration_4_metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image"] for r in rows] == ["1.png"]
+    assert abs(float(rows[0]["psnr_db"]) - float(per_image.group(1))) < 0.01
+    assert abs(float(rows[0]["ssim"]) - float(per_image.group(2))) < 1e-4
+    assert float(rows[0]["inference_ms"]) > 0
 
 
 def test_ckpt2pb_and_tflite_match_the_graph(tested, tmp_path):

@@ -31,9 +31,37 @@ def test_training_writes_checkpoints_and_logs(trained):
     assert all(float(m.group(2)) > 0 for m in steps)  # the VGG content loss really ran
     assert not any(n.endswith(".tmp") for n in files)
     from PIL import Image
-    for it in (2, 4):  # validation previews: 4 outputs above their 4 targets
+    for it in (2, 4):  # save_mid_imgs: 4 validation crops as rows of RAW preview | output | target
         preview = Image.open(os.path.join(model_dir, "results", "model_iteration_%d_val.png" % it))
-        assert preview.size == (4 * 64, 2 * 64) and preview.mode == "RGB"
+        assert preview.size == (3 * 68 - 4, 4 * 68 - 4) and preview.mode == "RGB"
+
+
+def test_tensorboard_events_hold_scalars_images_and_graph(trained):
+    model_dir, _ = trained
+    tf = import_tf()
+    logdir = os.path.join(model_dir, "tensorboard", "model_0-4")
+    files = [f for f in os.listdir(logdir) if "tfevents" in f]
+    assert len(files) == 1
+    scalars, images, graphs = {}, {}, 0
+    for event in tf.train.summary_iterator(os.path.join(logdir, files[0])):
+        graphs += event.HasField("graph_def")
+        for value in event.summary.value:
+            if value.HasField("image"):
+                images.setdefault(value.tag, []).append((event.step, value.image))
+            elif value.HasField("simple_value"):
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    assert graphs == 1
+    assert [s for s, _ in scalars["train/loss"]] == [1, 2, 3, 4]
+    for tag in ("val/loss", "val/content", "val/mse", "val/psnr", "val/ssim", "val/ms_ssim"):
+        assert [s for s, _ in scalars[tag]] == [2, 4], tag
+    assert scalars["val/content"][0][1] > 0
+    with open(os.path.join(model_dir, "logs_0-4.txt")) as f:  # the same PSNR as the log
+        assert "psnr %.2f" % scalars["val/psnr"][1][1] in f.read().splitlines()[1]
+    for tag in ("val/input_preview", "val/output", "val/target"):
+        assert [s for s, _ in images[tag]] == [2, 4], tag
+        img = images[tag][0][1]
+        assert (img.height, img.width) == (64, 4 * 68 - 4)
+        assert img.encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n"
     # weights moved between the two checkpoints
     a, b = _reader(os.path.join(model_dir, "model_iteration_2.ckpt")), _reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     name = "generator/head/weights"

@@ -1,0 +1,86 @@
+"""Plot training logs (models/logs_*.txt) as a PNG: loss and validation PSNR against iterations.
+
+    python plot_logs.py logs=models/logs_0-100000.txt out=results/training.png
+    python plot_logs.py logs=runs/a/logs_0-600.txt,runs/b/logs_0-600.txt labels=model,punet
+
+Several logs go on one figure with a legend (a resumed run's logs can be given together under
+one label: `logs=models/logs_0-1000.txt+models/logs_1000-2000.txt`). Left: training loss (mean
+since the previous validation) and validation loss; right: validation PSNR.
+"""
+import os
+import re
+
+from utils import Arg, UsageError, parse_args, run_main
+
+ARGS = [
+    Arg("logs", str, "", "comma-separated log files; join a resumed run's files with +"),
+    Arg("labels", str, "", "comma-separated legend labels (default: the file names)"),
+    Arg("out", str, "results/training.png", "PNG to write"),
+    Arg("title", str, "", "figure title"),
+]
+LINE = re.compile(r"step (\d+) \| training loss: ([-\d.einfa]+) \| validation: loss ([-\d.einfa]+), "
+                  r"content [-\d.einfa]+, mse [-\d.einfa]+, psnr ([-\d.einfa]+)")
+
+
+def read_log(path):
+    """[(step, training loss, validation loss, validation PSNR)] from a train_model.py log."""
+    if not os.path.isfile(path):
+        raise UsageError("log file %r not found" % path)
+    rows = []
+    with open(path) as f:
+        for line in f:
+            m = LINE.match(line)
+            if m:
+                rows.append((int(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4))))
+    if not rows:
+        raise UsageError("%r holds no train_model.py validation lines" % path)
+    return rows
+
+
+def plot(runs, out, title=""):
+    """runs: [(label, rows)]; writes the figure to `out` atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k, (label, rows) in enumerate(runs):
+        colour = "C%d" % (k % 10)
+        steps = [r[0] for r in rows]
+        ax_loss.plot(steps, [r[1] for r in rows], "--", color=colour, label="%s train" % label)
+        ax_loss.plot(steps, [r[2] for r in rows], "-o", color=colour, ms=3, label="%s val" % label)
+        ax_psnr.plot(steps, [r[3] for r in rows], "-o", color=colour, ms=3, label=label)
+    ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log", title="loss")
+    ax_psnr.set(xlabel="iteration", ylabel="PSNR (dB)", title="validation PSNR")
+    for ax in (ax_loss, ax_psnr):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = out + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, out)
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="plot_logs.py", doc=__doc__)
+    groups = [g for g in a["logs"].split(",") if g.strip()]
+    if not groups:
+        raise UsageError("no logs given: logs=models/logs_0-100000.txt[,other.txt]")
+    labels = [l for l in a["labels"].split(",") if l.strip()] if a["labels"] else []
+    if labels and len(labels) != len(groups):
+        raise UsageError("%d labels for %d logs" % (len(labels), len(groups)))
+    runs = []
+    for k, group in enumerate(groups):
+        rows = sorted(r for path in group.split("+") for r in read_log(path.strip()))
+        runs.append((labels[k] if labels else os.path.basename(group.split("+")[0]), rows))
+    folder = os.path.dirname(os.path.abspath(a["out"]))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UsageError("cannot write %r: folder missing or not writable" % a["out"])
+    plot(runs, a["out"], a["title"])
+    print("wrote %s (%d runs)" % (a["out"], len(runs)))
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,54 @@
+"""Pictures to look at: a quick RGB preview of Bayer planes, side-by-side grids, PNG bytes.
+
+Used by train_model.py (TensorBoard images, save_mid_imgs) and test_model.py (result vs target).
+"""
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def raw_preview(planes, size=None):
+    """A simple demosaic of float Bayer planes [h, w, 4] (B, Gb, R, Gr) for display.
+
+    R, mean of the two greens, B; each image's brightness scaled so its 99th percentile is 0.9,
+    a 1/2.2 gamma, and a nearest-neighbour x2 upsampling to the full resolution (or `size`).
+    """
+    rgb = np.stack([planes[..., 2], 0.5 * (planes[..., 1] + planes[..., 3]), planes[..., 0]], axis=-1)
+    rgb = rgb / max(float(np.percentile(rgb, 99)), 1e-6) * 0.9
+    rgb = np.clip(rgb, 0.0, 1.0) ** (1 / 2.2)
+    rgb = rgb.repeat(2, axis=0).repeat(2, axis=1)
+    if size is not None:
+        rgb = rgb[:size[0], :size[1]]
+    return rgb.astype(np.float32)
+
+
+def to_uint8(img):
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def grid(rows, gap=4):
+    """Images in 0..1 (each [h, w, 3]) laid out as rows x columns, with white gaps."""
+    h = max(img.shape[0] for row in rows for img in row)
+    w = max(img.shape[1] for row in rows for img in row)
+    ncols = max(len(row) for row in rows)
+    out = np.ones((len(rows) * (h + gap) - gap, ncols * (w + gap) - gap, 3), np.float32)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            out[r * (h + gap):r * (h + gap) + img.shape[0], c * (w + gap):c * (w + gap) + img.shape[1]] = img
+    return out
+
+
+def save_png(path, img):
+    """Write an image in 0..1 (or uint8) as PNG, atomically."""
+    arr = img if img.dtype == np.uint8 else to_uint8(img)
+    tmp = path + ".tmp.png"
+    Image.fromarray(arr).save(tmp)
+    os.replace(tmp, path)
+
+
+def png_bytes(img):
+    buf = io.BytesIO()
+    Image.fromarray(img if img.dtype == np.uint8 else to_uint8(img)).save(buf, format="PNG")
+    return buf.getvalue()

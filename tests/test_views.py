@@ -1,0 +1,36 @@
+"""plot_logs.py, and the pictures and CSV that test_model.py writes."""
+import os
+
+import numpy as np
+from PIL import Image
+
+from conftest import assert_usage_error, run_script
+
+LOG_A = ("step 100 | training loss: 12.0 | validation: loss 9.1, content 0.0000, mse 0.055665, psnr 12.54, "
+         "ms-ssim 0.7862, ssim 0.5 | 27.4 s\n"
+         "step 200 | training loss: 9.9 | validation: loss 6.2, content 0.0000, mse 0.017508, psnr 17.57, "
+         "ms-ssim 0.8777, ssim 0.6 | 50.2 s\n")
+LOG_B = LOG_A.replace("psnr 12.54", "psnr 11.00").replace("psnr 17.57", "psnr 14.00")
+
+
+def test_plot_logs_writes_a_png_from_two_logs(tmp_path):
+    a, b = tmp_path / "logs_0-200.txt", tmp_path / "other.txt"
+    a.write_text(LOG_A)
+    b.write_text("some unrelated line\n" + LOG_B)
+    out = str(tmp_path / "plot.png")
+    proc = run_script("plot_logs.py", "logs=%s,%s" % (a, b), "labels=model,punet", "out=" + out)
+    assert proc.returncode == 0, proc.stderr
+    img = Image.open(out)
+    img.verify()
+    assert img.format == "PNG" and img.size[0] > 600
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # curves, not a blank page
+    assert not os.path.exists(out + ".tmp.png")
+
+
+def test_plot_logs_bad_input(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("nothing here\n")
+    assert_usage_error(run_script("plot_logs.py", "logs=" + str(tmp_path / "missing.txt")), "not found")
+    assert_usage_error(run_script("plot_logs.py", "logs=" + str(empty)), "no train_model.py validation lines")
+    assert_usage_error(run_script("plot_logs.py"), "no logs given")
