@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on a small built-in demo, on the CPU, in a few minutes:
 #   set up the stack -> make demo data (MAI21 layout) -> train arch=model -> test_model.py
-#   (PSNR, SSIM, latency, result PNGs, frozen .pb) -> .tflite
+#   (PSNR, SSIM, latency, result PNGs, frozen .pb) -> .tflite; plus plots and preview PNGs
 #
 #   bash demo.sh              # TF 2.x in .venv/
 #   STACK=tf1 bash demo.sh    # TF 1.15.5 in .venv-tf1/
@@ -18,7 +18,8 @@ echo "== 1/4 demo dataset (inverse ISP on scikit-image photos) -> raw_images/"
 
 echo "== 2/4 training arch=model for $ITERS iterations (no VGG file here: content_loss=False)"
 "$PY" train_model.py arch=model content_loss=False batch_size=8 train_size=240 \
-      learning_rate=5e-4 eval_step=200 num_train_iters="$ITERS" seed=0
+      learning_rate=5e-4 eval_step=200 num_train_iters="$ITERS" seed=0 save_mid_imgs=True
+"$PY" plot_logs.py logs="models/logs_0-$ITERS.txt" labels="arch=model" out=results/training.png
 
 echo "== 3/4 test_model.py at 1088x1920: PSNR/SSIM, latency, result PNGs, frozen graph"
 "$PY" test_model.py arch=model restore_iter="$ITERS"
@@ -26,4 +27,7 @@ echo "== 3/4 test_model.py at 1088x1920: PSNR/SSIM, latency, result PNGs, frozen
 echo "== 4/4 frozen graph -> TFLite"
 PYTHON="$PY" bash pb2tflite.sh "models/model_iteration_$ITERS.pb" "models/model_iteration_$ITERS.tflite" 1,544,960,4
 
-echo "demo done: results/*_model_iteration_$ITERS.png, models/model_iteration_$ITERS.{ckpt.*,pb,tflite}, models/logs_0-$ITERS.txt"
+echo "demo done. Look at: results/*_model_iteration_${ITERS}_vs_target.png (output | target),"
+echo "  results/model_iteration_*_val.png (RAW preview | output | target), results/training.png,"
+echo "  results/model_iteration_${ITERS}_metrics.csv, models/model_iteration_$ITERS.{ckpt.*,pb,tflite},"
+echo "  models/logs_0-$ITERS.txt, and TensorBoard: $(dirname "$PY")/tensorboard --logdir models/tensorboard"
