@@ -8,7 +8,6 @@ real ones divided by `width_div` to keep the file small.
     python make_vgg_mat.py out=vgg_pretrained/random-vgg19.mat width_div=16 seed=0
 """
 import os
-import sys
 
 import numpy as np
 
