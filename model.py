@@ -203,6 +203,27 @@ def compact_model(x, num_maps_base=16):
     return out
 
 
+def checkpoint_arch(prefix):
+    """(arch, num_maps_base) that a checkpoint was made with, from its variables; None if unknown."""
+    try:
+        shapes = tf.train.NewCheckpointReader(prefix).get_variable_to_shape_map()
+    except Exception:  # unreadable: let the restore report it
+        return None
+    if "generator/Variable" in shapes:              # PUNET: first conv is [3, 3, 4, b]
+        return "punet", shapes["generator/Variable"][3]
+    if "generator/head/weights" in shapes:          # arch=model: head is [3, 3, 4, WIDTH * b]
+        return "model", shapes["generator/head/weights"][3] // WIDTH
+    return None
+
+
+def restore_error(prefix, arch, num_maps_base, err):
+    """The one-line message for a checkpoint that does not fit the graph."""
+    found = checkpoint_arch(prefix)
+    what = ("it was made with arch=%s num_maps_base=%d" % found if found
+            else str(err).splitlines()[0][:160])
+    return "checkpoint %s does not fit arch=%s num_maps_base=%d: %s" % (prefix, arch, num_maps_base, what)
+
+
 def build(arch, x, num_maps_base=16):
     """The network `arch` on input tensor x; returns the tensor named `output_l0`."""
     if arch == "punet":

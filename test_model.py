@@ -117,8 +117,7 @@ def main(argv):
         try:
             saver.restore(sess, prefix)
         except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
-            raise UsageError("checkpoint %s does not fit arch=%s num_maps_base=%d (%s)" % (
-                prefix, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
+            raise UsageError(model.restore_error(prefix, a["arch"], a["num_maps_base"], err))
         print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))
         if names:
             ensure_dir(a["result_dir"], "result_dir")

@@ -234,8 +234,7 @@ def main(argv):
             try:
                 saver.restore(sess, path)
             except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
-                raise UsageError("checkpoint %s does not fit arch=%s num_maps_base=%d (%s)" % (
-                    path, a["arch"], a["num_maps_base"], str(err).splitlines()[0][:160]))
+                raise UsageError(model.restore_error(path, a["arch"], a["num_maps_base"], err))
             print("restored %s" % path)
 
         summaries = None

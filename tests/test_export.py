@@ -116,6 +116,13 @@ def test_orig_punet_checkpoint_to_tflite(demo_data, tmp_path):
     proc = run_script("pb2tflite.sh", pb, tfl, "1,64,96,4")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert np.abs(_run_tflite(tfl, ref["input"]) - ref["output"]).max() < 1e-4
+    # the PUNET weights offered as arch=model's: one line saying what they are
+    for name in os.listdir(str(model_dir / "original")):
+        if name.startswith("punet_pretrained.ckpt."):
+            shutil.copy(str(model_dir / "original" / name), str(model_dir / "original" / name.replace("punet", "model")))
+    proc = run_script("test_model.py", "arch=model", "orig=True", "dataset_dir=" + demo_data,
+                      "model_dir=" + str(model_dir), "result_dir=" + str(tmp_path / "r2"), "img_h=128", "img_w=192")
+    assert_usage_error(proc, "does not fit arch=model num_maps_base=16: it was made with arch=punet num_maps_base=16")
 
 
 def test_test_model_bad_inputs(trained, demo_data, tmp_path):
@@ -131,7 +138,8 @@ def test_test_model_bad_inputs(trained, demo_data, tmp_path):
         ({"dataset_dir": str(tmp_path / "nope")}, "does not exist"),
         ({"img_h": 256}, "smaller than img_w x img_h"),
         ({"arch": "punet", "img_h": 100}, "multiple of 32"),
-        ({"num_maps_base": 8}, "does not fit arch=model num_maps_base=8"),
+        ({"num_maps_base": 8}, "does not fit arch=model num_maps_base=8: it was made with arch=model num_maps_base=16"),
+        ({"arch": "punet", "restore_iter": 4}, "no checkpoint"),
     ]
     for change, needle in cases:
         words = ["%s=%s" % kv for kv in dict(base, **change).items()]

@@ -121,3 +121,13 @@ def test_bad_inputs(demo_data, vgg_mat, trained, tmp_path):
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "vgg_dir=" + vgg_mat,
                       "model_dir=" + src, "restore_iter=3", "num_train_iters=8")
     assert_usage_error(proc, "model_iteration_3.ckpt", "existing model checkpoints: 2, 4")
+    # a checkpoint of another num_maps_base: the error says which one it was made with
+    fake = str(tmp_path / "fake")
+    os.mkdir(fake)
+    for name in os.listdir(src):
+        if name.startswith("model_iteration_2.ckpt"):
+            shutil.copy(os.path.join(src, name), os.path.join(fake, name))
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "vgg_dir=" + vgg_mat, "model_dir=" + fake,
+                      "result_dir=" + str(tmp_path / "r2"), "restore_iter=2", "num_train_iters=3",
+                      "patch_w=64", "patch_h=64", "num_maps_base=32")
+    assert_usage_error(proc, "does not fit arch=model num_maps_base=32: it was made with arch=model num_maps_base=16")
