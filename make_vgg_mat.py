@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from utils import Arg, UsageError, parse_args, positive_int, run_main
+from utils import Arg, UsageError, atomic_output, parse_args, positive_int, run_main
 
 ARGS = [
     Arg("out", str, "vgg_pretrained/random-vgg19.mat", "where to write the .mat"),
@@ -46,9 +46,8 @@ def write_random_vgg(path, width_div=16, seed=0):
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp.mat"
-    scipy.io.savemat(tmp, {"layers": cells, "meta": {"note": "random weights, for tests"}})
-    os.replace(tmp, path)
+    with atomic_output(path, ".tmp.mat") as tmp:
+        scipy.io.savemat(tmp, {"layers": cells, "meta": {"note": "random weights, for tests"}})
     return path
 
 

@@ -10,7 +10,7 @@ since the previous validation) and validation loss; right: validation PSNR.
 import os
 import re
 
-from utils import Arg, UsageError, parse_args, run_main
+from utils import Arg, UsageError, atomic_output, parse_args, run_main
 
 ARGS = [
     Arg("logs", str, "", "comma-separated log files; join a resumed run's files with +"),
@@ -57,10 +57,11 @@ def plot(runs, out, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = out + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic_output(out, ".tmp.png") as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def main(argv):

@@ -3,10 +3,11 @@
 Used by train_model.py (TensorBoard images, save_mid_imgs) and test_model.py (result vs target).
 """
 import io
-import os
 
 import numpy as np
 from PIL import Image
+
+from utils import atomic_output
 
 
 def raw_preview(planes, size=None):
@@ -43,9 +44,8 @@ def grid(rows, gap=4):
 def save_png(path, img):
     """Write an image in 0..1 (or uint8) as PNG, atomically."""
     arr = img if img.dtype == np.uint8 else to_uint8(img)
-    tmp = path + ".tmp.png"
-    Image.fromarray(arr).save(tmp)
-    os.replace(tmp, path)
+    with atomic_output(path, ".tmp.png") as tmp:
+        Image.fromarray(arr).save(tmp)
 
 
 def png_bytes(img):

@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-from utils import (Arg, UsageError, check_arch_and_size, checkpoint_exists, ensure_dir, optional_int, parse_args,
-                   positive_int, progress, psnr, run_main, to_bool, write_frozen_graph)
+from utils import (Arg, UsageError, atomic_output, check_arch_and_size, checkpoint_exists, ensure_dir,
+                   optional_int, parse_args, positive_int, progress, psnr, run_main, to_bool,
+                   write_frozen_graph)
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -79,11 +80,11 @@ class SsimMeter:
 
 def write_csv(path, header, rows):
     import csv
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
 
 
 def main(argv):
@@ -178,8 +179,8 @@ def main(argv):
 
         if a["save"]:
             meta = prefix + ".meta"
-            saver.export_meta_graph(meta + ".tmp")
-            os.replace(meta + ".tmp", meta)
+            with atomic_output(meta) as tmp:
+                saver.export_meta_graph(tmp)
             pb = os.path.join(os.path.dirname(prefix), name + ".pb")
             nodes = write_frozen_graph(tf, sess, ["output_l0"], pb)
             print("wrote %s and the frozen graph %s (%d nodes, Placeholder -> output_l0, 1x%dx%dx4)"

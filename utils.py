@@ -4,6 +4,7 @@ Every script declares its arguments once, as a table of `Arg(name, type, default
 calls `parse_args(TABLE, argv)`. Bad input raises `UsageError`; `run_main` turns that into one
 line on stderr and exit code 2 (no traceback), so every script fails the same way.
 """
+import contextlib
 import difflib
 import math
 import os
@@ -176,18 +177,33 @@ def ensure_dir(path, what):
     return path
 
 
+@contextlib.contextmanager
+def atomic_output(path, suffix=".tmp"):
+    """Yield a temporary name beside `path`; it replaces `path` only when the block succeeds.
+
+    A crash or error never leaves `path` half-written, and a failed write leaves no temporary
+    file. `suffix` keeps the extension for writers that choose the format by it (PIL, matplotlib).
+    """
+    tmp = path + suffix
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def atomic_write_text(path, text, mode="w"):
     """Write (or append to) a text file so that a crash never leaves it half-written."""
-    tmp = path + ".tmp"
     old = ""
     if mode == "a" and os.path.exists(path):
         with open(path) as f:
             old = f.read()
-    with open(tmp, "w") as f:
-        f.write(old + text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(old + text)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def progress(iterable=None, **kwargs):
@@ -210,10 +226,9 @@ def write_frozen_graph(tf, sess, out_nodes, path):
     frozen = tf.graph_util.convert_variables_to_constants(
         sess, sess.graph.as_graph_def(), list(out_nodes))
     frozen = tf.graph_util.extract_sub_graph(frozen, list(out_nodes))
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(frozen.SerializeToString())
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(frozen.SerializeToString())
     return len(frozen.node)
 
 

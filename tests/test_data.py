@@ -86,3 +86,21 @@ def test_mismatched_folders_are_an_error(tmp_path, demo_data):
     with pytest.raises(UsageError) as err:
         load_dataset.paired_names(root, "val", "mediatek_raw/", "fujifilm/")
     assert "different files" in str(err.value)
+
+
+def test_atomic_output_replaces_only_on_success(tmp_path):
+    from utils import atomic_output
+    path = str(tmp_path / "out.txt")
+    with open(path, "w") as f:
+        f.write("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(path) as tmp:
+            with open(tmp, "w") as f:
+                f.write("half")
+            raise RuntimeError("crash while writing")
+    assert open(path).read() == "old" and os.listdir(str(tmp_path)) == ["out.txt"]
+    with atomic_output(path, ".tmp.txt") as tmp:
+        assert tmp.endswith(".tmp.txt")
+        with open(tmp, "w") as f:
+            f.write("new")
+    assert open(path).read() == "new" and os.listdir(str(tmp_path)) == ["out.txt"]
