@@ -41,8 +41,8 @@ ARGS = [
 
 
 def find_checkpoint(a):
-    """(checkpoint prefix, name used for outputs) from orig / restore_iter."""
-    from train_model import ckpt_prefix, existing_iterations
+    """The checkpoint prefix that orig / restore_iter name (the last one for restore_iter=None)."""
+    from train_model import ckpt_prefix, existing_iterations, require_checkpoint
     arch, model_dir = a["arch"], a["model_dir"]
     if a["orig"]:
         prefix = os.path.join(model_dir, "original", "%s_pretrained.ckpt" % arch)
@@ -50,17 +50,13 @@ def find_checkpoint(a):
             raise UsageError("orig=True but %s(.index) does not exist; put the pretrained %s "
                              "checkpoint there or use orig=False" % (prefix, arch))
         return prefix
+    if a["restore_iter"] is not None:
+        return require_checkpoint(model_dir, arch, a["restore_iter"])
     have = existing_iterations(model_dir, arch)
-    if a["restore_iter"] is None:
-        if not have:
-            raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r; train first "
-                             "(python train_model.py arch=%s) or pass orig=True" % (arch, arch, model_dir, arch))
-        return ckpt_prefix(model_dir, arch, have[-1])
-    prefix = ckpt_prefix(model_dir, arch, a["restore_iter"])
-    if not checkpoint_exists(prefix):
-        raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
-            prefix, arch, ", ".join(map(str, have)) if have else "none"))
-    return prefix
+    if not have:
+        raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r; train first "
+                         "(python train_model.py arch=%s) or pass orig=True" % (arch, arch, model_dir, arch))
+    return ckpt_prefix(model_dir, arch, have[-1])
 
 
 class SsimMeter:

@@ -48,7 +48,6 @@ ARGS = [
 ]
 RELOAD_EVERY = 1000
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-PYTHON = os.path.basename(sys.executable)
 
 
 def ckpt_prefix(model_dir, arch, iteration):
@@ -68,6 +67,16 @@ def existing_iterations(model_dir, arch):
     return sorted(found)
 
 
+def require_checkpoint(model_dir, arch, iteration):
+    """The prefix of <arch>_iteration_<iteration>.ckpt, or UsageError listing the ones that exist."""
+    prefix = ckpt_prefix(model_dir, arch, iteration)
+    if not checkpoint_exists(prefix):
+        have = existing_iterations(model_dir, arch)
+        raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
+            prefix, arch, ", ".join(map(str, have)) if have else "none"))
+    return prefix
+
+
 def validate_args(a):
     check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
@@ -75,11 +84,7 @@ def validate_args(a):
     if a["restore_iter"] is not None:
         if a["restore_iter"] < 0:
             raise UsageError("restore_iter must be a non-negative integer or None")
-        if not checkpoint_exists(ckpt_prefix(a["model_dir"], a["arch"], a["restore_iter"])):
-            have = existing_iterations(a["model_dir"], a["arch"])
-            raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
-                ckpt_prefix(a["model_dir"], a["arch"], a["restore_iter"]), a["arch"],
-                ", ".join(map(str, have)) if have else "none"))
+        require_checkpoint(a["model_dir"], a["arch"], a["restore_iter"])
         if a["restore_iter"] >= a["num_train_iters"]:
             raise UsageError("restore_iter=%d is not below num_train_iters=%d: nothing to train"
                              % (a["restore_iter"], a["num_train_iters"]))
