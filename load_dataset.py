@@ -29,13 +29,24 @@ def _natural_key(name):
     return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
 
 
-def png_size(path):
-    """(width, height) from an image's header, without decoding it."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UsageError("cannot read %r (corrupt or not an image?): %s" % (path, err))
+def raw_size(path):
+    """(width, height) of a RAW PNG from its header (no decoding); UsageError unless it is a
+    single-channel 16-bit PNG of even size."""
+    w, h, mode = _header(path, "RAW")
+    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h)
+    return w, h
+
+
+RAW_MODES = ("I;16", "I;16B", "I;16L", "I")
+
+
+def _check_raw(path, mode, ndim, w, h):
+    if mode not in RAW_MODES or ndim != 2:
+        raise UsageError("RAW file %r is not a single-channel 16-bit PNG (mode %s); "
+                         "RAW inputs must be 16-bit Bayer mosaics" % (path, mode))
+    if h % 2 or w % 2:
+        raise UsageError("RAW file %r has odd size %dx%d; a Bayer mosaic needs even sizes"
+                         % (path, w, h))
 
 
 def read_raw(path):
@@ -47,12 +58,7 @@ def read_raw(path):
             arr = np.asarray(img)
     except (OSError, SyntaxError, ValueError) as err:
         raise UsageError("cannot read RAW PNG %r (corrupt or truncated?): %s" % (path, err))
-    if mode not in ("I;16", "I;16B", "I;16L", "I") or arr.ndim != 2:
-        raise UsageError("RAW file %r is not a single-channel 16-bit PNG (mode %s); "
-                         "RAW inputs must be 16-bit Bayer mosaics" % (path, mode))
-    if arr.shape[0] % 2 or arr.shape[1] % 2:
-        raise UsageError("RAW file %r has odd size %dx%d; a Bayer mosaic needs even sizes"
-                         % (path, arr.shape[1], arr.shape[0]))
+    _check_raw(path, mode, arr.ndim, arr.shape[-1], arr.shape[0])
     return arr.astype(np.uint16, copy=False)
 
 
@@ -115,6 +121,31 @@ def _crop_box(h, w, patch_h, patch_w, rng, path):
     y = 2 * rng.randint(0, (h - patch_h) // 2 + 1) if rng is not None else (h - patch_h) // 4 * 2
     x = 2 * rng.randint(0, (w - patch_w) // 2 + 1) if rng is not None else (w - patch_w) // 4 * 2
     return y, x
+
+
+def check_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w):
+    """Read only the headers of every pair: RAW 16-bit single-channel, target RGB, same size,
+    at least patch_h x patch_w. Fast (no decoding), so a whole dataset is checked before training
+    starts; a truncated file is found when it is decoded (and named then)."""
+    for name in progress_bar(names, desc="checking %s" % split, unit="img", leave=False):
+        raw_path = os.path.join(dataset_dir, split, phone_dir, name)
+        rgb_path = os.path.join(dataset_dir, split, dslr_dir, name)
+        w, h = raw_size(raw_path)
+        tw, th, tmode = _header(rgb_path, "target")
+        if tmode not in ("RGB", "RGBA", "P"):
+            raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (rgb_path, tmode))
+        if (tw, th) != (w, h):
+            raise UsageError("RAW %r is %dx%d but its target is %dx%d; they must match" % (
+                raw_path, w, h, tw, th))
+        _crop_box(h, w, patch_h, patch_w, None, raw_path)
+
+
+def _header(path, what):
+    try:
+        with Image.open(path) as img:
+            return img.size + (img.mode,)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError("cannot read %s PNG %r (corrupt or not a PNG?): %s" % (what, path, err))
 
 
 def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None,

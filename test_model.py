@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from utils import (Arg, UsageError, atomic_output, check_arch_and_size, checkpoint_exists, ensure_dir,
-                   optional_int, parse_args, positive_int, progress, psnr, run_main, to_bool,
+from utils import (Arg, UsageError, atomic_output, check_arch_and_size, check_writable_dir, checkpoint_exists,
+                   ensure_dir, optional_int, parse_args, positive_int, progress, psnr, run_main, to_bool,
                    write_frozen_graph)
 
 ARGS = [
@@ -83,6 +83,24 @@ def write_csv(path, header, rows):
             writer.writerows(rows)
 
 
+def check_test_images(raw_dir, dslr_dir, names, h, w):
+    """Decode every test RAW (and target, where one exists) once before anything is written, so
+    that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
+    results."""
+    import load_dataset
+    for fname in progress(names, desc="checking", unit="img", leave=False):
+        ih, iw = load_dataset.read_raw(os.path.join(raw_dir, fname)).shape
+        if ih < h or iw < w:
+            raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
+                             "lower img_w/img_h" % (fname, iw, ih, w, h))
+        target_path = os.path.join(dslr_dir, fname)
+        if os.path.isfile(target_path):
+            th, tw = load_dataset.read_rgb(target_path).shape[:2]
+            if th < h or tw < w:
+                raise UsageError("target %r is %dx%d, smaller than img_w x img_h = %dx%d"
+                                 % (target_path, tw, th, w, h))
+
+
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     import load_dataset
@@ -96,11 +114,7 @@ def main(argv):
     dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
     if a["test_image"]:
         names = load_dataset.list_pngs(raw_dir, "test RAW")
-        for fname in names:  # sizes from the PNG headers: fail before anything is written
-            iw, ih = load_dataset.png_size(os.path.join(raw_dir, fname))
-            if ih < h or iw < w:
-                raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
-                                 "lower img_w/img_h" % (fname, iw, ih, w, h))
+        check_test_images(raw_dir, dslr_dir, names, h, w)
 
     from utils import import_tf
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
@@ -116,11 +130,11 @@ def main(argv):
         except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
             raise UsageError(model.restore_error(prefix, a["arch"], a["num_maps_base"], err))
         print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))
+        if a["save"]:
+            check_writable_dir(os.path.dirname(os.path.abspath(prefix)),
+                               "the checkpoint's folder (save=True writes the .meta and .pb there; or save=False)")
         if names:
             ensure_dir(a["result_dir"], "result_dir")
-        if a["save"] and not os.access(os.path.dirname(os.path.abspath(prefix)), os.W_OK):
-            raise UsageError("cannot write the meta graph and .pb next to %s: folder not writable "
-                             "(use save=False)" % prefix)
 
         probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
         sess.run(out, {x: probe})  # warm-up, so that no image's time includes graph set-up
@@ -141,8 +155,6 @@ def main(argv):
             target_path = os.path.join(dslr_dir, fname)
             if os.path.isfile(target_path):
                 target = load_dataset.read_rgb(target_path)[:h, :w]
-                if target.shape[:2] != (h, w):
-                    raise UsageError("target %r is smaller than img_w x img_h" % target_path)
                 out_f = result_u8.astype(np.float32) / 255.0
                 tgt_f = target.astype(np.float32) / 255.0
                 if ssim is None:

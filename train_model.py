@@ -6,12 +6,14 @@ Loss: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM); Adam. Random 90-degree 
 flips; `train_size` random training patches are reloaded every 1000 iterations. Every `eval_step`
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in `<model_dir>/logs_<restore_iter>-<num_train_iters>.txt`.
-`restore_iter=N` resumes from checkpoint N (restore_iter=None starts afresh; the log is then
+`restore_iter=N` resumes from checkpoint N, `restore_iter=latest` from the newest (after a kill:
+checkpoints are written atomically); restore_iter=None starts afresh (the log is then
 named logs_0-...). TensorBoard summaries (training loss every `summary_step` iterations,
 validation figures and crops every `eval_step`, the graph) go to <model_dir>/tensorboard/;
 `save_mid_imgs=True` also writes <result_dir>/<arch>_iteration_<iter>_val.png (RAW preview |
 output | target for a few validation crops).
 """
+import glob
 import math
 import os
 import sys
@@ -19,9 +21,9 @@ import time
 
 import numpy as np
 
-from utils import (Arg, UsageError, atomic_write_text, check_arch_and_size, checkpoint_exists, ensure_dir,
-                   optional_int, parse_args, positive_float, positive_int, progress, run_main,
-                   to_bool)
+from utils import (Arg, UsageError, atomic_write_text, check_arch_and_size, checkpoint_exists, ensure_dirs,
+                   optional_int, optional_int_or_latest, parse_args, positive_float, positive_int,
+                   progress, run_main, to_bool)
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
@@ -32,7 +34,8 @@ ARGS = [
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/"),
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
-    Arg("restore_iter", optional_int, None, "resume from <arch>_iteration_<restore_iter>.ckpt"),
+    Arg("restore_iter", optional_int_or_latest, None,
+        "resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
     Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
     Arg("batch_size", positive_int, 32, "patches per training step"),
@@ -67,6 +70,39 @@ def existing_iterations(model_dir, arch):
     return sorted(found)
 
 
+TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
+
+
+def save_checkpoint(saver, sess, model_dir, arch, iteration):
+    """Write <arch>_iteration_<iteration>.ckpt so that a kill at any moment leaves either the
+    complete checkpoint or none: the saver writes under a temporary name, the data file is renamed
+    into place, then the .index, which marks a checkpoint complete (`checkpoint_exists`). An older
+    checkpoint of the same name loses its .index first, so new data never meets an old index."""
+    final = ckpt_prefix(model_dir, arch, iteration)
+    tmp = os.path.join(model_dir, TMP_PREFIX + os.path.basename(final))
+    saver.save(sess, tmp, write_meta_graph=False, write_state=False)
+    if os.path.exists(final + ".index"):
+        os.remove(final + ".index")
+    for path in glob.glob(glob.escape(tmp) + ".data-*"):
+        os.replace(path, final + path[len(tmp):])
+    os.replace(tmp + ".index", final + ".index")
+    return final
+
+
+def remove_stale_temporaries(model_dir, arch, log_path):
+    """Remove what a killed run of this arch may have left half-written: temporary checkpoints
+    and the log's temporary copy (complete files are never touched)."""
+    import shutil
+    stale = glob.glob(os.path.join(glob.escape(model_dir), TMP_PREFIX + "%s_iteration_*" % arch))
+    stale += glob.glob(glob.escape(log_path) + ".tmp")
+    for path in stale:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+    return stale
+
+
 def require_checkpoint(model_dir, arch, iteration):
     """The prefix of <arch>_iteration_<iteration>.ckpt, or UsageError listing the ones that exist."""
     prefix = ckpt_prefix(model_dir, arch, iteration)
@@ -81,6 +117,15 @@ def validate_args(a):
     check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
+    if a["restore_iter"] == "latest":
+        have = existing_iterations(a["model_dir"], a["arch"])
+        a["restore_iter"] = have[-1] if have else None
+        if not have:
+            print("restore_iter=latest: no %s checkpoint in %s yet; starting afresh" % (a["arch"], a["model_dir"]))
+        elif have[-1] >= a["num_train_iters"]:
+            print("restore_iter=latest: %s already reached iteration %d of num_train_iters=%d; nothing to train"
+                  % (ckpt_prefix(a["model_dir"], a["arch"], have[-1]), have[-1], a["num_train_iters"]))
+            sys.exit(0)
     if a["restore_iter"] is not None:
         if a["restore_iter"] < 0:
             raise UsageError("restore_iter must be a non-negative integer or None")
@@ -197,28 +242,34 @@ def main(argv):
     validate_args(a)
 
     import load_dataset
-    # everything that can fail on the user's input fails before any work or any file is written
-    train_names = load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"])
-    load_dataset.paired_names(a["dataset_dir"], "val", a["phone_dir"], a["dslr_dir"])
-    load_dataset.load_pairs(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"], train_names[:1],
-                            a["patch_h"], a["patch_w"], progress=False)  # readable, large enough
+    # Everything that can fail on the user's input fails before any file is written: the headers
+    # of every pair (modes, sizes), the VGG file, the validation set, the checkpoint to resume,
+    # the first training patches (decoded: a truncated file among them is named), the folders.
+    for split in ("train", "val"):
+        names = load_dataset.paired_names(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"])
+        load_dataset.check_pairs(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"], names,
+                                 a["patch_h"], a["patch_w"])
     vgg_weights = None
     if a["content_loss"]:
         import vgg
         vgg_weights = vgg.load_weights(a["vgg_dir"])
     val_raw, val_rgb = load_dataset.load_val_data(
         a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
-    ensure_dir(a["model_dir"], "model_dir")
-    if a["save_mid_imgs"]:
-        ensure_dir(a["result_dir"], "result_dir")
-    rng = np.random.RandomState(a["seed"])
+    start = a["restore_iter"] or 0
+    # a resumed run draws other patches than the run it continues (same seed: same draws)
+    rng = np.random.RandomState(a["seed"] if a["seed"] is None or not start else [a["seed"], start])
+    ph, pw = a["patch_h"], a["patch_w"]
+
+    def load_train():
+        return load_dataset.load_training_batch(a["dataset_dir"], a["phone_dir"], a["dslr_dir"],
+                                                a["train_size"], ph, pw, rng)
+    log_path = os.path.join(a["model_dir"], "logs_%d-%d.txt" % (start, a["num_train_iters"]))
 
     from utils import import_tf
     tf = import_tf()
     import model
     if a["seed"] is not None:
         tf.set_random_seed(a["seed"])
-    ph, pw = a["patch_h"], a["patch_w"]
     phone = tf.placeholder(tf.float32, [None, ph // 2, pw // 2, 4], name="Placeholder")
     target = tf.placeholder(tf.float32, [None, ph, pw, 3], name="target")
     enhanced = model.build(a["arch"], phone, a["num_maps_base"])
@@ -226,9 +277,7 @@ def main(argv):
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
     train_step = tf.train.AdamOptimizer(a["learning_rate"]).minimize(terms["loss"], var_list=gen_vars)
     saver = tf.train.Saver(var_list=gen_vars, max_to_keep=100)
-
-    start = a["restore_iter"] or 0
-    log_path = os.path.join(a["model_dir"], "logs_%d-%d.txt" % (start, a["num_train_iters"]))
+    weights_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in gen_vars])
     config = tf.ConfigProto()
     config.gpu_options.allow_growth = True
 
@@ -241,6 +290,11 @@ def main(argv):
             except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
                 raise UsageError(model.restore_error(path, a["arch"], a["num_maps_base"], err))
             print("restored %s" % path)
+        train_raw, train_rgb = load_train()
+        # only now, with every input checked, is anything written
+        ensure_dirs(*[(a["model_dir"], "model_dir")] +
+                    ([(a["result_dir"], "result_dir")] if a["save_mid_imgs"] else []))
+        remove_stale_temporaries(a["model_dir"], a["arch"], log_path)
 
         summaries = None
         if a["tensorboard"]:
@@ -272,27 +326,30 @@ def main(argv):
                 previews.save_png(os.path.join(a["result_dir"], "%s_iteration_%d_val.png" % (a["arch"], step)),
                                   previews.grid([list(c) for c in crops]))
 
-        train_raw = train_rgb = None
+        def diverged(what, iteration):
+            """A NaN/Inf: stop with one line naming the iteration; nothing of it is saved."""
+            bar.close()
+            last = existing_iterations(a["model_dir"], a["arch"])
+            sys.stderr.write("train_model.py: error: %s became NaN/Inf at iteration %d; stopped without "
+                             "saving (last good checkpoint: %s); lower learning_rate and resume with "
+                             "restore_iter=latest\n" % (what, iteration, ckpt_prefix(
+                                 a["model_dir"], a["arch"], last[-1]) if last else "none"))
+            sys.exit(1)
+
         square = ph == pw
         running = []
         bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
                        unit="it", initial=start, total=a["num_train_iters"])
         t0 = time.time()
         for i in bar:
-            if train_raw is None or (i - start) % RELOAD_EVERY == 0:
-                train_raw, train_rgb = load_dataset.load_training_batch(
-                    a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], ph, pw, rng)
+            if i > start and (i - start) % RELOAD_EVERY == 0:
+                train_raw, train_rgb = load_train()
             idx = rng.randint(0, len(train_raw), a["batch_size"])
             raw, rgb = augment(train_raw[idx], train_rgb[idx], rng, square)
             x, y = load_dataset.to_float(raw, rgb)
             loss, _ = sess.run([terms["loss"], train_step], {phone: x, target: y})
             if not math.isfinite(loss):
-                last = existing_iterations(a["model_dir"], a["arch"])
-                bar.close()
-                sys.stderr.write("train_model.py: error: the training loss became %s at iteration %d; "
-                                 "stopped without saving (last good checkpoint: %s)\n" % (
-                                     loss, i + 1, ckpt_prefix(a["model_dir"], a["arch"], last[-1]) if last else "none"))
-                sys.exit(1)
+                diverged("the training loss", i + 1)
             running.append(loss)
             bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
             done = i + 1
@@ -300,13 +357,14 @@ def main(argv):
                 summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
             if done % a["eval_step"] == 0 or done == a["num_train_iters"]:
                 v, crops = validate()
+                if not (math.isfinite(v["loss"]) and sess.run(weights_finite)):
+                    diverged("the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
                 line = ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, "
                         "mse %.6f, psnr %.2f, ms-ssim %.4f, ssim %.4f | %.1f s" % (
                             done, np.mean(running), v["loss"], v["content"], v["mse"], v["psnr"],
                             v["ms_ssim"], v["ssim"], time.time() - t0))
                 running = []
-                saver.save(sess, ckpt_prefix(a["model_dir"], a["arch"], done), write_meta_graph=False,
-                           write_state=False)
+                save_checkpoint(saver, sess, a["model_dir"], a["arch"], done)
                 atomic_write_text(log_path, line + "\n", mode="a")
                 bar.write(line)
                 if summaries is not None:

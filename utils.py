@@ -9,6 +9,7 @@ import difflib
 import math
 import os
 import sys
+import tempfile
 from collections import namedtuple
 
 Arg = namedtuple("Arg", "name type default help")
@@ -44,6 +45,13 @@ def optional_int(text):
     return int(text)
 
 
+def optional_int_or_latest(text):
+    """An integer, None, or the word latest (resolved by the script to its newest checkpoint)."""
+    if text.strip().lower() == "latest":
+        return "latest"
+    return optional_int(text)
+
+
 def positive_int(text):
     value = int(text)
     if value <= 0:
@@ -59,7 +67,8 @@ def positive_float(text):
 
 
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False",
-              optional_int: "integer or None", positive_int: "positive integer",
+              optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
+              positive_int: "positive integer",
               positive_float: "positive number"}
 
 
@@ -166,15 +175,43 @@ def psnr(mse, peak=1.0):
     return 10.0 * math.log10(peak * peak / mse)
 
 
+def check_writable_dir(path, what):
+    """UsageError unless `path` is a writable folder or could be created as one. Creates nothing.
+
+    Writability is probed by creating a file (os.access says yes to root on a read-only mount).
+    """
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise UsageError("cannot create %s %r: %r is not a folder" % (what, path, probe))
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-test-", dir=probe)
+        os.close(fd)
+        os.remove(name)
+    except OSError as err:
+        raise UsageError("%s %r is not writable (%s); choose another folder" % (
+            what, path, err.strerror or err))
+
+
+def ensure_dirs(*pairs):
+    """Check every (path, what) folder first, then create them all: an error creates none."""
+    for path, what in pairs:
+        check_writable_dir(path, what)
+    for path, what in pairs:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as err:
+            raise UsageError("cannot create %s %r: %s" % (what, path, err.strerror or err))
+    return pairs[0][0] if len(pairs) == 1 else [p for p, _ in pairs]
+
+
 def ensure_dir(path, what):
     """Create a folder (and parents) or raise UsageError naming what it is for."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as err:
-        raise UsageError("cannot create %s %r: %s" % (what, path, err.strerror or err))
-    if not os.access(path, os.W_OK):
-        raise UsageError("%s %r is not writable" % (what, path))
-    return path
+    return ensure_dirs((path, what))
 
 
 @contextlib.contextmanager
