@@ -3,6 +3,7 @@
     python benchmark.py archs=model,punet                       # speed: params, GFLOP, latencies
     python benchmark.py archs=model:8,model:16,model:32,punet   # arch:num_maps_base
     python benchmark.py mode=quality archs=model,punet iters=600   # equal-budget training on the demo data
+    python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -12,6 +13,11 @@ after a warm-up) so that a slow moment of the machine hits every arch alike.
 
 Quality mode trains each arch with train_model.py for `iters` iterations with identical settings
 (batch, learning rate, data, seed) and prints the validation PSNR and SSIM of the last step.
+
+Precision mode takes a checkpoint of the first arch, freezes it at the validation images' size and
+at img_h x img_w, converts both to TFLite FP32, FP16 and INT8 (calib_size training RAWs calibrate)
+and prints per precision: file size, latency at img_h x img_w (interleaved medians), validation
+PSNR/SSIM against the targets, PSNR against the FP32 TFLite output and max-abs against the TF graph.
 """
 import os
 import re
@@ -41,6 +47,8 @@ ARGS = [
     Arg("iters", positive_int, 600, "quality mode: training iterations per arch"),
     Arg("learning_rate", positive_float, 5e-4, "quality mode: Adam learning rate"),
     Arg("seed", int, 0, "quality mode: random seed"),
+    Arg("ckpt", str, "", "precision mode: checkpoint prefix of the first arch (.../<arch>_iteration_N.ckpt)"),
+    Arg("calib_size", positive_int, 100, "precision mode: INT8 calibration inputs"),
 ]
 
 
@@ -202,16 +210,111 @@ def quality(a, archs):
         print("%-10s %9.2f %8.4f %8.4f %9.0f" % (label, p, s, ms, secs))
 
 
+def freeze(tf, arch, nmb, ckpt, h, w, path):
+    """Write the frozen graph of `ckpt` for h x w photos (input 1 x h/2 x w/2 x 4)."""
+    import model
+    from utils import write_frozen_graph
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
+        model.build(arch, x, nmb)
+        with tf.Session() as sess:
+            try:
+                tf.train.Saver().restore(sess, ckpt)
+            except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
+                raise UsageError(model.restore_error(ckpt, arch, nmb, err))
+            write_frozen_graph(tf, sess, ["output_l0"], path)
+
+
+def precision(a, archs):
+    import load_dataset
+    import previews
+    from convert_tflite import calibration_inputs, convert
+    from inference_tflite import GraphModel, TFLiteModel
+    from test_model import SsimMeter
+    from utils import checkpoint_exists, import_tf, progress, psnr, tf_version
+    arch, nmb = archs[0]
+    tf = import_tf()  # before anything imports tensorflow: it quiets TF's C++ logs
+    if not checkpoint_exists(a["ckpt"]):
+        raise UsageError("ckpt=%r: no such checkpoint (give the prefix, e.g. models/model_iteration_600.ckpt)"
+                         % a["ckpt"])
+    import tensorflow
+    precisions = ["fp32", "fp16"] + (["int8"] if int(tensorflow.__version__.split(".")[0]) >= 2 else [])
+    names = load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
+    raw_dir, rgb_dir = (os.path.join(a["dataset_dir"], "val", d) for d in ("mediatek_raw", "fujifilm"))
+    vw, vh = load_dataset.raw_size(os.path.join(raw_dir, names[0]))
+    val_raw, val_rgb = load_dataset.load_pairs(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/", names, vh, vw)
+    models = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, (h, w) in (("val", (vh, vw)), ("img", (a["img_h"], a["img_w"]))):
+            pb = os.path.join(tmp, "%s.pb" % size)
+            freeze(tf, arch, nmb, a["ckpt"], h, w, pb)
+            shape = (1, h // 2, w // 2, 4)
+            calib = None
+            for p in progress(precisions, desc="converting at %dx%d" % (w, h), unit="model"):
+                if p == "int8":
+                    calib = calib or list(calibration_inputs(a["dataset_dir"], "mediatek_raw/", shape,
+                                                             a["calib_size"], a["seed"]))
+                path = os.path.join(tmp, "%s_%s.tflite" % (size, p))
+                with open(path, "wb") as f:
+                    f.write(convert(tf, pb, shape, p, "uint8", calib))
+                models[size, p] = TFLiteModel(tf, path, a["threads"])
+                models[size, p].bytes = os.path.getsize(path)
+            if size == "val":
+                models["val", "graph"] = GraphModel(tf, pb)
+        rows = {}
+        ssim = SsimMeter(tf, [vh, vw, 3])
+        fp32_out = {}
+        for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
+            ps, ss, ref, dmax = [], [], [], 0.0
+            for i in range(len(val_raw)):
+                x, y = load_dataset.to_float(val_raw[i:i + 1], val_rgb[i:i + 1])
+                out = np.clip(models["val", p].run(x)[0], 0, 1)
+                out_f = previews.to_uint8(out).astype(np.float32) / 255.0
+                ps.append(psnr(float(np.mean((out_f - y[0]) ** 2))))
+                ss.append(ssim(out_f, y[0]))
+                if p == "fp32":
+                    fp32_out[i] = out
+                ref.append(psnr(float(np.mean((out - fp32_out[i]) ** 2))))
+                graph = np.clip(models["val", "graph"].run(x)[0], 0, 1)
+                dmax = max(dmax, float(np.max(np.abs(out - graph))))
+            rows[p] = [np.mean(ps), np.mean(ss), np.mean(ref), dmax]
+        probe = np.random.RandomState(0).rand(1, a["img_h"] // 2, a["img_w"] // 2, 4).astype(np.float32)
+        times = {p: [] for p in precisions}
+        for p in precisions:
+            models["img", p].timed_invoke(probe)  # warm-up
+        for _ in progress(range(a["runs"]), desc="timing", unit="round"):
+            for p in precisions:
+                times[p].append(models["img", p].timed_invoke(probe))
+    import platform
+    print("TensorFlow %s, Python %s, %d CPUs; %s:%d from %s; latency at %dx%d, TFLite threads %s, medians of "
+          "%d interleaved runs; quality on %d validation images of %dx%d (%s)%s" % (
+              tf_version(), platform.python_version(), os.cpu_count(), arch, nmb, a["ckpt"], a["img_w"], a["img_h"],
+              models["img", "fp32"].threads, a["runs"], len(names), vw, vh, raw_dir,
+              "; INT8: uint8 input/output, %d calibration inputs" % a["calib_size"] if "int8" in precisions else ""))
+    print("%-9s %9s %11s %7s %9s %7s %13s %16s" % ("precision", "size KB", "latency ms", "ratio", "val PSNR",
+                                                   "SSIM", "PSNR vs FP32", "max-abs vs graph"))
+    base = statistics.median(times["fp32"])
+    for p in precisions:
+        t = statistics.median(times[p])
+        print("%-9s %9.1f %11.1f %7.3f %9.2f %7.4f %13s %16.2g" % (
+            p.upper(), models["img", p].bytes / 1024.0, 1000 * t, t / base, rows[p][0], rows[p][1],
+            "-" if p == "fp32" else "%.2f" % rows[p][2], rows[p][3]))
+    if "int8" not in precisions:
+        print("(no INT8 row: TF %s's converter cannot quantise these graphs; run this on TF 2.x)" % tf_version())
+
+
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
     # TF 1.15's TFLite converter runs the helper program toco_from_protos that sits beside python
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    if a["mode"] not in ("speed", "quality"):
-        raise UsageError("mode=%r: use speed or quality" % a["mode"])
+    if a["mode"] not in ("speed", "quality", "precision"):
+        raise UsageError("mode=%r: use speed, quality or precision" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
         speed(a, archs)
+    elif a["mode"] == "precision":
+        precision(a, archs)
     else:
         quality(a, archs)
 

@@ -152,6 +152,8 @@ def import_tf(use_gpu=True):
     import warnings
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # TF 2.20+ says tf.lite.Interpreter will move to the ai_edge_litert package; it still works
+    warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
     import tensorflow.compat.v1 as tf
     try:  # silence "Instructions for updating" notices printed by the v1 shims
         from tensorflow.python.util import deprecation

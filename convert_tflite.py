@@ -1,0 +1,171 @@
+"""Convert a frozen graph (Placeholder -> output_l0) to TFLite in FP32, FP16 or INT8.
+
+    python convert_tflite.py pb=models/model_iteration_1000.pb                      # FP32
+    python convert_tflite.py pb=models/model_iteration_1000.pb precision=fp16       # float16 weights
+    python convert_tflite.py pb=models/model_iteration_1000.pb precision=int8 dataset_dir=raw_images/
+
+FP32 keeps every tensor in float32. FP16 stores the weights as float16 (half the file; the
+interpreter dequantises them on the CPU, an NPU/GPU delegate may run in float16). INT8 is full-integer
+post-training quantisation: weights and activations in int8, input and output tensors uint8 (or
+int8 with int8_io=int8), their ranges calibrated on `calib_size` real training RAW inputs from
+<dataset_dir>/train/<phone_dir> (Bayer planes /1020, cropped to the graph's input size, or tiled
+from several patches when the patches are smaller). INT8 needs the TF 2.x converter: TF 1.15's
+cannot quantise DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet).
+
+The frozen graph has a fixed input size; input_shape (1,H/2,W/2,4) defaults to it. `bash
+pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
+"""
+import os
+import sys
+
+import numpy as np
+
+from utils import Arg, UsageError, atomic_output, parse_args, positive_int, run_main
+
+ARGS = [
+    Arg("pb", str, "models/original/punet_pretrained.pb", "frozen graph (Placeholder -> output_l0)"),
+    Arg("out", str, "", "output .tflite (default: the .pb's name, _fp16/_int8 added for those precisions)"),
+    Arg("precision", str, "fp32", "fp32, fp16 (float16 weights) or int8 (full integer)"),
+    Arg("input_shape", str, "", "1,H/2,W/2,4 (default: the graph's own input shape, else 1,544,960,4)"),
+    Arg("int8_io", str, "uint8", "int8: type of the input and output tensors, uint8 or int8"),
+    Arg("dataset_dir", str, "raw_images/", "int8: dataset whose train/<phone_dir> RAWs calibrate"),
+    Arg("phone_dir", str, "mediatek_raw/", "int8: RAW sub-folder of train/"),
+    Arg("calib_size", positive_int, 100, "int8: number of calibration inputs"),
+    Arg("seed", int, 0, "int8: random choice of calibration patches"),
+]
+PRECISIONS = ("fp32", "fp16", "int8")
+SEED_SHAPE = (1, 544, 960, 4)
+
+
+def default_out(pb, precision):
+    stem = pb[:-3] if pb.endswith(".pb") else pb
+    return stem + ("" if precision == "fp32" else "_" + precision) + ".tflite"
+
+
+def parse_shape(text):
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or shape[0] != 1 or shape[3] != 4 or min(shape) <= 0:
+        raise UsageError("input_shape %r must look like 1,H/2,W/2,4 (e.g. 1,544,960,4)" % text)
+    return shape
+
+
+def read_graph(tf, path):
+    """The GraphDef of a frozen .pb and its Placeholder's static shape (None if not fixed)."""
+    if not os.path.isfile(path):
+        raise UsageError("frozen graph %r not found (write one with test_model.py save=True or "
+                         "ckpt2pb.py)" % path)
+    graph_def = tf.GraphDef()
+    import warnings
+    try:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("error")  # older protobufs only warn about undecodable bytes
+            graph_def.ParseFromString(f.read())
+    except Exception as err:  # protobuf's DecodeError has no stable import path across versions
+        raise UsageError("%r is not a frozen TensorFlow graph (.pb): %s" % (path, err))
+    nodes = {n.name: n for n in graph_def.node}
+    for name in ("Placeholder", "output_l0"):
+        if name not in nodes:
+            raise UsageError("%r has no node %r; the graph must go Placeholder -> output_l0" % (path, name))
+    dims = nodes["Placeholder"].attr["shape"].shape
+    shape = tuple(d.size for d in dims.dim)
+    return graph_def, (shape if len(shape) == 4 and min(shape) > 0 else None)
+
+
+def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
+    """`count` network inputs [1, h, w, 4] from real training RAWs: random crops of the Bayer
+    planes, or (when the RAWs are smaller than the input) tiles of several RAWs side by side."""
+    import load_dataset
+    folder = os.path.join(dataset_dir, "train", phone_dir)
+    names = load_dataset.list_pngs(folder, "calibration (train RAW)")
+    rng = np.random.RandomState(seed)
+    _, h, w, _ = shape
+    for _ in range(count):
+        x = np.empty((h, w, 4), np.float32)
+        y0 = 0
+        while y0 < h:
+            x0, tile_h = 0, h
+            while x0 < w:
+                planes = load_dataset.extract_bayer_channels(
+                    load_dataset.read_raw(os.path.join(folder, names[rng.randint(len(names))])))
+                th, tw = min(planes.shape[0], h - y0), min(planes.shape[1], w - x0)
+                oy = rng.randint(planes.shape[0] - th + 1)
+                ox = rng.randint(planes.shape[1] - tw + 1)
+                x[y0:y0 + th, x0:x0 + tw] = planes[oy:oy + th, ox:ox + tw]
+                x0 += tw
+                tile_h = min(tile_h, th)
+            y0 += tile_h
+        yield x[None]
+
+
+def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
+    """The .tflite bytes of a frozen graph; `calibration` yields float inputs (int8 only)."""
+    import tensorflow
+    major = int(tensorflow.__version__.split(".")[0])
+    if precision == "int8" and major < 2:
+        raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
+                         "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
+                         ".venv/bin/python (bash setup_env.sh tf2)" % tensorflow.__version__)
+    # TF 1.15's converter runs the helper program toco_from_protos that sits beside python
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    converter = tf.lite.TFLiteConverter.from_frozen_graph(
+        graph_path, ["Placeholder"], ["output_l0"], {"Placeholder": list(shape)})
+    if precision == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x] for x in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+    try:
+        return converter.convert()
+    except UsageError:
+        raise
+    except Exception as err:
+        raise UsageError("the TFLite converter failed on %r (%s): %s" % (
+            graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="convert_tflite.py", doc=__doc__)
+    if a["precision"] not in PRECISIONS:
+        raise UsageError("precision=%r: use fp32, fp16 or int8" % a["precision"])
+    if a["int8_io"] not in ("uint8", "int8"):
+        raise UsageError("int8_io=%r: use uint8 or int8" % a["int8_io"])
+    from utils import import_tf, progress
+    tf = import_tf()
+    graph_def, frozen_shape = read_graph(tf, a["pb"])
+    shape = parse_shape(a["input_shape"]) if a["input_shape"] else frozen_shape or SEED_SHAPE
+    if frozen_shape and shape != frozen_shape:
+        raise UsageError("%r was frozen for input %s, not %s; convert at that shape, or freeze it again "
+                         "for %dx%d with test_model.py img_w=%d img_h=%d" % (
+                             a["pb"], "x".join(map(str, frozen_shape)), "x".join(map(str, shape)),
+                             2 * shape[2], 2 * shape[1], 2 * shape[2], 2 * shape[1]))
+    out = a["out"] or default_out(a["pb"], a["precision"])
+    calibration = None
+    if a["precision"] == "int8":
+        import tensorflow
+        if int(tensorflow.__version__.split(".")[0]) >= 2:  # else convert() says why not, at once
+            calibration = list(progress(
+                calibration_inputs(a["dataset_dir"], a["phone_dir"], shape, a["calib_size"], a["seed"]),
+                total=a["calib_size"], desc="calibration inputs", unit="input"))
+    content = convert(tf, a["pb"], shape, a["precision"], a["int8_io"], calibration)
+    folder = os.path.dirname(os.path.abspath(out))
+    from utils import ensure_dir
+    ensure_dir(folder, "the output's folder")
+    with atomic_output(out) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(content)
+    detail = ""
+    if a["precision"] == "int8":
+        detail = ", %s input/output, calibrated on %d training RAW inputs from %s" % (
+            a["int8_io"], a["calib_size"], os.path.join(a["dataset_dir"], "train", a["phone_dir"]))
+    print("wrote %s (%.1f KB, %s%s, input %s)" % (out, len(content) / 1024.0, a["precision"].upper(),
+                                                   detail, ",".join(map(str, shape))))
+
+
+if __name__ == "__main__":
+    run_main(main)
