@@ -24,6 +24,16 @@ def list_pngs(folder, what):
     return names
 
 
+def list_raws(folder, what):
+    """The RAW files of a folder: its PNGs, or, where it holds none, its DNGs (read through
+    dng2png.read_dng, so a phone's DNG folder can be processed directly)."""
+    if os.path.isdir(folder) and not any(n.lower().endswith(".png") for n in os.listdir(folder)):
+        dngs = sorted((n for n in os.listdir(folder) if n.lower().endswith(".dng")), key=_natural_key)
+        if dngs:
+            return dngs
+    return list_pngs(folder, what)
+
+
 def _natural_key(name):
     stem = os.path.splitext(name)[0]
     return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
@@ -31,7 +41,10 @@ def _natural_key(name):
 
 def raw_size(path):
     """(width, height) of a RAW PNG from its header (no decoding); UsageError unless it is a
-    single-channel 16-bit PNG of even size."""
+    single-channel 16-bit PNG of even size. A DNG is converted to find out."""
+    if _is_dng(path):
+        h, w = read_raw(path).shape
+        return w, h
     w, h, mode = _header(path, "RAW")
     _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h)
     return w, h
@@ -49,8 +62,16 @@ def _check_raw(path, mode, ndim, w, h):
                          % (path, w, h))
 
 
+def _is_dng(path):
+    return path.lower().endswith(".dng")
+
+
 def read_raw(path):
-    """A RAW Bayer mosaic as uint16 [H, W]: must be a single-channel 16-bit PNG."""
+    """A RAW Bayer mosaic as uint16 [H, W]: a single-channel 16-bit PNG, or a DNG (converted to
+    the same RGGB-aligned 10-bit mosaic by dng2png.read_dng)."""
+    if _is_dng(path):
+        import dng2png
+        return dng2png.read_dng(path)[0]
     try:
         with Image.open(path) as img:
             mode = img.mode

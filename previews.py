@@ -42,8 +42,8 @@ def grid(rows, gap=4):
 
 
 def save_png(path, img):
-    """Write an image in 0..1 (or uint8) as PNG, atomically."""
-    arr = img if img.dtype == np.uint8 else to_uint8(img)
+    """Write an image in 0..1 (or uint8, or a uint16 RAW mosaic as 16-bit) as PNG, atomically."""
+    arr = img if img.dtype in (np.uint8, np.uint16) else to_uint8(img)
     with atomic_output(path, ".tmp.png") as tmp:
         Image.fromarray(arr).save(tmp)
 

@@ -2,8 +2,9 @@
 
     python test_model.py arch=model restore_iter=None img_h=1088 img_w=1920
 
-Processes every RAW PNG in <dataset_dir>/test/<test_dir> (cropped to img_h x img_w from the top
-left) and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
+Processes every RAW PNG in <dataset_dir>/test/<test_dir> (or, in a folder without PNGs, every DNG,
+converted as dng2png.py does; an absolute test_dir is used as it is), cropped to img_h x img_w from
+the top left, and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
 a target with the same name, prints PSNR and SSIM per image and their mean and writes
 <name>_<checkpoint>_vs_target.png (output | target). <result_dir>/<checkpoint>_metrics.csv has a
 row per image: PSNR, SSIM (empty without a target) and inference time in ms. Prints the latency
@@ -23,7 +24,7 @@ from utils import (Arg, UsageError, atomic_output, check_arch_and_size, check_wr
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
-    Arg("test_dir", str, "fujifilm_full_resolution/", "sub-folder of <dataset_dir>/test with the RAW PNGs"),
+    Arg("test_dir", str, "fujifilm_full_resolution/", "sub-folder of <dataset_dir>/test with the RAW PNGs (or DNGs)"),
     Arg("dslr_dir", str, "fujifilm/", "sub-folder of <dataset_dir>/test with targets (optional)"),
     Arg("model_dir", str, "models/", "where the checkpoints are"),
     Arg("result_dir", str, "results/", "where result PNGs are written"),
@@ -83,6 +84,11 @@ def write_csv(path, header, rows):
             writer.writerows(rows)
 
 
+def target_for(dslr_dir, fname):
+    """The target of a test RAW: the PNG of the same stem (x.png for x.png or x.dng)."""
+    return os.path.join(dslr_dir, os.path.splitext(fname)[0] + ".png")
+
+
 def check_test_images(raw_dir, dslr_dir, names, h, w):
     """Decode every test RAW (and target, where one exists) once before anything is written, so
     that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
@@ -93,7 +99,7 @@ def check_test_images(raw_dir, dslr_dir, names, h, w):
         if ih < h or iw < w:
             raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
                              "lower img_w/img_h" % (fname, iw, ih, w, h))
-        target_path = os.path.join(dslr_dir, fname)
+        target_path = target_for(dslr_dir, fname)
         if os.path.isfile(target_path):
             th, tw = load_dataset.read_rgb(target_path).shape[:2]
             if th < h or tw < w:
@@ -113,7 +119,10 @@ def main(argv):
     raw_dir = os.path.join(a["dataset_dir"], "test", a["test_dir"])
     dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
     if a["test_image"]:
-        names = load_dataset.list_pngs(raw_dir, "test RAW")
+        names = load_dataset.list_raws(raw_dir, "test RAW")
+        if names[0].lower().endswith(".dng"):
+            print("%s holds DNG files: each is converted as dng2png.py does (black/white level, "
+                  "RGGB alignment), then cropped to %dx%d from the top left" % (raw_dir, w, h))
         check_test_images(raw_dir, dslr_dir, names, h, w)
 
     from utils import import_tf
@@ -152,7 +161,7 @@ def main(argv):
             stem = os.path.splitext(fname)[0]
             previews.save_png(os.path.join(a["result_dir"], "%s_%s.png" % (stem, name)), result_u8)
             row = [fname, "", "", "%.1f" % (1000 * seconds)]
-            target_path = os.path.join(dslr_dir, fname)
+            target_path = target_for(dslr_dir, fname)
             if os.path.isfile(target_path):
                 target = load_dataset.read_rgb(target_path)[:h, :w]
                 out_f = result_u8.astype(np.float32) / 255.0
