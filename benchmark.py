@@ -4,6 +4,7 @@
     python benchmark.py archs=model:8,model:16,model:32,punet   # arch:num_maps_base
     python benchmark.py mode=quality archs=model,punet iters=600   # equal-budget training on the demo data
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
+    python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -18,6 +19,10 @@ Precision mode takes a checkpoint of the first arch, freezes it at the validatio
 at img_h x img_w, converts both to TFLite FP32, FP16 and INT8 (calib_size training RAWs calibrate)
 and prints per precision: file size, latency at img_h x img_w (interleaved medians), validation
 PSNR/SSIM against the targets, PSNR against the FP32 TFLite output and max-abs against the TF graph.
+
+Horovod mode (TF 1.15 stack with Horovod) trains the first arch under `horovodrun -np R --gloo` for
+R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
+training images per second from the difference (start-up and the one validation cancel out).
 """
 import os
 import re
@@ -303,18 +308,57 @@ def precision(a, archs):
         print("(no INT8 row: TF %s's converter cannot quantise these graphs; run this on TF 2.x)" % tf_version())
 
 
+def horovod(a, archs):
+    import load_dataset
+    load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
+    runner = os.path.join(os.path.dirname(sys.executable), "horovodrun")
+    if subprocess.run([sys.executable, "-c", "import horovod.tensorflow"], stderr=subprocess.DEVNULL).returncode:
+        raise UsageError("mode=horovod needs Horovod in this stack: WITH_HOROVOD=1 bash setup_env.sh tf1, "
+                         "then .venv-tf1/bin/python benchmark.py mode=horovod")
+    arch, nmb = archs[0]
+    here = os.path.dirname(os.path.abspath(__file__))
+    rates = {}
+    for ranks in (1, 2):
+        seconds = {}
+        for iters in (a["iters"], 2 * a["iters"]):
+            with tempfile.TemporaryDirectory() as model_dir:
+                cmd = [runner, "-np", str(ranks), "-H", "localhost:%d" % ranks, "--gloo", sys.executable,
+                       os.path.join(here, "train_model.py"), "distributed=True", "arch=" + arch,
+                       "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + model_dir,
+                       "content_loss=False", "tensorboard=False", "batch_size=%d" % a["batch_size"],
+                       "patch_w=%d" % a["patch"], "patch_h=%d" % a["patch"], "train_size=100000",
+                       "eval_step=%d" % iters, "num_train_iters=%d" % iters, "seed=%d" % a["seed"]]
+                print("%d rank%s, %d iterations ..." % (ranks, "s" if ranks > 1 else "", iters), flush=True)
+                proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                if proc.returncode != 0:
+                    raise UsageError("horovodrun failed (exit %d): %s" % (
+                        proc.returncode, proc.stdout.strip().splitlines()[-1:] or ""))
+                with open(os.path.join(model_dir, "logs_0-%d.txt" % iters)) as f:
+                    seconds[iters] = float(re.search(r"\| ([\d.]+) s$", f.read().strip()).group(1))
+        rates[ranks] = ranks * a["batch_size"] * a["iters"] / max(seconds[2 * a["iters"]] - seconds[a["iters"]], 1e-9)
+    from utils import tf_version
+    print("Horovod (Gloo, CPU), TF %s, %d CPUs; %s:%d, batch %d per rank, %dx%d patches; images/s from "
+          "%d vs %d iterations" % (tf_version(), os.cpu_count(), arch, nmb, a["batch_size"], a["patch"], a["patch"],
+                                   a["iters"], 2 * a["iters"]))
+    print("%-6s %10s %12s" % ("ranks", "images/s", "efficiency"))
+    for ranks, rate in rates.items():
+        print("%-6d %10.1f %12.2f" % (ranks, rate, rate / (ranks * rates[1])))
+
+
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
     # TF 1.15's TFLite converter runs the helper program toco_from_protos that sits beside python
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    if a["mode"] not in ("speed", "quality", "precision"):
-        raise UsageError("mode=%r: use speed, quality or precision" % a["mode"])
+    if a["mode"] not in ("speed", "quality", "precision", "horovod"):
+        raise UsageError("mode=%r: use speed, quality, precision or horovod" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
         speed(a, archs)
     elif a["mode"] == "precision":
         precision(a, archs)
+    elif a["mode"] == "horovod":
+        horovod(a, archs)
     else:
         quality(a, archs)
 

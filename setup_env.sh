@@ -39,12 +39,28 @@ esac
 
 STAMP="$VENV/.requirements.sha256"
 WANT=$(sha256sum "$REQ" | cut -d' ' -f1)
-if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  exit 0
-fi
+if ! { [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; }; then
 echo "setting up $VENV ($STACK) with $("$PY" --version 2>&1) from $REQ ..."
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
 echo "$WANT" > "$STAMP"
 echo "$VENV ready: $("$VENV/bin/python" -c 'import os; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"; import tensorflow as tf; print("TensorFlow", tf.__version__)' 2>/dev/null)"
+fi
+
+# Horovod (distributed=True) for the TF 1.15 stack: WITH_HOROVOD=1 bash setup_env.sh tf1 builds it
+# from source against the installed TensorFlow, CPU/Gloo only (about 6 minutes; needs a C++
+# compiler). On a GPU machine add HOROVOD_GPU_OPERATIONS=NCCL (with CUDA and NCCL installed).
+# Horovod 0.28.1 does not build against TF 2.x here (see README), so tf2 never builds it.
+if [ "${WITH_HOROVOD:-0}" = 1 ] && [ "$STACK" = tf1 ]; then
+  if "$VENV/bin/python" -c "import horovod.tensorflow" 2>/dev/null; then exit 0; fi
+  echo "building Horovod 0.28.1 for $VENV (Gloo, CPU${HOROVOD_GPU_OPERATIONS:+, $HOROVOD_GPU_OPERATIONS}; about 6 minutes) ..."
+  if ! HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_PYTORCH=1 \
+       HOROVOD_WITHOUT_MXNET=1 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+       --no-cache-dir horovod==0.28.1 > "$VENV/horovod-build.log" 2>&1; then
+    tail -n 20 "$VENV/horovod-build.log" >&2
+    echo "setup_env.sh: warning: the Horovod build failed (log: $VENV/horovod-build.log); distributed=True will not work" >&2
+    exit 3
+  fi
+  echo "Horovod ready: $("$VENV/bin/horovodrun" --check-build 2>/dev/null | grep -E '\[X\] (TensorFlow|Gloo)' | tr -s ' \n' ' ')"
+fi

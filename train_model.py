@@ -38,7 +38,7 @@ ARGS = [
         "resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
     Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
-    Arg("batch_size", positive_int, 32, "patches per training step"),
+    Arg("batch_size", positive_int, 32, "patches per training step (per rank with distributed=True)"),
     Arg("train_size", positive_int, 5000, "training patches held in memory (reloaded every 1000 iterations)"),
     Arg("learning_rate", positive_float, 5e-5, "Adam learning rate"),
     Arg("eval_step", positive_int, 1000, "validate and save a checkpoint every this many iterations"),
@@ -48,7 +48,11 @@ ARGS = [
     Arg("tensorboard", to_bool, True, "write TensorBoard summaries under <model_dir>/tensorboard/"),
     Arg("summary_step", positive_int, 10, "TensorBoard: mean training loss every this many iterations"),
     Arg("save_mid_imgs", to_bool, False, "write RAW preview | output | target PNGs to result_dir every eval_step"),
+    Arg("augment", to_bool, True, "random 90-degree rotations and flips of each batch"),
+    Arg("distributed", to_bool, False, "data-parallel training through Horovod: horovodrun -np N python train_model.py ..."),
+    Arg("scale_lr", to_bool, False, "distributed: multiply learning_rate by the number of ranks"),
 ]
+HOROVOD_INSTALL = "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)"
 RELOAD_EVERY = 1000
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -113,7 +117,25 @@ def require_checkpoint(model_dir, arch, iteration):
     return prefix
 
 
-def validate_args(a):
+def start_horovod():
+    """Import and initialise Horovod (distributed=True), or say in one line how to get it."""
+    from utils import import_tf
+    import_tf()  # quiets TF before Horovod imports it
+    import tensorflow
+    try:
+        import horovod.tensorflow as hvd
+    except ImportError as err:
+        if tensorflow.__version__.startswith("1."):
+            raise UsageError("distributed=True needs Horovod (%s); install it into this stack with: %s"
+                             % (err, HOROVOD_INSTALL))
+        raise UsageError("distributed=True: Horovod is not installed for TF %s, and Horovod 0.28.1 does not build "
+                         "against it (its XLA ops need headers the TF wheel lacks); train distributed on the "
+                         "TF 1.15 stack: %s" % (tensorflow.__version__, HOROVOD_INSTALL))
+    hvd.init()
+    return hvd
+
+
+def validate_args(a, rank=0):
     check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
@@ -129,7 +151,8 @@ def validate_args(a):
     if a["restore_iter"] is not None:
         if a["restore_iter"] < 0:
             raise UsageError("restore_iter must be a non-negative integer or None")
-        require_checkpoint(a["model_dir"], a["arch"], a["restore_iter"])
+        if rank == 0:  # the other ranks get the weights from rank 0 (their disks may not hold them)
+            require_checkpoint(a["model_dir"], a["arch"], a["restore_iter"])
         if a["restore_iter"] >= a["num_train_iters"]:
             raise UsageError("restore_iter=%d is not below num_train_iters=%d: nothing to train"
                              % (a["restore_iter"], a["num_train_iters"]))
@@ -239,7 +262,9 @@ class Summaries:
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
-    validate_args(a)
+    hvd = start_horovod() if a["distributed"] else None
+    rank, ranks = (hvd.rank(), hvd.size()) if hvd else (0, 1)
+    validate_args(a, rank)
 
     import load_dataset
     # Everything that can fail on the user's input fails before any file is written: the headers
@@ -256,14 +281,7 @@ def main(argv):
     val_raw, val_rgb = load_dataset.load_val_data(
         a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
     start = a["restore_iter"] or 0
-    # a resumed run draws other patches than the run it continues (same seed: same draws)
-    rng = np.random.RandomState(a["seed"] if a["seed"] is None or not start else [a["seed"], start])
     ph, pw = a["patch_h"], a["patch_w"]
-
-    def load_train():
-        return load_dataset.load_training_batch(a["dataset_dir"], a["phone_dir"], a["dslr_dir"],
-                                                a["train_size"], ph, pw, rng)
-    log_path = os.path.join(a["model_dir"], "logs_%d-%d.txt" % (start, a["num_train_iters"]))
 
     from utils import import_tf
     tf = import_tf()
@@ -275,29 +293,63 @@ def main(argv):
     enhanced = model.build(a["arch"], phone, a["num_maps_base"])
     terms = build_losses(tf, enhanced, target, vgg_weights, ph, pw)
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
-    train_step = tf.train.AdamOptimizer(a["learning_rate"]).minimize(terms["loss"], var_list=gen_vars)
+    optimizer = tf.train.AdamOptimizer(a["learning_rate"] * (ranks if a["scale_lr"] else 1))
+    loss_fetch = terms["loss"]
+    if hvd:  # gradients (and, for the log, the loss) averaged over the ranks
+        optimizer = hvd.DistributedOptimizer(optimizer)
+        loss_fetch = hvd.allreduce(terms["loss"])
+        sync = hvd.broadcast_global_variables(0)
+        # rank 0 decides where training starts and the data seed (its disk has the checkpoints)
+        shared = hvd.broadcast(tf.constant([start, -1 if a["seed"] is None else a["seed"],
+                                            np.random.randint(2 ** 31 - 1)], tf.int64), 0)
+    train_step = optimizer.minimize(terms["loss"], var_list=gen_vars)
     saver = tf.train.Saver(var_list=gen_vars, max_to_keep=100)
     weights_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in gen_vars])
     config = tf.ConfigProto()
     config.gpu_options.allow_growth = True
+    if hvd:
+        config.gpu_options.visible_device_list = str(hvd.local_rank())  # one GPU per rank, where GPUs exist
+        # ranks on one machine share its cores instead of each starting a thread per core
+        config.intra_op_parallelism_threads = max(1, (os.cpu_count() or 1) // hvd.local_size())
 
     with tf.Session(config=config) as sess:
         sess.run(tf.global_variables_initializer())
-        if a["restore_iter"] is not None:
+        seed = a["seed"]
+        if hvd:
+            start, seed, drawn = (int(v) for v in sess.run(shared))
+            # every rank draws the same global batch of ranks x batch_size patches and trains on its
+            # own slice: the ranks see distinct patches, together exactly those one process with
+            # ranks x batch_size would see
+            seed = drawn if seed < 0 else seed
+        # a resumed run draws other patches than the run it continues (same seed: same draws)
+        rng = np.random.RandomState(seed if seed is None or not start else [seed, start])
+        log_path = os.path.join(a["model_dir"], "logs_%d-%d.txt" % (start, a["num_train_iters"]))
+
+        def load_train():
+            return load_dataset.load_training_batch(a["dataset_dir"], a["phone_dir"], a["dslr_dir"],
+                                                    a["train_size"], ph, pw, rng)
+        if a["restore_iter"] is not None and rank == 0:
             path = ckpt_prefix(a["model_dir"], a["arch"], start)
             try:
                 saver.restore(sess, path)
             except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
                 raise UsageError(model.restore_error(path, a["arch"], a["num_maps_base"], err))
             print("restored %s" % path)
+        if hvd:
+            sess.run(sync)  # every rank starts from rank 0's weights (fresh or restored)
+            if rank == 0:
+                print("Horovod: %d ranks, batch_size %d per rank (%d per step), learning_rate %g%s" % (
+                    ranks, a["batch_size"], ranks * a["batch_size"], a["learning_rate"] * (ranks if a["scale_lr"] else 1),
+                    " (scaled by %d)" % ranks if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))
         train_raw, train_rgb = load_train()
-        # only now, with every input checked, is anything written
-        ensure_dirs(*[(a["model_dir"], "model_dir")] +
-                    ([(a["result_dir"], "result_dir")] if a["save_mid_imgs"] else []))
-        remove_stale_temporaries(a["model_dir"], a["arch"], log_path)
+        # only now, with every input checked, is anything written (and only by rank 0)
+        if rank == 0:
+            ensure_dirs(*[(a["model_dir"], "model_dir")] +
+                        ([(a["result_dir"], "result_dir")] if a["save_mid_imgs"] else []))
+            remove_stale_temporaries(a["model_dir"], a["arch"], log_path)
 
         summaries = None
-        if a["tensorboard"]:
+        if a["tensorboard"] and rank == 0:
             summaries = Summaries(tf, os.path.join(a["model_dir"], "tensorboard", "%s_%d-%d" % (
                 a["arch"], start, a["num_train_iters"])), sess.graph)
 
@@ -339,23 +391,28 @@ def main(argv):
         square = ph == pw
         running = []
         bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
-                       unit="it", initial=start, total=a["num_train_iters"])
+                       unit="it", initial=start, total=a["num_train_iters"], disable=rank != 0)
+        batch = a["batch_size"]
         t0 = time.time()
         for i in bar:
             if i > start and (i - start) % RELOAD_EVERY == 0:
                 train_raw, train_rgb = load_train()
-            idx = rng.randint(0, len(train_raw), a["batch_size"])
-            raw, rgb = augment(train_raw[idx], train_rgb[idx], rng, square)
-            x, y = load_dataset.to_float(raw, rgb)
-            loss, _ = sess.run([terms["loss"], train_step], {phone: x, target: y})
+            idx = rng.randint(0, len(train_raw), batch * ranks)
+            raw, rgb = train_raw[idx], train_rgb[idx]
+            if a["augment"]:
+                raw, rgb = augment(raw, rgb, rng, square)
+            x, y = load_dataset.to_float(raw[rank * batch:(rank + 1) * batch], rgb[rank * batch:(rank + 1) * batch])
+            loss, _ = sess.run([loss_fetch, train_step], {phone: x, target: y})
             if not math.isfinite(loss):
                 diverged("the training loss", i + 1)
             running.append(loss)
+            if rank != 0 and len(running) > 1000:  # only rank 0 validates (and empties it)
+                del running[:-100]
             bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
             done = i + 1
             if summaries is not None and done % a["summary_step"] == 0:
                 summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
-            if done % a["eval_step"] == 0 or done == a["num_train_iters"]:
+            if rank == 0 and (done % a["eval_step"] == 0 or done == a["num_train_iters"]):
                 v, crops = validate()
                 if not (math.isfinite(v["loss"]) and sess.run(weights_finite)):
                     diverged("the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
@@ -374,7 +431,8 @@ def main(argv):
         bar.close()
         if summaries is not None:
             summaries.close()
-    print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path))
+    if rank == 0:
+        print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""Test harness: runs train_model.py's main() unchanged, and when its session closes, saves every
+rank's generator weights to <HVD_DUMP_DIR>/rank<k>.npz, so that a test can compare what the ranks
+hold with each other and with the checkpoint rank 0 wrote. Used only by tests/test_horovod.py."""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils import import_tf, run_main  # noqa: E402
+
+tf = import_tf()
+_close = tf.Session.close
+
+
+def _dump_then_close(self):
+    if not getattr(self, "_dumped", False) and not self._closed:
+        self._dumped = True
+        import horovod.tensorflow as hvd
+        variables = [v for v in self.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+                     if v.name.startswith("generator")]
+        values = self.run(variables)
+        np.savez(os.path.join(os.environ["HVD_DUMP_DIR"], "rank%d.npz" % hvd.rank()),
+                 **{v.op.name: x for v, x in zip(variables, values)})
+    _close(self)
+
+
+tf.Session.close = _dump_then_close
+
+if __name__ == "__main__":
+    import train_model
+    run_main(train_model.main)

@@ -1,0 +1,121 @@
+"""Issue 9: data-parallel training through Horovod (TF 1.15 stack, Gloo, 2 ranks on the CPU)."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, assert_usage_error, run_script
+from test_train import LOG_LINE, _reader
+
+try:
+    import horovod.tensorflow  # noqa: F401
+    HOROVOD = True
+except ImportError:
+    HOROVOD = False
+needs_horovod = pytest.mark.skipif(not HOROVOD, reason="Horovod is not installed for this stack "
+                                   "(WITH_HOROVOD=1 bash setup_env.sh tf1 builds it; it does not build on TF 2.x)")
+HARNESS = os.path.join(ROOT, "tests", "hvd_harness.py")
+BASE = ["patch_w=64", "patch_h=64", "train_size=12", "eval_step=2", "content_loss=False", "seed=0",
+        "learning_rate=5e-4", "tensorboard=False"]
+
+
+def horovodrun(ranks, words, dump_dir, cwd):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "horovodrun"), "-np", str(ranks), "-H",
+           "localhost:%d" % ranks, "--gloo", sys.executable, HARNESS] + list(words)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", HVD_DUMP_DIR=dump_dir, PYTHONUNBUFFERED="1")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def _weights(path):
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+@needs_horovod
+def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_the_batch(demo_data, tmp_path):
+    two = str(tmp_path / "two")
+    os.makedirs(two)
+    out = horovodrun(2, ["dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m2"), "batch_size=2",
+                         "num_train_iters=4", "augment=False", "distributed=True"] + BASE, two, str(tmp_path))
+    assert "Horovod: 2 ranks, batch_size 2 per rank (4 per step)" in out
+    rank0, rank1 = _weights(os.path.join(two, "rank0.npz")), _weights(os.path.join(two, "rank1.npz"))
+    assert sorted(rank0) == sorted(rank1) and len(rank0) > 0
+    for name in rank0:  # gradients averaged, so the ranks never drift apart
+        np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
+    ckpt = _reader(os.path.join(str(tmp_path / "m2"), "model_iteration_4.ckpt"))
+    saved = sorted(ckpt.get_variable_to_shape_map())
+    assert saved and set(saved) <= set(rank1)  # the generator's weights (the Adam slots are not saved)
+    for name in saved:  # only rank 0 writes, and what it wrote is what rank 1 holds
+        np.testing.assert_array_equal(ckpt.get_tensor(name), rank1[name], err_msg=name)
+    assert sorted(os.listdir(str(tmp_path / "m2"))) == ["logs_0-4.txt", "model_iteration_2.ckpt.data-00000-of-00001",
+                                                      "model_iteration_2.ckpt.index",
+                                                      "model_iteration_4.ckpt.data-00000-of-00001",
+                                                      "model_iteration_4.ckpt.index"]
+    assert out.count("step 4 | training loss") == 1  # one log line, from rank 0
+    # one plain process with batch 4 (no Horovod) on the same patches: the same training
+    one = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m1"),
+                     "batch_size=4", "num_train_iters=4", "augment=False", *BASE)
+    assert one.returncode == 0, one.stderr[-2000:]
+    plain = _reader(os.path.join(str(tmp_path / "m1"), "model_iteration_4.ckpt"))
+    for name in saved:
+        np.testing.assert_allclose(plain.get_tensor(name), rank0[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    logs = []
+    for m in ("m1", "m2"):
+        with open(os.path.join(str(tmp_path / m), "logs_0-4.txt")) as f:
+            logs.append([float(re.search(r"training loss: ([\d.]+)", l).group(1)) for l in f])
+    np.testing.assert_allclose(logs[0], logs[1], atol=2e-4)  # the log shows the loss averaged over ranks
+
+
+@needs_horovod
+def test_resume_under_two_ranks(trained, demo_data, tmp_path):
+    import shutil
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    dump = str(tmp_path / "dump")
+    os.makedirs(dump)
+    out = horovodrun(2, ["dataset_dir=" + demo_data, "model_dir=" + model_dir, "batch_size=2", "num_train_iters=6",
+                         "restore_iter=latest", "distributed=True", "learning_rate=1e-12"] + BASE[:-2], dump,
+                     str(tmp_path))
+    assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt")) == 1  # rank 0 only
+    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
+    restored = _reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
+    rank1 = _weights(os.path.join(dump, "rank1.npz"))
+    for name in restored.get_variable_to_shape_map():  # rank 1 got rank 0's restored weights (a negligible learning rate since)
+        np.testing.assert_allclose(rank1[name], restored.get_tensor(name), atol=1e-6, err_msg=name)
+
+
+def test_distributed_without_horovod_is_one_line(demo_data, tmp_path):
+    """Where Horovod cannot be imported (shadowed here by a package that fails, as when it is not
+    installed), distributed=True is one line naming how to get it; plain runs never import it."""
+    fake = tmp_path / "fake" / "horovod"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named horovod')\n")
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m"),
+                      "distributed=True", *BASE, env={"PYTHONPATH": str(tmp_path / "fake")})
+    line = assert_usage_error(proc, "distributed=True", "WITH_HOROVOD=1 bash setup_env.sh tf1")
+    import tensorflow
+    if not tensorflow.__version__.startswith("1."):
+        assert "does not build against it" in line
+    assert not os.path.exists(str(tmp_path / "m"))
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m"),
+                      "num_train_iters=1", "batch_size=2", *BASE, env={"PYTHONPATH": str(tmp_path / "fake")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_benchmark_horovod_mode(demo_data):
+    proc = run_script("benchmark.py", "mode=horovod", "archs=model:4", "iters=2", "patch=64", "batch_size=2",
+                      "dataset_dir=" + demo_data)
+    if not HOROVOD:
+        assert_usage_error(proc, "mode=horovod needs Horovod")
+        return
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = re.findall(r"^([12]) +([\d.]+) +([\d.]+)$", proc.stdout, re.M)
+    assert [r[0] for r in rows] == ["1", "2"] and float(rows[0][2]) == 1.0, proc.stdout
