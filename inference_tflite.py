@@ -28,7 +28,7 @@ from utils import (Arg, UsageError, optional_int, parse_args, positive_int, prog
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),
-    Arg("raw_dir", str, "raw_images/test/fujifilm_full_resolution/", "folder of 16-bit RAW PNGs"),
+    Arg("raw_dir", str, "raw_images/test/fujifilm_full_resolution/", "folder of 16-bit RAW PNGs (or DNGs, converted as dng2png.py does)"),
     Arg("target_dir", str, "raw_images/test/fujifilm/", "folder of RGB targets of the same names (optional)"),
     Arg("reference", str, "", "a .pb or .tflite to compare outputs with (e.g. the FP32 model)"),
     Arg("result_dir", str, "results/", "where save_images writes"),
@@ -157,7 +157,7 @@ def main(argv):
     if a["threads"] is not None and a["threads"] <= 0:
         raise UsageError("threads must be a positive integer or None")
     import load_dataset
-    names = load_dataset.list_pngs(a["raw_dir"], "RAW")
+    names = load_dataset.list_raws(a["raw_dir"], "RAW")  # PNGs, or a phone's DNGs
     from utils import import_tf
     tf = import_tf()
     threads = a["threads"] or os.cpu_count()
@@ -173,11 +173,12 @@ def main(argv):
                 a["reference"], "x".join(map(str, reference.shape)), a["tflite"], "x".join(map(str, model.shape))))
     has_targets = os.path.isdir(a["target_dir"])
     tag = os.path.splitext(os.path.basename(a["tflite"]))[0]
-    if a["save_images"]:
+    from test_model import SsimMeter, check_test_images, target_for, write_csv
+    if a["save_images"]:  # decode every RAW and target first: a bad file stops before any is written
+        check_test_images(a["raw_dir"], a["target_dir"], names, 2 * model.shape[1], 2 * model.shape[2])
         from utils import ensure_dir
         ensure_dir(a["result_dir"], "result_dir")
     import previews
-    from test_model import SsimMeter, write_csv
     h, w = 2 * model.shape[1], 2 * model.shape[2]
     ssim = None
     rows, lines, stats = [], [], {"psnr": [], "ssim": [], "ref_psnr": [], "ref_max": []}
@@ -190,7 +191,7 @@ def main(argv):
         out_u8 = previews.to_uint8(out)
         stem = os.path.splitext(name)[0]
         row, text = [name, "", "", "", ""], "%-24s" % name
-        target_path = os.path.join(a["target_dir"], name)
+        target_path = target_for(a["target_dir"], name)
         if has_targets and os.path.isfile(target_path):
             target = load_dataset.read_rgb(target_path)[:h, :w].astype(np.float32) / 255.0
             if target.shape[:2] != (h, w):

@@ -209,3 +209,18 @@ def test_benchmark_precision_mode_prints_a_row_per_precision(trained, demo_data)
     assert "quality on 4 validation images of 64x64" in proc.stdout
     assert_usage_error(run_script("benchmark.py", "mode=precision", "ckpt=" + os.path.join(src, "nope.ckpt")),
                        "no such checkpoint")
+
+
+def test_a_truncated_raw_stops_before_any_result_is_written(converted, demo_data, tmp_path):
+    raw_dir = str(tmp_path / "raw")
+    shutil.copytree(os.path.join(demo_data, "val", "mediatek_raw"), raw_dir)
+    last = os.path.join(raw_dir, sorted(os.listdir(raw_dir))[-1])
+    with open(last, "rb") as f:
+        data = f.read()
+    with open(last, "wb") as f:
+        f.write(data[:len(data) // 2])
+    res = str(tmp_path / "res")
+    proc = run_script("inference_tflite.py", "tflite=" + converted["fp32"], "raw_dir=" + raw_dir,
+                      "target_dir=" + os.path.join(demo_data, "val", "fujifilm"), "save_images=True", "result_dir=" + res)
+    assert_usage_error(proc, "cannot read RAW PNG", last)
+    assert not os.path.exists(res)
