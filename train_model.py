@@ -93,12 +93,13 @@ def save_checkpoint(saver, sess, model_dir, arch, iteration):
     return final
 
 
-def remove_stale_temporaries(model_dir, arch, log_path):
+def remove_stale_temporaries(model_dir, arch):
     """Remove what a killed run of this arch may have left half-written: temporary checkpoints
-    and the log's temporary copy (complete files are never touched)."""
+    and the temporary copies of logs (those of earlier runs' logs too, whose names differ by
+    their restore_iter); complete files are never touched."""
     import shutil
     stale = glob.glob(os.path.join(glob.escape(model_dir), TMP_PREFIX + "%s_iteration_*" % arch))
-    stale += glob.glob(glob.escape(log_path) + ".tmp")
+    stale += glob.glob(os.path.join(glob.escape(model_dir), "logs_*-*.txt.tmp"))
     for path in stale:
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -346,7 +347,7 @@ def main(argv):
         if rank == 0:
             ensure_dirs(*[(a["model_dir"], "model_dir")] +
                         ([(a["result_dir"], "result_dir")] if a["save_mid_imgs"] else []))
-            remove_stale_temporaries(a["model_dir"], a["arch"], log_path)
+            remove_stale_temporaries(a["model_dir"], a["arch"])
 
         summaries = None
         if a["tensorboard"] and rank == 0:

@@ -280,13 +280,16 @@ def test_stale_temporaries_of_a_killed_save_are_removed(trained, demo_data, tmp_
     # what a kill during a save leaves: a temporary checkpoint; its iteration does not count
     _checkpoint_copy(src, model_dir, "model_iteration_4.ckpt", ".tmp-model_iteration_6.ckpt")
     os.mkdir(os.path.join(model_dir, ".tmp-model_iteration_6.ckpt_temp"))
+    # and a half-written copy of an earlier run's log (another restore_iter, so another name)
+    with open(os.path.join(model_dir, "logs_0-1000000.txt.tmp"), "w") as f:
+        f.write("step 2 | training lo")
     import train_model
     assert train_model.existing_iterations(model_dir, "model") == [2, 4]
     proc = run_script("train_model.py", *_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
                                                      restore_iter="latest", num_train_iters=5, tensorboard=False)))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "model_iteration_4.ckpt" in proc.stdout
-    assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-")]
+    assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
     assert train_model.existing_iterations(model_dir, "model") == [2, 4, 5]
 
 
