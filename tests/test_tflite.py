@@ -224,3 +224,35 @@ def test_a_truncated_raw_stops_before_any_result_is_written(converted, demo_data
                       "target_dir=" + os.path.join(demo_data, "val", "fujifilm"), "save_images=True", "result_dir=" + res)
     assert_usage_error(proc, "cannot read RAW PNG", last)
     assert not os.path.exists(res)
+
+
+def test_a_dng_folder_runs_as_its_converted_pngs(converted, demo_data, tmp_path):
+    """inference_tflite.py on a folder of a BGGR phone's DNGs (made from the demo validation RAWs)
+    gives the same images and numbers as on the PNGs dng2png.py makes of them."""
+    import load_dataset
+    from PIL import Image
+    from test_dng import sensor_mosaic, write_dng
+    val_raw = os.path.join(demo_data, "val", "mediatek_raw")
+    names = sorted(os.listdir(val_raw))[:2]
+    dng_dir = tmp_path / "dng"
+    dng_dir.mkdir()
+    for name in names:
+        scene = load_dataset.read_raw(os.path.join(val_raw, name))
+        write_dng(str(dng_dir / name.replace(".png", ".dng")), sensor_mosaic(scene, "BGGR"), "BGGR")
+    png_dir = tmp_path / "png"
+    proc = run_script("dng2png.py", "input=" + str(dng_dir), "output=" + str(png_dir))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed, images = {}, {}
+    for kind, folder in (("dng", dng_dir), ("png", png_dir)):
+        res = str(tmp_path / ("res_" + kind))
+        proc = run_script("inference_tflite.py", "tflite=" + converted["fp32"], "raw_dir=" + str(folder),
+                          "target_dir=" + os.path.join(demo_data, "val", "fujifilm"), "save_images=True",
+                          "result_dir=" + res, "runs=1")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        printed[kind] = re.findall(r"PSNR +([\d.]+) dB  SSIM ([\d.]+)", proc.stdout)
+        images[kind] = [np.asarray(Image.open(os.path.join(res, n.replace(".png", "_model_iteration_4.png"))))
+                        for n in names]
+    assert len(printed["dng"]) == len(names) + 1 and printed["dng"] == printed["png"]  # per image and the mean
+    for a, b in zip(images["dng"], images["png"]):
+        assert a.shape == (64, 64, 3)
+        np.testing.assert_array_equal(a, b)
