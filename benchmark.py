@@ -20,7 +20,7 @@ at img_h x img_w, converts both to TFLite FP32, FP16 and INT8 (calib_size traini
 and prints per precision: file size, latency at img_h x img_w (interleaved medians), validation
 PSNR/SSIM against the targets, PSNR against the FP32 TFLite output and max-abs against the TF graph.
 
-Horovod mode (TF 1.15 stack with Horovod) trains the first arch under `horovodrun -np R --gloo` for
+Horovod mode (the tf2-horovod or tf1 stack with Horovod) trains the first arch under `horovodrun -np R --gloo` for
 R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
 training images per second from the difference (start-up and the one validation cancel out).
 """
@@ -313,8 +313,9 @@ def horovod(a, archs):
     load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
     runner = os.path.join(os.path.dirname(sys.executable), "horovodrun")
     if subprocess.run([sys.executable, "-c", "import horovod.tensorflow"], stderr=subprocess.DEVNULL).returncode:
-        raise UsageError("mode=horovod needs Horovod in this stack: WITH_HOROVOD=1 bash setup_env.sh tf1, "
-                         "then .venv-tf1/bin/python benchmark.py mode=horovod")
+        raise UsageError("mode=horovod needs Horovod in this stack: bash setup_env.sh tf2-horovod, then "
+                         ".venv-tf2-horovod/bin/python benchmark.py mode=horovod (or WITH_HOROVOD=1 bash "
+                         "setup_env.sh tf1 and .venv-tf1/bin/python)")
     arch, nmb = archs[0]
     here = os.path.dirname(os.path.abspath(__file__))
     rates = {}

@@ -2,6 +2,8 @@
 # Create (or update) a stack's virtual environment:
 #   bash setup_env.sh tf2   -> .venv/      TensorFlow 2.x, Python 3.9-3.13 (default)
 #   bash setup_env.sh tf1   -> .venv-tf1/  TensorFlow 1.15.5, Python 3.7
+#   bash setup_env.sh tf2-horovod -> .venv-tf2-horovod/  TensorFlow 2.12.1 + Horovod, Python 3.9-3.11
+#                              (distributed training on TF 2.x; always builds Horovod)
 # Re-running is cheap: nothing is installed while the requirements file is unchanged.
 # Set PYTHON_TF2 / PYTHON_TF1 to choose the interpreter yourself.
 set -euo pipefail
@@ -34,7 +36,10 @@ case "$STACK" in
   tf1) VENV=.venv-tf1; REQ=requirements-tf1.txt
        PY=${PYTHON_TF1:-$(find_python 7 7 python3.7 || true)}
        [ -n "$PY" ] || die "no Python 3.7 found for the TF 1.15 stack; install it (e.g. pyenv install 3.7.16) or set PYTHON_TF1=" ;;
-  *) die "unknown stack '$STACK': use tf2 or tf1" ;;
+  tf2-horovod) VENV=.venv-tf2-horovod; REQ=requirements-tf2-horovod.txt; WITH_HOROVOD=1
+       PY=${PYTHON_TF2:-$(find_python 9 11 python3.11 python3.10 python3.9 python3 || true)}
+       [ -n "$PY" ] || die "no Python 3.9-3.11 found for TF 2.12 (tf2-horovod); install one (e.g. pyenv install 3.11) or set PYTHON_TF2=" ;;
+  *) die "unknown stack '$STACK': use tf2, tf1 or tf2-horovod" ;;
 esac
 
 STAMP="$VENV/.requirements.sha256"
@@ -48,16 +53,18 @@ echo "$WANT" > "$STAMP"
 echo "$VENV ready: $("$VENV/bin/python" -c 'import os; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"; import tensorflow as tf; print("TensorFlow", tf.__version__)' 2>/dev/null)"
 fi
 
-# Horovod (distributed=True) for the TF 1.15 stack: WITH_HOROVOD=1 bash setup_env.sh tf1 builds it
+# Horovod (distributed=True): WITH_HOROVOD=1 bash setup_env.sh tf1, and always tf2-horovod, build it
 # from source against the installed TensorFlow, CPU/Gloo only (about 6 minutes; needs a C++
-# compiler). On a GPU machine add HOROVOD_GPU_OPERATIONS=NCCL (with CUDA and NCCL installed).
-# Horovod 0.28.1 does not build against TF 2.x here (see README), so tf2 never builds it.
-if [ "${WITH_HOROVOD:-0}" = 1 ] && [ "$STACK" = tf1 ]; then
+# compiler and cmake). On a GPU machine add HOROVOD_GPU_OPERATIONS=NCCL (with CUDA and NCCL installed).
+# Horovod 0.28.1 does not build against TF 2.21 (see README), so tf2 never builds it.
+if [ "${WITH_HOROVOD:-0}" = 1 ] && [ "$STACK" != tf2 ]; then
   if "$VENV/bin/python" -c "import horovod.tensorflow" 2>/dev/null; then exit 0; fi
   echo "building Horovod 0.28.1 for $VENV (Gloo, CPU${HOROVOD_GPU_OPERATIONS:+, $HOROVOD_GPU_OPERATIONS}; about 6 minutes) ..."
-  if ! HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_PYTORCH=1 \
-       HOROVOD_WITHOUT_MXNET=1 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-       --no-cache-dir horovod==0.28.1 > "$VENV/horovod-build.log" 2>&1; then
+  # built in the venv itself (no build isolation): its setup.py must import the installed TensorFlow
+  if ! { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check wheel &&
+         HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_PYTORCH=1 \
+         HOROVOD_WITHOUT_MXNET=1 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+         --no-cache-dir --no-build-isolation horovod==0.28.1; } > "$VENV/horovod-build.log" 2>&1; then
     tail -n 20 "$VENV/horovod-build.log" >&2
     echo "setup_env.sh: warning: the Horovod build failed (log: $VENV/horovod-build.log); distributed=True will not work" >&2
     exit 3

@@ -52,7 +52,11 @@ ARGS = [
     Arg("distributed", to_bool, False, "data-parallel training through Horovod: horovodrun -np N python train_model.py ..."),
     Arg("scale_lr", to_bool, False, "distributed: multiply learning_rate by the number of ranks"),
 ]
-HOROVOD_INSTALL = "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)"
+HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
+    "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",
+    "tf2": "bash setup_env.sh tf2-horovod (TF 2.12.1 with Horovod 0.28.1 in .venv-tf2-horovod/)",
+}
+HOROVOD_NEWEST_TF = (2, 12)  # the newest TF that this Horovod was built against here
 RELOAD_EVERY = 1000
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -126,12 +130,17 @@ def start_horovod():
     try:
         import horovod.tensorflow as hvd
     except ImportError as err:
-        if tensorflow.__version__.startswith("1."):
+        version = tuple(int(v) for v in tensorflow.__version__.split(".")[:2])
+        if version < (2, 0):
             raise UsageError("distributed=True needs Horovod (%s); install it into this stack with: %s"
-                             % (err, HOROVOD_INSTALL))
+                             % (err, HOROVOD_INSTALL["tf1"]))
+        if version <= HOROVOD_NEWEST_TF:
+            raise UsageError("distributed=True needs Horovod (%s); set up the stack that has it: %s"
+                             % (err, HOROVOD_INSTALL["tf2"]))
         raise UsageError("distributed=True: Horovod is not installed for TF %s, and Horovod 0.28.1 does not build "
-                         "against it (its XLA ops need headers the TF wheel lacks); train distributed on the "
-                         "TF 1.15 stack: %s" % (tensorflow.__version__, HOROVOD_INSTALL))
+                         "against it (its XLA ops need headers the TF wheel lacks); train distributed on "
+                         "TF 2.12: %s, or on TF 1.15: %s" % (tensorflow.__version__, HOROVOD_INSTALL["tf2"],
+                                                             HOROVOD_INSTALL["tf1"]))
     hvd.init()
     return hvd
 

@@ -1,4 +1,4 @@
-"""Issue 9: data-parallel training through Horovod (TF 1.15 stack, Gloo, 2 ranks on the CPU)."""
+"""Issue 9: data-parallel training through Horovod (the TF 1.15 and TF 2.12 stacks, Gloo, 2 ranks on the CPU)."""
 import os
 import re
 import subprocess
@@ -16,7 +16,8 @@ try:
 except ImportError:
     HOROVOD = False
 needs_horovod = pytest.mark.skipif(not HOROVOD, reason="Horovod is not installed for this stack "
-                                   "(WITH_HOROVOD=1 bash setup_env.sh tf1 builds it; it does not build on TF 2.x)")
+                                   "(bash setup_env.sh tf2-horovod or WITH_HOROVOD=1 bash setup_env.sh tf1 builds it; "
+                                   "it does not build against TF 2.21)")
 HARNESS = os.path.join(ROOT, "tests", "hvd_harness.py")
 BASE = ["patch_w=64", "patch_h=64", "train_size=12", "eval_step=2", "content_loss=False", "seed=0",
         "learning_rate=5e-4", "tensorboard=False"]
@@ -100,10 +101,16 @@ def test_distributed_without_horovod_is_one_line(demo_data, tmp_path):
     (fake / "__init__.py").write_text("raise ImportError('No module named horovod')\n")
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m"),
                       "distributed=True", *BASE, env={"PYTHONPATH": str(tmp_path / "fake")})
-    line = assert_usage_error(proc, "distributed=True", "WITH_HOROVOD=1 bash setup_env.sh tf1")
     import tensorflow
-    if not tensorflow.__version__.startswith("1."):
-        assert "does not build against it" in line
+    version = tuple(int(v) for v in tensorflow.__version__.split(".")[:2])
+    if version < (2, 0):  # install it here
+        line = assert_usage_error(proc, "distributed=True needs Horovod", "WITH_HOROVOD=1 bash setup_env.sh tf1")
+        assert "tf2-horovod" not in line
+    elif version <= (2, 12):  # the TF 2.12 stack without its Horovod
+        assert_usage_error(proc, "distributed=True needs Horovod", "bash setup_env.sh tf2-horovod")
+    else:  # TF 2.21: both stacks where it works
+        assert_usage_error(proc, "does not build against it", "bash setup_env.sh tf2-horovod",
+                           "WITH_HOROVOD=1 bash setup_env.sh tf1")
     assert not os.path.exists(str(tmp_path / "m"))
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m"),
                       "num_train_iters=1", "batch_size=2", *BASE, env={"PYTHONPATH": str(tmp_path / "fake")})
