@@ -54,12 +54,12 @@ echo "$VENV ready: $("$VENV/bin/python" -c 'import os; os.environ["TF_CPP_MIN_LO
 fi
 
 # Horovod (distributed=True): WITH_HOROVOD=1 bash setup_env.sh tf1, and always tf2-horovod, build it
-# from source against the installed TensorFlow, CPU/Gloo only (about 6 minutes; needs a C++
+# from source against the installed TensorFlow, CPU/Gloo only (2-6 minutes on 2 cores; needs a C++
 # compiler and cmake). On a GPU machine add HOROVOD_GPU_OPERATIONS=NCCL (with CUDA and NCCL installed).
 # Horovod 0.28.1 does not build against TF 2.21 (see README), so tf2 never builds it.
 if [ "${WITH_HOROVOD:-0}" = 1 ] && [ "$STACK" != tf2 ]; then
   if "$VENV/bin/python" -c "import horovod.tensorflow" 2>/dev/null; then exit 0; fi
-  echo "building Horovod 0.28.1 for $VENV (Gloo, CPU${HOROVOD_GPU_OPERATIONS:+, $HOROVOD_GPU_OPERATIONS}; about 6 minutes) ..."
+  echo "building Horovod 0.28.1 for $VENV (Gloo, CPU${HOROVOD_GPU_OPERATIONS:+, $HOROVOD_GPU_OPERATIONS}; a few minutes) ..."
   # built in the venv itself (no build isolation): its setup.py must import the installed TensorFlow
   if ! { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check wheel &&
          HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 HOROVOD_WITHOUT_PYTORCH=1 \

@@ -348,8 +348,8 @@ def main(argv):
         if hvd:
             sess.run(sync)  # every rank starts from rank 0's weights (fresh or restored)
             if rank == 0:
-                print("Horovod: %d ranks, batch_size %d per rank (%d per step), learning_rate %g%s" % (
-                    ranks, a["batch_size"], ranks * a["batch_size"], a["learning_rate"] * (ranks if a["scale_lr"] else 1),
+                print("Horovod: %d rank%s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
+                    ranks, "" if ranks == 1 else "s", a["batch_size"], ranks * a["batch_size"], a["learning_rate"] * (ranks if a["scale_lr"] else 1),
                     " (scaled by %d)" % ranks if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))
         train_raw, train_rgb = load_train()
         # only now, with every input checked, is anything written (and only by rank 0)
