@@ -15,7 +15,7 @@ for stack in $STACKS; do
   setup_rc=0
   if [ "$stack" = tf1 ]; then WITH_HOROVOD=${WITH_HOROVOD:-1} bash setup_env.sh tf1 || setup_rc=$?
   else bash setup_env.sh "$stack" || setup_rc=$?; fi
-  if [ $setup_rc -eq 3 ] && [ "${CI:-}" = true ] && [ "${WITH_HOROVOD:-1}" = 1 ]; then
+  if [ $setup_rc -eq 3 ] && [ "${CI:-}" = true ]; then  # exit 3 only comes from a Horovod build that was asked for
     echo "== $stack: the Horovod build failed under CI" >&2; status=1; continue
   fi
   if [ $setup_rc -ne 0 ] && [ $setup_rc -ne 3 ]; then exit 2; fi
