@@ -3,6 +3,8 @@
     python benchmark.py archs=model,punet                       # speed: params, GFLOP, latencies
     python benchmark.py archs=model:8,model:16,model:32,punet   # arch:num_maps_base
     python benchmark.py mode=quality archs=model,punet iters=600   # equal-budget training on the demo data
+    python benchmark.py mode=quality archs=model,punet patch=128 curve=1000,2000,5000,10000,20000 \
+        work_dir=results/curves/                                  # learning curves, resumable
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
 
@@ -13,7 +15,16 @@ ratio to the first arch. Timed runs are interleaved (one run of each arch in tur
 after a warm-up) so that a slow moment of the machine hits every arch alike.
 
 Quality mode trains each arch with train_model.py for `iters` iterations with identical settings
-(batch, learning rate, data, seed) and prints the validation PSNR and SSIM of the last step.
+(batch, learning rate, data, seed, loss 20*MSE + 20*(1-SSIM)) and prints the validation PSNR and
+SSIM of the last step. With `curve=` it trains to the last of those iterations, validating at their
+greatest common divisor, and prints PSNR/SSIM at each point in a table per arch, writes them as a
+CSV and a PNG, and prints one plain progress line per validation (fit for a log file). With
+`work_dir=` each arch's run lives in its own folder there (arch, num_maps_base, learning rate,
+batch, patch and seed in its name): a restart of the same command continues each arch from its
+last checkpoint and skips finished ones, so the command can be left running in the background
+(`nohup ... > curves.log &`) and started again after a reboot. Unless `infer=False`, it then times
+each arch's inference at img_h x img_w and prints the MAI-style trade-off against the first arch:
+PSNR gained per doubling of run time.
 
 Precision mode takes a checkpoint of the first arch, freezes it at the validation images' size and
 at img_h x img_w, converts both to TFLite FP32, FP16 and INT8 (calib_size training RAWs calibrate)
@@ -24,6 +35,9 @@ Horovod mode (the tf2-horovod or tf1 stack with Horovod) trains the first arch u
 R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
 training images per second from the difference (start-up and the one validation cancel out).
 """
+import contextlib
+import glob
+import math
 import os
 import re
 import statistics
@@ -38,7 +52,7 @@ from utils import (Arg, UsageError, check_arch_and_size, parse_args, positive_fl
                    run_main, to_bool)
 
 ARGS = [
-    Arg("mode", str, "speed", "speed or quality"),
+    Arg("mode", str, "speed", "speed, quality, precision or horovod"),
     Arg("archs", str, "model,punet", "comma-separated arch[:num_maps_base]; ratios are to the first"),
     Arg("img_h", positive_int, 1088, "inference height (full resolution)"),
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
@@ -50,6 +64,13 @@ ARGS = [
     Arg("train", to_bool, True, "also time a training step"),
     Arg("dataset_dir", str, "raw_images/", "quality mode: dataset (make it with make_demo_data.py)"),
     Arg("iters", positive_int, 600, "quality mode: training iterations per arch; horovod mode: iters vs 2 x iters"),
+    Arg("curve", str, "", "quality mode: learning curve, validation figures at these iterations (e.g. "
+        "1000,2000,5000,10000,20000; replaces iters)"),
+    Arg("work_dir", str, "", "quality mode: keep each arch's run here and resume it on a restart (default: a "
+        "temporary folder)"),
+    Arg("out", str, "", "quality mode with curve: CSV and PNG path without extension (default: "
+        "<work_dir or results>/curves_lr<learning_rate>)"),
+    Arg("infer", to_bool, True, "quality mode: also time inference at img_h x img_w and print the trade-off"),
     Arg("learning_rate", positive_float, 5e-4, "quality mode: Adam learning rate"),
     Arg("seed", int, 0, "quality mode: random seed"),
     Arg("ckpt", str, "", "precision mode: checkpoint prefix of the first arch (.../<arch>_iteration_N.ckpt)"),
@@ -182,37 +203,190 @@ def speed(a, archs):
         print(row)
 
 
-VAL_LINE = re.compile(r"step (\d+) .*psnr ([\d.]+), ms-ssim ([\d.]+), ssim ([\d.]+)")
+VAL_LINE = re.compile(r"step (\d+) .*psnr ([\d.]+), ms-ssim ([\d.]+), ssim ([\d.]+) \| ([\d.]+) s")
+
+
+def curve_points(a):
+    """The iterations at which quality mode reports (sorted), and the validation period."""
+    if not a["curve"]:
+        return [a["iters"]], a["iters"]
+    try:
+        points = sorted({int(w) for w in a["curve"].split(",") if w.strip()})
+    except ValueError:
+        raise UsageError("curve=%r: expected comma-separated iterations, e.g. curve=1000,2000,5000" % a["curve"])
+    if not points or points[0] <= 0:
+        raise UsageError("curve=%r: iterations must be positive" % a["curve"])
+    step = points[0]
+    for p in points[1:]:
+        step = math.gcd(step, p)
+    return points, step
+
+
+def read_curve(run_dir):
+    """{iteration: (psnr, ssim, ms_ssim, seconds)} from every log of a run folder (a resumed run
+    writes one log per start; the later start wins where they overlap)."""
+    points = {}
+    logs = glob.glob(os.path.join(run_dir, "logs_*-*.txt"))
+    for path in sorted(logs, key=lambda p: int(re.search(r"logs_(\d+)-", os.path.basename(p)).group(1))):
+        offset = 0.0  # seconds are counted from each start: chain them
+        start = int(re.search(r"logs_(\d+)-", os.path.basename(path)).group(1))
+        earlier = [v[3] for k, v in points.items() if k <= start]
+        if earlier:
+            offset = max(earlier)
+        with open(path) as f:
+            for line in f:
+                m = VAL_LINE.search(line)
+                if m:
+                    points[int(m.group(1))] = (float(m.group(2)), float(m.group(4)), float(m.group(3)),
+                                               offset + float(m.group(5)))
+    return points
+
+
+def train_curve(a, arch, nmb, run_dir, points, step):
+    """Train arch in run_dir up to the last curve point, resuming from its newest checkpoint."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    last = points[-1]
+    done = read_curve(run_dir) if os.path.isdir(run_dir) else {}
+    label = "%s:%d" % (arch, nmb)
+    if last in done:
+        print("%s: complete in %s (delete that folder to train it again)" % (label, run_dir), flush=True)
+        return done
+    resume = bool(glob.glob(os.path.join(run_dir, "%s_iteration_*.ckpt.index" % arch)))
+    cmd = [sys.executable, os.path.join(here, "train_model.py"), "arch=" + arch,
+           "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + run_dir,
+           "result_dir=" + os.path.join(run_dir, "previews"), "tensorboard=False",
+           "content_loss=False", "batch_size=%d" % a["batch_size"], "patch_w=%d" % a["patch"],
+           "patch_h=%d" % a["patch"], "train_size=100000", "learning_rate=%g" % a["learning_rate"],
+           "eval_step=%d" % step, "num_train_iters=%d" % last, "seed=%d" % a["seed"]]
+    if resume:
+        cmd.append("restore_iter=latest")
+    start_at = max(done) if done else 0
+    print("%s: training to %d iterations%s, validating every %d ..." % (
+        label, last, " (resuming from %d)" % start_at if resume and done else "", step), flush=True)
+    os.makedirs(run_dir, exist_ok=True)
+    err_path = os.path.join(run_dir, "train_stderr.txt")
+    t0 = time.time()
+    with open(err_path, "a") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True)
+        for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
+            m = VAL_LINE.search(line)
+            if m:
+                it = int(m.group(1))
+                rate = (time.time() - t0) / max(it - start_at, 1)
+                print("  %s step %d/%d: val PSNR %s, SSIM %s, %.3f s/it, about %.0f min left" % (
+                    label, it, last, m.group(2), m.group(4), rate, rate * (last - it) / 60), flush=True)
+        proc.wait()
+    if proc.returncode != 0:
+        with open(err_path) as f:
+            tail = [l for l in f.read().splitlines() if l.strip()][-1:]
+        raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
+            label, proc.returncode, tail[0] if tail else "", err_path))
+    return read_curve(run_dir)
 
 
 def quality(a, archs):
     import load_dataset
     load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
     load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
-    here = os.path.dirname(os.path.abspath(__file__))
-    rows = []
-    for arch, nmb in archs:
-        with tempfile.TemporaryDirectory() as model_dir:
-            cmd = [sys.executable, os.path.join(here, "train_model.py"), "arch=" + arch,
-                   "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + model_dir,
-                   "result_dir=" + os.path.join(model_dir, "previews"),
-                   "content_loss=False", "batch_size=%d" % a["batch_size"], "patch_w=%d" % a["patch"],
-                   "patch_h=%d" % a["patch"], "train_size=100000", "learning_rate=%g" % a["learning_rate"],
-                   "eval_step=%d" % a["iters"], "num_train_iters=%d" % a["iters"], "seed=%d" % a["seed"]]
-            print("training %s:%d for %d iterations ..." % (arch, nmb, a["iters"]), flush=True)
-            t0 = time.time()
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-            if proc.returncode != 0:
-                raise UsageError("training %s failed (exit %d)" % (arch, proc.returncode))
-            with open(os.path.join(model_dir, "logs_0-%d.txt" % a["iters"])) as f:
-                m = VAL_LINE.search(f.read().splitlines()[-1])
-            rows.append(("%s:%d" % (arch, nmb), float(m.group(2)), float(m.group(4)), float(m.group(3)),
-                         time.time() - t0))
-    print("equal budget: %d iterations, batch %d, %dx%d patches, Adam %g, MSE+SSIM loss, seed %d, data %s"
-          % (a["iters"], a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]))
-    print("%-10s %9s %8s %8s %9s" % ("arch", "val PSNR", "SSIM", "MS-SSIM", "train s"))
-    for label, p, s, ms, secs in rows:
-        print("%-10s %9.2f %8.4f %8.4f %9.0f" % (label, p, s, ms, secs))
+    points, step = curve_points(a)
+    with contextlib.ExitStack() as stack:
+        work = a["work_dir"] or stack.enter_context(tempfile.TemporaryDirectory())
+        curves = []
+        for arch, nmb in archs:
+            run_dir = os.path.join(work, "%s%d_lr%g_b%d_p%d_s%d" % (
+                arch, nmb, a["learning_rate"], a["batch_size"], a["patch"], a["seed"]))
+            curve = train_curve(a, arch, nmb, run_dir, points, step)
+            missing = [p for p in points if p not in curve]
+            if missing:
+                raise UsageError("the log of %s has no validation at iteration(s) %s" % (
+                    run_dir, ",".join(map(str, missing))))
+            curves.append(("%s:%d" % (arch, nmb), curve))
+    print("equal budget: batch %d, %dx%d patches, Adam %g, loss 20*MSE + 20*(1-SSIM), seed %d, data %s"
+          % (a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]))
+    if len(points) == 1:  # a single budget: one row per arch, as before
+        print("%-10s %9s %8s %8s %9s" % ("arch", "val PSNR", "SSIM", "MS-SSIM", "train s"))
+        for label, curve in curves:
+            print("%-10s %9.2f %8.4f %8.4f %9.0f" % ((label,) + curve[points[0]]))
+    else:
+        print_curves(curves, points)
+        write_curves(a, curves, points)
+    if a["infer"]:
+        tradeoff(a, archs, curves, points[-1])
+
+
+def print_curves(curves, points):
+    print("validation PSNR (dB) / SSIM at each iteration:")
+    print("%-10s" % "arch" + "".join("%16d" % p for p in points))
+    for label, curve in curves:
+        print("%-10s" % label + "".join("%9.2f/%.4f" % curve[p][:2] for p in points))
+    if len(curves) > 1:  # rows "-punet": the first arch's lead over that arch
+        first_label, first = curves[0]
+        for label, curve in curves[1:]:
+            print("%-10s" % ("-" + label.split(":")[0])[:10] +
+                  "".join("%+9.2f/%+.4f" % (first[p][0] - curve[p][0], first[p][1] - curve[p][1])
+                          for p in points))
+
+
+def write_curves(a, curves, points):
+    """CSV and PNG of the curves beside the runs (or in results/ for a temporary work_dir)."""
+    base = a["out"] or os.path.join(a["work_dir"] or "results", "curves_lr%g" % a["learning_rate"])
+    import csv
+    from utils import atomic_output
+    with atomic_output(base + ".csv") as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["arch", "learning_rate", "iteration", "val_psnr", "val_ssim", "val_ms_ssim", "train_s"])
+            for label, curve in curves:
+                for it in sorted(curve):
+                    w.writerow([label, a["learning_rate"], it] + ["%.4f" % v for v in curve[it]])
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k, (label, curve) in enumerate(curves):
+        its = sorted(curve)
+        for ax, col in zip(axes, (0, 1)):
+            ax.plot(its, [curve[i][col] for i in its], "-", color="C%d" % k, label=label)
+            ax.plot(points, [curve[p][col] for p in points], "o", color="C%d" % k, ms=4)
+    for ax, name in zip(axes, ("validation PSNR (dB)", "validation SSIM")):
+        ax.set(xlabel="iteration", ylabel=name, title=name)
+        ax.ticklabel_format(axis="both", style="plain", useOffset=False)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("batch %d, %dx%d patches, Adam %g, seed %d, %s" % (
+        a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]), fontsize=9)
+    fig.tight_layout()
+    try:
+        with atomic_output(base + ".png", ".tmp.png") as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
+    print("wrote %s.csv and %s.png" % (base, base))
+
+
+def tradeoff(a, archs, curves, last):
+    """Inference time at img_h x img_w of each arch and the MAI-style trade-off against the first:
+    PSNR gained per doubling of run time."""
+    from utils import import_tf
+    tf = import_tf()
+    sub = dict(a, train=False, tflite=False)
+    subjects = [Subject(tf, arch, nmb, sub) for arch, nmb in archs]
+    for s in subjects:
+        s.run_infer()
+    for _ in range(a["runs"]):
+        for s in subjects:
+            s.times["infer"].append(timed(s.run_infer))
+    times = [statistics.median(s.times["infer"]) for s in subjects]
+    print("at iteration %d; inference at %dx%d (TensorFlow, medians of %d interleaved runs):" % (
+        last, a["img_w"], a["img_h"], a["runs"]))
+    print("%-10s %10s %10s %7s %9s %8s %13s" % ("arch", "params", "infer ms", "ratio", "val PSNR", "dPSNR",
+                                               "dB/doubling"))
+    p0 = curves[0][1][last][0]
+    for s, t, (label, curve) in zip(subjects, times, curves):
+        p = curve[last][0]
+        doublings = math.log2(t / times[0])
+        per = "-" if abs(doublings) < 1e-3 else "%+.2f" % ((p - p0) / doublings)
+        print("%-10s %10d %10.1f %7.3f %9.2f %+8.2f %13s" % (label, s.params, 1000 * t, t / times[0], p, p - p0, per))
 
 
 def freeze(tf, arch, nmb, ckpt, h, w, path):

@@ -1,17 +1,28 @@
 """Make a small dataset in the MAI21 layout from real photos that scikit-image ships.
 
 No download is needed or possible: the photos come from scikit-image's package data. Each photo
-(8-bit sRGB) is the *target*; its RAW is made by an inverse ISP:
+(8-bit sRGB) is the scene. Its RAW is made by an inverse ISP:
 
   1. undo the sRGB gamma (to linear light)
-  2. undo a colour matrix (sRGB <- camera) and the white balance (divide R and B by their gains)
-  3. mosaic to the RGGB Bayer pattern that the debayering expects (R at [0::2, 0::2])
-  4. add shot noise (variance proportional to the signal) and read noise
-  5. quantise to 10 bits (0..1023) and store as a single-channel 16-bit PNG
+  2. shift the scene by up to `shift` pixels against the target (pairs aligned by feature matching
+     are never exact) and blur it a little (`blur`: the phone's small lens is softer than the DSLR's)
+  3. undo a colour matrix (sRGB <- camera) and the white balance of this scene's light: its R and B
+     gains are drawn per scene along the daylight locus (`wb`: tungsten ~2850 K to shade ~7500 K),
+     so the network has to infer the light from the image
+  4. expose: brightness drawn per scene over `exposure_stops` stops
+  5. mosaic to the RGGB Bayer pattern that the debayering expects (R at [0::2, 0::2])
+  6. add shot noise (variance proportional to the signal) and read noise, both raised per scene by
+     an ISO gain drawn over `iso_stops` stops
+  7. quantise to 10 bits (0..1023) and store as a single-channel 16-bit PNG
+
+Its target is the scene with a DSLR look that no inverse ISP undoes (`look`): a contrast tone
+curve, more saturation and mild sharpening, the same for the whole dataset. `effects=False` (or
+every strength 0) gives the plain inverse ISP of earlier versions, byte for byte.
 
 Train and val patches (256x256 by default) come from different photos; the test RAWs are
 full-resolution scenes (the default 1088x1920 is larger than any shipped photo, so these are
-upsampled) with their targets under test/<dslr_dir>/ for PSNR/SSIM.
+upsampled) with their targets under test/<dslr_dir>/ for PSNR/SSIM. `preview=PATH` also writes a
+picture of the first training pairs (RAW as the sensor saw it | target).
 
     python make_demo_data.py out=raw_images/ train_count=240 val_count=24
 """
@@ -20,9 +31,11 @@ import os
 import shutil
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
+from scipy import ndimage
 
-from utils import Arg, UsageError, parse_args, positive_int, progress as progress_bar, run_main, to_bool
+from utils import (Arg, UsageError, non_negative_float, parse_args, positive_int,
+                   progress as progress_bar, run_main, to_bool)
 
 ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),
@@ -36,9 +49,22 @@ ARGS = [
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder name"),
     Arg("test_dir", str, "fujifilm_full_resolution/", "test RAW sub-folder name"),
     Arg("seed", int, 0, "random seed"),
+    Arg("wb", non_negative_float, 1.0,
+        "per-scene illuminant: spread of the white balance along the daylight locus "
+        "(1: tungsten to shade; 0: the same daylight gains for every scene)"),
+    Arg("exposure_stops", non_negative_float, 1.0, "per-scene exposure: RAW brightness varies over this many stops (0: off)"),
+    Arg("iso_stops", non_negative_float, 1.5, "per-scene ISO: shot and read noise raised by up to this many stops (0: off)"),
+    Arg("look", non_negative_float, 1.0,
+        "strength of the DSLR look on the targets: tone curve, saturation, sharpening (0: the photo itself)"),
+    Arg("blur", non_negative_float, 0.6, "phone optics: Gaussian lens blur sigma of the RAW side, in pixels (0: off)"),
+    Arg("shift", non_negative_float, 1.0, "misalignment: RAW shifted against the target by up to this many pixels (0: off)"),
+    Arg("effects", to_bool, True, "False: none of the six effects above (the plain inverse ISP of earlier versions)"),
+    Arg("preview", str, "", "also write a PNG of the first training pairs (RAW as seen | target) to this path"),
     Arg("overwrite", to_bool, False,
         "replace an existing dataset folder"),
 ]
+EFFECT_KEYS = ("wb", "exposure_stops", "iso_stops", "look", "blur", "shift")
+NO_EFFECTS = dict.fromkeys(EFFECT_KEYS, 0.0)
 
 # Disjoint photos for each split (file names inside scikit-image's data folder).
 TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png")
@@ -49,8 +75,16 @@ TEST_PHOTOS = ("motorcycle_left.png", "motorcycle_right.png")
 CCM = np.array([[1.70, -0.55, -0.15],
                 [-0.25, 1.55, -0.30],
                 [0.05, -0.60, 1.55]], np.float32)
-WB_GAINS = (2.0, 1.0, 1.7)  # R, G, B gains the camera's ISP would apply
+WB_GAINS = (2.0, 1.0, 1.7)  # R, G, B gains the camera's ISP applies in daylight (~5500 K)
+# The white-balance gains (R, B) of a typical phone sensor at the two ends of the illuminants the
+# wb key spans, daylight being WB_GAINS: tungsten (~2850 K) needs little red gain and much blue
+# gain, shade (~7500 K) the opposite. Gains in between lie on the log-linear path through them, so
+# R and B move together, as along the daylight / Planckian locus; a small off-locus tint is added.
+TUNGSTEN_GAINS = (1.30, 2.90)
+SHADE_GAINS = (2.40, 1.40)
+TINT_SIGMA = 0.02
 WHITE_LEVEL = 1023
+PREVIEW_PAIRS = 4
 
 
 def photo_folder():
@@ -70,12 +104,59 @@ def srgb_to_linear(x):
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
-def inverse_isp(rgb_u8, rng):
-    """8-bit sRGB [H, W, 3] (H, W even) -> 10-bit RGGB mosaic as uint16 [H, W]."""
+def wb_gains(u, tint=(0.0, 0.0)):
+    """(R, G, B) gains at position u on the locus: -1 tungsten, 0 daylight, +1 shade."""
+    end = TUNGSTEN_GAINS if u < 0 else SHADE_GAINS
+    t = abs(u)
+    r = WB_GAINS[0] ** (1 - t) * end[0] ** t * np.exp(tint[0])
+    b = WB_GAINS[2] ** (1 - t) * end[1] ** t * np.exp(tint[1])
+    return (float(r), 1.0, float(b))
+
+
+def draw_scene(fx_rng, strengths):
+    """One scene's effects: light, exposure, ISO, misalignment. Every value is drawn whatever
+    the strengths, so that changing one strength leaves the others' draws unchanged."""
+    u, t_r, t_b, ev, iso, dy, dx = (fx_rng.uniform(-1, 1), fx_rng.standard_normal(),
+                                    fx_rng.standard_normal(), fx_rng.uniform(0, 1),
+                                    fx_rng.uniform(0, 1), fx_rng.uniform(-1, 1), fx_rng.uniform(-1, 1))
+    wb = min(strengths["wb"], 1.0)
+    tint = (TINT_SIGMA * strengths["wb"] * t_r, TINT_SIGMA * strengths["wb"] * t_b)
+    return {"gains": wb_gains(u * wb, tint) if strengths["wb"] else WB_GAINS,
+            "exposure": 2.0 ** (-ev * strengths["exposure_stops"]),
+            "iso": 2.0 ** (iso * strengths["iso_stops"]),
+            "shift": (dy * strengths["shift"], dx * strengths["shift"])}
+
+
+def dslr_look(rgb_u8, strength):
+    """The fixed "DSLR look" of the targets: an S tone curve about mid-grey (more contrast), more
+    saturation, and an unsharp mask. strength 0 returns the photo unchanged."""
+    if not strength:
+        return rgb_u8
+    x = rgb_u8.astype(np.float32) / 255.0
+    a = min(0.5 * strength, 0.9)  # slope 1 + a at mid-grey, 1 - a at black and white: monotonic
+    x = x - a * np.sin(2 * np.pi * x) / (2 * np.pi)
+    luma = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    x = luma[..., None] + (1.0 + 0.3 * strength) * (x - luma[..., None])
+    x = x + 0.6 * strength * (x - ndimage.gaussian_filter(x, sigma=(1.0, 1.0, 0), mode="reflect"))
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def inverse_isp(rgb_u8, rng, scene=None, blur=0.0):
+    """8-bit sRGB [H, W, 3] (H, W even) -> 10-bit RGGB mosaic as uint16 [H, W].
+
+    `scene` (from draw_scene) sets the light, exposure, ISO and shift; None is the plain inverse
+    ISP (daylight gains). `blur` is the lens blur sigma in pixels."""
     lin = srgb_to_linear(rgb_u8.astype(np.float32) / 255.0)
+    if scene is not None and any(scene["shift"]):
+        lin = ndimage.shift(lin, tuple(scene["shift"]) + (0,), order=1, mode="reflect")
+    if blur:
+        lin = ndimage.gaussian_filter(lin, sigma=(blur, blur, 0), mode="reflect")
+    gains = WB_GAINS if scene is None else scene["gains"]
     cam = lin @ np.linalg.inv(CCM).T
-    cam = np.clip(cam, 0.0, None) / np.asarray(WB_GAINS, np.float32)
+    cam = np.clip(cam, 0.0, None) / np.asarray(gains, np.float32)
     exposure = rng.uniform(0.8, 1.0)
+    if scene is not None:
+        exposure *= scene["exposure"]
     cam *= exposure * WHITE_LEVEL
     h, w = cam.shape[:2]
     mosaic = np.empty((h, w), np.float32)
@@ -85,8 +166,47 @@ def inverse_isp(rgb_u8, rng):
     mosaic[1::2, 1::2] = cam[1::2, 1::2, 2]  # B
     shot = rng.uniform(0.2, 0.6)   # variance per unit of signal, in DN
     read = rng.uniform(0.5, 2.0)   # read-noise sigma, in DN
+    if scene is not None:
+        shot, read = shot * scene["iso"], read * scene["iso"]
     noisy = mosaic + rng.standard_normal(mosaic.shape).astype(np.float32) * np.sqrt(shot * mosaic + read ** 2)
     return np.clip(np.round(noisy), 0, WHITE_LEVEL).astype(np.uint16)
+
+
+def make_pair(rgb_u8, rng, fx_rng, strengths):
+    """(RAW mosaic, target) for one scene."""
+    scene = draw_scene(fx_rng, strengths)
+    return (inverse_isp(rgb_u8, rng, scene, strengths["blur"]), dslr_look(rgb_u8, strengths["look"]))
+
+
+def sensor_view(raw):
+    """The RAW as the sensor saw it, for a person: R, mean G, B at full resolution with no white
+    balance and no brightening (a dark or tinted scene looks dark or tinted), 1/2.2 gamma."""
+    r = raw[0::2, 0::2].astype(np.float32)
+    g = 0.5 * (raw[0::2, 1::2].astype(np.float32) + raw[1::2, 0::2])
+    b = raw[1::2, 1::2].astype(np.float32)
+    rgb = np.clip(np.stack([r, g, b], -1) / WHITE_LEVEL, 0, 1) ** (1 / 2.2)
+    return rgb.repeat(2, axis=0).repeat(2, axis=1)
+
+
+def write_preview(path, pairs, per_row=2, labels=("RAW (as the sensor saw it)", "target")):
+    """A labelled PNG of the pairs, `per_row` pairs (RAW view | target) to a row."""
+    gap, head = 4, 16
+    h, w = pairs[0][1].shape[:2]
+    rows = (len(pairs) + per_row - 1) // per_row
+    cols = 2 * min(per_row, len(pairs))
+    canvas = np.full((head + rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
+    for i, (raw, rgb) in enumerate(pairs):
+        y, x = head + (i // per_row) * (h + gap), 2 * (i % per_row) * (w + gap)
+        canvas[y:y + h, x:x + w] = (sensor_view(raw) * 255 + 0.5).astype(np.uint8)
+        canvas[y:y + h, x + w + gap:x + 2 * w + gap] = rgb
+    img = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(img)
+    for c in range(cols):
+        draw.text((c * (w + gap) + 2, 2), labels[c % 2], fill=(0, 0, 0))
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    img.save(path)
 
 
 def save_pair(raw, rgb, raw_path, rgb_path):
@@ -125,7 +245,15 @@ def full_scene(img, h, w):
 
 def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=256, test_h=1088,
                  test_w=1920, dslr_dir="fujifilm/", phone_dir="mediatek_raw/",
-                 test_dir="fujifilm_full_resolution/", seed=0, overwrite=False, progress=True):
+                 test_dir="fujifilm_full_resolution/", seed=0, overwrite=False, progress=True,
+                 effects=True, preview="", **strengths):
+    """Write the dataset to `out`; strengths: the EFFECT_KEYS (missing ones take their defaults;
+    effects=False sets all of them to 0)."""
+    unknown = set(strengths) - set(EFFECT_KEYS)
+    if unknown:
+        raise TypeError("unknown effect(s): %s" % ", ".join(sorted(unknown)))
+    defaults = {arg.name: arg.default for arg in ARGS if arg.name in EFFECT_KEYS}
+    strengths = dict(NO_EFFECTS) if not effects else dict(defaults, **strengths)
     for name, value in (("patch_size", patch_size), ("test_h", test_h), ("test_w", test_w)):
         if value % 2:
             raise UsageError("%s=%d must be even (a Bayer mosaic has 2x2 cells)" % (name, value))
@@ -135,6 +263,8 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
         if not overwrite:
             raise UsageError("dataset folder %r is not empty; pass overwrite=True to replace it" % out)
     rng = np.random.RandomState(seed)
+    fx_rng = np.random.RandomState([seed, 1])  # the effects' own draws: rng's stay as they were
+    shown = []
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     jobs = []
@@ -148,17 +278,18 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
         os.makedirs(raw_dir)
         os.makedirs(rgb_dir)
         for i, rgb in enumerate(random_patches(photos, count, patch_size, rng)):
-            save_pair(inverse_isp(rgb, rng), rgb, os.path.join(raw_dir, "%d.png" % i),
-                      os.path.join(rgb_dir, "%d.png" % i))
+            raw, target = make_pair(rgb, rng, fx_rng, strengths)
+            save_pair(raw, target, os.path.join(raw_dir, "%d.png" % i), os.path.join(rgb_dir, "%d.png" % i))
+            if split == "train" and len(shown) < PREVIEW_PAIRS:
+                shown.append((raw, target))
             bar.update()
     raw_dir = os.path.join(tmp, "test", test_dir)
     rgb_dir = os.path.join(tmp, "test", dslr_dir)
     os.makedirs(raw_dir)
     os.makedirs(rgb_dir)
     for i, photo in enumerate(TEST_PHOTOS[:test_count]):
-        rgb = full_scene(load_photo(photo), test_h, test_w)
-        save_pair(inverse_isp(rgb, rng), rgb, os.path.join(raw_dir, "%d.png" % (i + 1)),
-                  os.path.join(rgb_dir, "%d.png" % (i + 1)))
+        raw, target = make_pair(full_scene(load_photo(photo), test_h, test_w), rng, fx_rng, strengths)
+        save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
         bar.update()
     bar.close()
     # swap in the finished dataset only now: an interrupted run leaves no half-made folder
@@ -171,6 +302,8 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
             open(keep, "w").close()
     else:
         os.replace(tmp, out)
+    if preview:
+        write_preview(preview, shown)
     return out
 
 
@@ -184,6 +317,12 @@ def main(argv):
     print("wrote %d train and %d val patches (%dx%d) and %d test scenes (%dx%d) to %s" % (
         a["train_count"], a["val_count"], a["patch_size"], a["patch_size"], a["test_count"],
         a["test_w"], a["test_h"], out))
+    if a["effects"]:
+        print("effects: " + ", ".join("%s=%g" % (k, a[k]) for k in EFFECT_KEYS))
+    else:
+        print("effects: none (the plain inverse ISP)")
+    if a["preview"]:
+        print("preview of the first training pairs: %s" % a["preview"])
 
 
 if __name__ == "__main__":

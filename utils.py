@@ -66,10 +66,17 @@ def positive_float(text):
     return value
 
 
+def non_negative_float(text):
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number >= 0")
+    return value
+
+
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False",
               optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
               positive_int: "positive integer",
-              positive_float: "positive number"}
+              positive_float: "positive number", non_negative_float: "number >= 0"}
 
 
 def format_help(prog, table, doc=""):

@@ -18,7 +18,7 @@ def test_speed_mode_prints_a_row_per_arch():
 
 def test_quality_mode_trains_each_arch(demo_data):
     proc = run_script("benchmark.py", "mode=quality", "archs=model,punet:4", "dataset_dir=" + demo_data,
-                      "iters=2", "patch=64", "batch_size=2")
+                      "iters=2", "patch=64", "batch_size=2", "infer=False")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = re.findall(r"^(model:16|punet:4)\s+([\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+\d+$", proc.stdout, re.M)
     assert [r[0] for r in rows] == ["model:16", "punet:4"], proc.stdout
@@ -29,3 +29,39 @@ def test_bad_archs():
     assert_usage_error(run_script("benchmark.py", "archs=punet", "img_h=1000"), "multiple of 32")
     assert_usage_error(run_script("benchmark.py", "mode=fast"), "mode=")
     assert_usage_error(run_script("benchmark.py", "archs=model:7"), "even")
+
+
+def test_quality_curves_table_csv_png_and_resume(demo_data, tmp_path):
+    import csv
+    import os
+    work = str(tmp_path / "curves")
+    common = ["mode=quality", "archs=model,punet:4", "dataset_dir=" + demo_data, "patch=64", "batch_size=2",
+              "work_dir=" + work, "img_h=64", "img_w=96", "runs=1"]
+    proc = run_script("benchmark.py", *common + ["curve=2,4"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"^arch\s+2\s+4$", proc.stdout, re.M), proc.stdout
+    rows = re.findall(r"^(model:16|punet:4)\s+([\d.]+)/([\d.]+)\s+([\d.]+)/([\d.]+)$", proc.stdout, re.M)
+    assert [r[0] for r in rows] == ["model:16", "punet:4"], proc.stdout
+    assert re.search(r"^-punet\s+[-+][\d.]+/[-+][\d.]+\s+[-+][\d.]+/[-+][\d.]+$", proc.stdout, re.M), proc.stdout
+    assert "model:16 step 2/4: val PSNR" in proc.stdout                 # plain progress lines
+    # the trade-off table: inference time and PSNR per doubling of run time against the first arch
+    trade = re.findall(r"^(model:16|punet:4)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([-+][\d.]+)\s+(\S+)$",
+                       proc.stdout, re.M)
+    assert [t[0] for t in trade] == ["model:16", "punet:4"] and trade[0][3] == "1.000", proc.stdout
+    base = os.path.join(work, "curves_lr0.0005")
+    assert os.path.getsize(base + ".png") > 1000
+    with open(base + ".csv") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["arch"], r["iteration"]) for r in table] == [
+        ("model:16", "2"), ("model:16", "4"), ("punet:4", "2"), ("punet:4", "4")]
+    # run again with a longer curve: each arch continues from its last checkpoint
+    proc = run_script("benchmark.py", *common + ["curve=2,4,6", "infer=False"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("(resuming from 4)") == 2, proc.stdout
+    assert "model:16 step 2/" not in proc.stdout
+    with open(base + ".csv") as f:
+        assert [r["iteration"] for r in csv.DictReader(f)] == ["2", "4", "6"] * 2
+    # and a finished run is not trained again
+    proc = run_script("benchmark.py", *common + ["curve=2,4,6", "infer=False"])
+    assert proc.returncode == 0 and proc.stdout.count("complete in") == 2, proc.stdout
+    assert_usage_error(run_script("benchmark.py", *common + ["curve=2,x"]), "curve=")

@@ -1,0 +1,179 @@
+"""make_demo_data.py: each of the six effects of a real phone/DSLR pair does what it says, and with
+the effects off the data is what earlier versions made."""
+import glob
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import load_dataset
+import make_demo_data as mdd
+from conftest import ROOT, assert_usage_error, run_script
+
+OFF = dict(mdd.NO_EFFECTS)
+SMALL = dict(train_count=16, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96,
+             seed=5, progress=False)
+
+
+def make(tmp_path, name, **kwargs):
+    out = mdd.make_dataset(str(tmp_path / name), **dict(SMALL, **kwargs))
+    raws, rgbs = [], []
+    for i in range(SMALL["train_count"]):
+        raws.append(load_dataset.read_raw(os.path.join(out, "train", "mediatek_raw", "%d.png" % i)))
+        rgbs.append(load_dataset.read_rgb(os.path.join(out, "train", "fujifilm", "%d.png" % i)))
+    return out, raws, rgbs
+
+
+def camera_means(raw, rgb):
+    """Per-channel means of the RAW (R, G, B sites) and of the target taken back to camera space,
+    over the 2x2 cells that are well exposed in both (no clipping, above the noise floor)."""
+    planes = load_dataset.bayer_planes(raw).astype(np.float64)
+    raw_c = np.stack([planes[..., 2], 0.5 * (planes[..., 1] + planes[..., 3]), planes[..., 0]], -1)
+    cam = mdd.srgb_to_linear(rgb.astype(np.float64) / 255.0) @ np.linalg.inv(mdd.CCM).T
+    h, w = raw_c.shape[:2]
+    cam = cam.reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
+    ok = (cam.min(axis=-1) > 0.02) & (raw_c.min(axis=-1) > 8) & (raw_c.max(axis=-1) < 1000)
+    good = int(ok.sum())
+    if good < 100:  # a dark patch (the Hubble photo): too few cells to measure; use them all
+        ok[:] = True
+    return raw_c[ok].mean(axis=0), cam[ok].mean(axis=0), good
+
+
+def implied_wb(raw, rgb):
+    """log (R, B) white-balance gains implied by a pair, relative to G (exposure cancels)."""
+    raw_m, cam_m, _ = camera_means(raw, rgb)
+    gains = (cam_m / cam_m[1]) / (raw_m / raw_m[1])
+    return np.log(gains[[0, 2]])
+
+
+def measurable(raws, rgbs):
+    """The pairs with enough well-exposed cells to measure a white balance on."""
+    return [(r, t) for r, t in zip(raws, rgbs) if camera_means(r, t)[2] >= 100]
+
+
+def test_effects_off_equals_the_plain_inverse_isp_of_commit_377ac06(tmp_path):
+    # tests/data/plain_demo_377ac06.npz: made by make_demo_data.py of commit 377ac06 with these
+    # arguments (train_count=3 val_count=2 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5).
+    # Targets must match exactly; RAWs within 1 DN (float32 rounding in another numpy may flip
+    # a value that lands on .5 before the integer rounding) at no more than 0.5% of the pixels.
+    ref = np.load(os.path.join(ROOT, "tests", "data", "plain_demo_377ac06.npz"))
+    for kwargs in ({"effects": False}, OFF):
+        out = mdd.make_dataset(str(tmp_path / ("d%d" % len(kwargs))), train_count=3, val_count=2, test_count=1,
+                               patch_size=32, test_h=64, test_w=96, seed=5, progress=False, **kwargs)
+        assert sorted(k.replace("__", "/") for k in ref.files) == sorted(
+            os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*", "*.png")))
+        for key in ref.files:
+            got = np.asarray(Image.open(os.path.join(out, key.replace("__", "/")))).astype(int)
+            diff = np.abs(got - ref[key].astype(int))
+            if got.ndim == 3:
+                assert diff.max() == 0, key
+            else:
+                assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+
+
+def test_defaults_have_every_effect_on():
+    defaults = {a.name: a.default for a in mdd.ARGS}
+    assert defaults["effects"] is True
+    for key in mdd.EFFECT_KEYS:
+        assert defaults[key] > 0, key
+
+
+def test_white_balance_varies_between_scenes_along_the_daylight_locus(tmp_path):
+    _, raws, rgbs = make(tmp_path, "wb", **dict(OFF, wb=1.0))
+    wb = np.array([implied_wb(r, t) for r, t in measurable(raws, rgbs)])
+    assert wb[:, 0].std() > 0.1 and wb[:, 1].std() > 0.1, wb          # R and B gains vary ...
+    assert np.corrcoef(wb[:, 0], wb[:, 1])[0, 1] < -0.8, wb            # ... together (daylight locus)
+    # the implied gains span tungsten-like (little R gain, much B gain) to shade-like pairs
+    assert wb[:, 0].min() < np.log(1.6) and wb[:, 1].max() > np.log(2.3), np.exp(wb)
+    _, raws, rgbs = make(tmp_path, "fixed", **OFF)
+    fixed = np.array([implied_wb(r, t) for r, t in measurable(raws, rgbs)])
+    assert len(fixed) >= 8
+    assert fixed.std(axis=0).max() < 0.03, fixed                       # one daylight white balance
+    np.testing.assert_allclose(np.exp(fixed.mean(axis=0)), [mdd.WB_GAINS[0], mdd.WB_GAINS[2]], rtol=0.06)
+
+
+def test_wb_gains_follow_the_locus_ends():
+    assert mdd.wb_gains(0.0) == pytest.approx(mdd.WB_GAINS)
+    assert mdd.wb_gains(-1.0)[::2] == pytest.approx(mdd.TUNGSTEN_GAINS)
+    assert mdd.wb_gains(1.0)[::2] == pytest.approx(mdd.SHADE_GAINS)
+
+
+def test_exposure_and_noise_vary_between_scenes(tmp_path):
+    # a flat grey scene through the inverse ISP, scene by scene, with the same base draws (rng)
+    # with and without the effect: the ratio of the two is the effect alone
+    grey = np.full((64, 64, 3), 128, np.uint8)
+
+    def level_and_noise(seed, **kwargs):
+        scene = mdd.draw_scene(np.random.RandomState([seed, 1]), dict(OFF, **kwargs))
+        g = load_dataset.bayer_planes(mdd.inverse_isp(grey, np.random.RandomState(seed), scene))[..., 1]
+        return g.mean(), g.std()
+    expo = [np.log2(level_and_noise(s, exposure_stops=2.0)[0] / level_and_noise(s)[0]) for s in range(16)]
+    iso = [np.log2(level_and_noise(s, iso_stops=2.0)[1] / level_and_noise(s)[1]) for s in range(16)]
+    assert max(expo) <= 0.05 and min(expo) >= -2.05 and np.ptp(expo) > 1.0, expo   # darker, over 2 stops
+    # an ISO gain G multiplies the read-noise sigma by G and the shot-noise sigma (at one DN level)
+    # by sqrt(G): the noise rises by 1 to 2 stops at G = 4
+    assert min(iso) >= -0.1 and max(iso) <= 2.1 and np.ptp(iso) > 0.5, iso
+    # and in a dataset: the brightness of the RAW against its target varies between scenes
+    def exposures(**kwargs):
+        _, raws, rgbs = make(tmp_path, "e%d" % len(os.listdir(str(tmp_path))), **dict(OFF, **kwargs))
+        return np.log2([camera_means(r, t)[0][1] / camera_means(r, t)[1][1] for r, t in measurable(raws, rgbs)])
+    assert np.ptp(exposures()) < 0.5 and np.ptp(exposures(exposure_stops=2.0)) > 1.0
+
+
+def test_dslr_look_on_the_targets(tmp_path):
+    _, _, plain = make(tmp_path, "plain", **OFF)
+    _, _, look = make(tmp_path, "look", **dict(OFF, look=1.0))
+    plain, look = np.stack(plain).astype(np.float64), np.stack(look).astype(np.float64)
+    assert np.abs(plain - look).mean() > 3                              # not the photo any more
+    assert look.std() > plain.std()                                     # more contrast
+    def chroma(x):
+        return np.abs(x - x.mean(axis=-1, keepdims=True)).mean()
+    assert chroma(look) > chroma(plain)                                 # more saturation
+    def detail(x):
+        return np.abs(np.diff(x, axis=2)).mean()
+    assert detail(look) > detail(plain)                                 # sharper
+    # the look is one fixed mapping: the same photo gives the same target whatever the scene
+    photo = np.random.RandomState(0).randint(0, 256, (16, 16, 3)).astype(np.uint8)
+    assert np.array_equal(mdd.dslr_look(photo, 1.0), mdd.dslr_look(photo.copy(), 1.0))
+    assert np.array_equal(mdd.dslr_look(photo, 0.0), photo)
+
+
+def test_phone_optics_soften_the_raw(tmp_path):
+    def high_freq(**kwargs):
+        _, raws, _ = make(tmp_path, "b%d" % len(os.listdir(str(tmp_path))), **dict(OFF, **kwargs))
+        # energy of differences within one Bayer plane, relative to the plane's level
+        g = [load_dataset.bayer_planes(r)[..., 1].astype(np.float64) for r in raws]
+        return np.mean([np.abs(np.diff(p, axis=1)).mean() / max(p.mean(), 1) for p in g])
+    assert high_freq(blur=1.0) < 0.9 * high_freq()
+
+
+def test_misalignment_shifts_the_raw_against_the_target(tmp_path):
+    shifts = [mdd.draw_scene(np.random.RandomState([5, 1]), dict(OFF, shift=1.0))["shift"] for _ in range(1)]
+    assert 0 < max(abs(s) for s in shifts[0]) <= 1.0
+    # a pair made with the shift differs from one made without by about a shift of that size
+    ramp = np.tile(np.linspace(0, 255, 64).astype(np.uint8)[None, :, None], (64, 1, 3))
+    rng = np.random.RandomState(0)
+    scene = dict(mdd.draw_scene(np.random.RandomState(0), OFF), shift=(0.0, 1.0))
+    moved = load_dataset.bayer_planes(mdd.inverse_isp(ramp, rng, scene)).astype(np.float64)
+    still = load_dataset.bayer_planes(mdd.inverse_isp(ramp, np.random.RandomState(0), None)).astype(np.float64)
+    inner = (slice(4, -4), slice(4, -4))
+    # one full-resolution pixel along a linear ramp: a level change of one pixel's step
+    step = np.diff(still[..., 1][inner], axis=1).mean() / 2
+    assert abs((still[..., 1][inner] - moved[..., 1][inner]).mean() - step) < 0.35 * abs(step)
+
+
+def test_splits_use_different_photos():
+    assert not set(mdd.TRAIN_PHOTOS) & set(mdd.VAL_PHOTOS)
+    assert not (set(mdd.TRAIN_PHOTOS) | set(mdd.VAL_PHOTOS)) & set(mdd.TEST_PHOTOS)
+
+
+def test_preview_picture_and_the_summary_line(tmp_path):
+    out, preview = str(tmp_path / "d"), str(tmp_path / "pairs.png")
+    proc = run_script("make_demo_data.py", "out=" + out, "train_count=3", "val_count=1", "test_count=1",
+                      "patch_size=32", "test_h=64", "test_w=64", "preview=" + preview)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "effects: wb=1, exposure_stops=1, iso_stops=1.5, look=1, blur=0.6, shift=1" in proc.stdout
+    img = np.asarray(Image.open(preview))
+    assert img.shape[0] > 3 * 32 and img.shape[1] >= 2 * 32 and img.shape[2] == 3
+    assert_usage_error(run_script("make_demo_data.py", "out=" + str(tmp_path / "e"), "blur=-1"), "'blur'")
