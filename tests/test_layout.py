@@ -3,6 +3,8 @@ files share helpers through conftest.py, never by importing each other. Read fro
 import statements (anywhere in a file, late imports too), not by running them."""
 import ast
 import os
+import subprocess
+import sys
 
 from conftest import ROOT
 
@@ -55,3 +57,19 @@ def test_the_check_sees_a_script_importing_a_script(tmp_path):
     (tmp_path / "a.py").write_text('def f():\n    import b\n\n\nif __name__ == "__main__":\n    f()\n')
     (tmp_path / "b.py").write_text('if __name__ == "__main__":\n    pass\n')
     assert _is_script(str(tmp_path / "a.py")) and "b" in _imported(str(tmp_path / "a.py"))
+
+
+def test_bad_arguments_fail_before_tensorflow_is_imported():
+    """Imports sit at the top of each file, except TensorFlow's: an argument error stays fast."""
+    scripts = sorted(name for name, path in _modules(ROOT).items() if _is_script(path))
+    code = ("import runpy, sys\n"
+            "sys.argv = [sys.argv[1], 'no_such_key=1']\n"
+            "try:\n"
+            "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit as err:\n"
+            "    assert err.code == 2, err.code\n"
+            "print('tensorflow' in sys.modules)\n")
+    for name in scripts:
+        proc = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, name + ".py")], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        assert proc.returncode == 0 and proc.stdout.strip() == "False", (name, proc.stdout, proc.stderr[-1000:])
