@@ -20,7 +20,8 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "punet_reference")
 sys.path.insert(0, ROOT)
-from make_demo_data import make_dataset  # noqa: E402  (the scripts' folder is on the path from here)
+import load_dataset  # noqa: E402  (the scripts' folder is on the path from here)
+from make_demo_data import make_dataset  # noqa: E402
 from make_vgg_mat import write_random_vgg  # noqa: E402
 from utils import import_tf, tf_major  # noqa: E402
 
@@ -145,7 +146,6 @@ def run_tflite(path, x):
 
 
 def val_inputs(demo_data):
-    import load_dataset
     names = load_dataset.paired_names(demo_data, "val", "mediatek_raw/", "fujifilm/")
     raw, rgb = load_dataset.load_pairs(demo_data, "val", "mediatek_raw/", "fujifilm/", names, 64, 64)
     return load_dataset.to_float(raw, rgb)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import LOG_LINE, ROOT, assert_usage_error, ckpt_reader, run_script
+from utils import tf_version
 
 try:
     import horovod.tensorflow  # noqa: F401
@@ -100,8 +101,7 @@ def test_distributed_without_horovod_is_one_line(demo_data, tmp_path):
     (fake / "__init__.py").write_text("raise ImportError('No module named horovod')\n")
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m"),
                       "distributed=True", *BASE, env={"PYTHONPATH": str(tmp_path / "fake")})
-    import tensorflow
-    version = tuple(int(v) for v in tensorflow.__version__.split(".")[:2])
+    version = tuple(int(v) for v in tf_version().split(".")[:2])
     if version < (2, 0):  # install it here
         line = assert_usage_error(proc, "distributed=True needs Horovod", "WITH_HOROVOD=1 bash setup_env.sh tf1")
         assert "tf2-horovod" not in line
