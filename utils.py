@@ -172,8 +172,12 @@ def _is_tf_banner(line):
 def _tf_banner_filtered():
     """Send the process's stderr (file descriptor 2) to a temporary file for the block, then copy
     it back to stderr without TensorFlow's banner lines."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError):  # no stderr to filter (descriptor 2 closed: sys.stderr is None)
+        yield
+        return
     with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
         try:
