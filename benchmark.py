@@ -36,9 +36,11 @@ R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each,
 training images per second from the difference (start-up and the one validation cancel out).
 """
 import contextlib
+import csv
 import glob
 import math
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -47,12 +49,21 @@ import tempfile
 import time
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from utils import (Arg, UsageError, check_arch_and_size, parse_args, positive_float, positive_int,
-                   run_main, to_bool)
+import load_dataset
+from checkpoints import checkpoint_exists, freeze_checkpoint
+from evaluate import SsimMeter, psnr_between, score_images, timed
+from losses import build_losses
+from tflite import GraphModel, TFLiteModel, calibration_inputs, convert, convert_session
+from train_log import log_path, parse_log_line, read_log_lines
+from utils import (Arg, UsageError, atomic_output, check_arch_and_size, import_tf, parse_args, positive_float,
+                   positive_int, progress, run_main, tf_major, tf_version, to_bool)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 ARGS = [
-    Arg("mode", str, "speed", "speed, quality, precision or horovod"),
+    Arg("mode", str, "speed", "speed, quality, precision or horovod (see above)"),
     Arg("archs", str, "model,punet", "comma-separated arch[:num_maps_base]; ratios are to the first"),
     Arg("img_h", positive_int, 1088, "inference height (full resolution)"),
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
@@ -100,8 +111,7 @@ class Subject:
     """One arch: its inference graph and session, its training graph and session, its TFLite."""
 
     def __init__(self, tf, arch, nmb, a):
-        import model
-        from train_model import build_losses
+        import model  # builds on TensorFlow: imported after it
         self.label = "%s:%d" % (arch, nmb)
         h, w = a["img_h"], a["img_w"]
         self.infer_graph = tf.Graph()
@@ -130,20 +140,11 @@ class Subject:
             rng = np.random.RandomState(1)
             self.batch = {self.tx: rng.rand(b, p // 2, p // 2, 4).astype(np.float32),
                           self.ty: rng.rand(b, p, p, 3).astype(np.float32)}
-        self.interp = None
+        self.tflite = None
         if a["tflite"]:
             with self.infer_graph.as_default():
-                conv = tf.lite.TFLiteConverter.from_session(self.sess, [self.x], [self.y])
-                content = conv.convert()
-            try:
-                self.interp = tf.lite.Interpreter(model_content=content, num_threads=a["threads"])
-                self.tfl_threads = str(a["threads"])
-            except TypeError:  # TF 1.15's interpreter has no thread setting
-                self.interp = tf.lite.Interpreter(model_content=content)
-                self.tfl_threads = "default (TF 1.15 cannot set them)"
-            self.interp.allocate_tensors()
-            self.tfl_in = self.interp.get_input_details()[0]["index"]
-            self.tfl_out = self.interp.get_output_details()[0]["index"]
+                content = convert_session(tf, self.sess, [self.x], [self.y])
+            self.tflite = TFLiteModel(tf, "(%s in memory)" % self.label, a["threads"], content=content)
         self.times = {"infer": [], "train": [], "tflite": []}
 
     def run_infer(self):
@@ -153,19 +154,10 @@ class Subject:
         self.train_sess.run(self.step, self.batch)
 
     def run_tflite(self):
-        self.interp.set_tensor(self.tfl_in, self.input)
-        self.interp.invoke()
-        return self.interp.get_tensor(self.tfl_out)
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+        return self.tflite.run(self.input)
 
 
 def speed(a, archs):
-    from utils import import_tf, progress, tf_version
     tf = import_tf()
     subjects = [Subject(tf, arch, nmb, a) for arch, nmb in progress(archs, desc="building", unit="arch")]
     kinds = [("infer", "run_infer")]
@@ -182,8 +174,7 @@ def speed(a, archs):
                 s.times[kind].append(timed(getattr(s, method)))
     med = {(s.label, k): statistics.median(s.times[k]) for s in subjects for k, _ in kinds}
     first = subjects[0].label
-    import platform
-    threads = subjects[0].tfl_threads if a["tflite"] else "-"
+    threads = subjects[0].tflite.threads if a["tflite"] else "-"
     print("TensorFlow %s, Python %s, %s, %d CPUs; inference at %dx%d, training batch %d of %dx%d, "
           "TFLite threads %s; medians of %d interleaved runs; ratio = arch time / %s time" % (
               tf_version(), platform.python_version(), platform.machine(), os.cpu_count(),
@@ -203,9 +194,6 @@ def speed(a, archs):
         print(row)
 
 
-VAL_LINE = re.compile(r"step (\d+) .*psnr ([\d.]+), ms-ssim ([\d.]+), ssim ([\d.]+) \| ([\d.]+) s")
-
-
 def curve_points(a):
     """The iterations at which quality mode reports (sorted), and the validation period."""
     if not a["curve"]:
@@ -222,29 +210,25 @@ def curve_points(a):
     return points, step
 
 
+def _log_start(path):
+    return int(re.search(r"logs_(\d+)-", os.path.basename(path)).group(1))
+
+
 def read_curve(run_dir):
     """{iteration: (psnr, ssim, ms_ssim, seconds)} from every log of a run folder (a resumed run
-    writes one log per start; the later start wins where they overlap)."""
+    writes one log per start; the later start wins where they overlap, and its seconds, counted
+    from its own start, continue those of the run it resumed)."""
     points = {}
-    logs = glob.glob(os.path.join(run_dir, "logs_*-*.txt"))
-    for path in sorted(logs, key=lambda p: int(re.search(r"logs_(\d+)-", os.path.basename(p)).group(1))):
-        offset = 0.0  # seconds are counted from each start: chain them
-        start = int(re.search(r"logs_(\d+)-", os.path.basename(path)).group(1))
-        earlier = [v[3] for k, v in points.items() if k <= start]
-        if earlier:
-            offset = max(earlier)
-        with open(path) as f:
-            for line in f:
-                m = VAL_LINE.search(line)
-                if m:
-                    points[int(m.group(1))] = (float(m.group(2)), float(m.group(4)), float(m.group(3)),
-                                               offset + float(m.group(5)))
+    for path in sorted(glob.glob(os.path.join(run_dir, "logs_*-*.txt")), key=_log_start):
+        start = _log_start(path)
+        offset = max([v[3] for k, v in points.items() if k <= start] or [0.0])
+        for row in read_log_lines(path):
+            points[row["step"]] = (row["psnr"], row["ssim"], row["ms_ssim"], offset + (row["seconds"] or 0.0))
     return points
 
 
 def train_curve(a, arch, nmb, run_dir, points, step):
     """Train arch in run_dir up to the last curve point, resuming from its newest checkpoint."""
-    here = os.path.dirname(os.path.abspath(__file__))
     last = points[-1]
     done = read_curve(run_dir) if os.path.isdir(run_dir) else {}
     label = "%s:%d" % (arch, nmb)
@@ -252,7 +236,7 @@ def train_curve(a, arch, nmb, run_dir, points, step):
         print("%s: complete in %s (delete that folder to train it again)" % (label, run_dir), flush=True)
         return done
     resume = bool(glob.glob(os.path.join(run_dir, "%s_iteration_*.ckpt.index" % arch)))
-    cmd = [sys.executable, os.path.join(here, "train_model.py"), "arch=" + arch,
+    cmd = [sys.executable, os.path.join(HERE, "train_model.py"), "arch=" + arch,
            "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + run_dir,
            "result_dir=" + os.path.join(run_dir, "previews"), "tensorboard=False",
            "content_loss=False", "batch_size=%d" % a["batch_size"], "patch_w=%d" % a["patch"],
@@ -269,23 +253,22 @@ def train_curve(a, arch, nmb, run_dir, points, step):
     with open(err_path, "a") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True)
         for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
-            m = VAL_LINE.search(line)
-            if m:
-                it = int(m.group(1))
+            row = parse_log_line(line)
+            if row:
+                it = row["step"]
                 rate = (time.time() - t0) / max(it - start_at, 1)
-                print("  %s step %d/%d: val PSNR %s, SSIM %s, %.3f s/it, about %.0f min left" % (
-                    label, it, last, m.group(2), m.group(4), rate, rate * (last - it) / 60), flush=True)
+                print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
+                    label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
         proc.wait()
     if proc.returncode != 0:
         with open(err_path) as f:
-            tail = [l for l in f.read().splitlines() if l.strip()][-1:]
+            tail = [line for line in f.read().splitlines() if line.strip()][-1:]
         raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
             label, proc.returncode, tail[0] if tail else "", err_path))
     return read_curve(run_dir)
 
 
 def quality(a, archs):
-    import load_dataset
     load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
     load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
     points, step = curve_points(a)
@@ -330,8 +313,6 @@ def print_curves(curves, points):
 def write_curves(a, curves, points):
     """CSV and PNG of the curves beside the runs (or in results/ for a temporary work_dir)."""
     base = a["out"] or os.path.join(a["work_dir"] or "results", "curves_lr%g" % a["learning_rate"])
-    import csv
-    from utils import atomic_output
     with atomic_output(base + ".csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
@@ -339,10 +320,8 @@ def write_curves(a, curves, points):
             for label, curve in curves:
                 for it in sorted(curve):
                     w.writerow([label, a["learning_rate"], it] + ["%.4f" % v for v in curve[it]])
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))  # no pyplot: no GUI backend, no global figure to close
+    axes = fig.subplots(1, 2)
     for k, (label, curve) in enumerate(curves):
         its = sorted(curve)
         for ax, col in zip(axes, (0, 1)):
@@ -356,18 +335,14 @@ def write_curves(a, curves, points):
     fig.suptitle("batch %d, %dx%d patches, Adam %g, seed %d, %s" % (
         a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]), fontsize=9)
     fig.tight_layout()
-    try:
-        with atomic_output(base + ".png", ".tmp.png") as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
+    with atomic_output(base + ".png", ".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=110)
     print("wrote %s.csv and %s.png" % (base, base))
 
 
 def tradeoff(a, archs, curves, last):
     """Inference time at img_h x img_w of each arch and the MAI-style trade-off against the first:
     PSNR gained per doubling of run time."""
-    from utils import import_tf
     tf = import_tf()
     sub = dict(a, train=False, tflite=False)
     subjects = [Subject(tf, arch, nmb, sub) for arch, nmb in archs]
@@ -389,35 +364,13 @@ def tradeoff(a, archs, curves, last):
         print("%-10s %10d %10.1f %7.3f %9.2f %+8.2f %13s" % (label, s.params, 1000 * t, t / times[0], p, p - p0, per))
 
 
-def freeze(tf, arch, nmb, ckpt, h, w, path):
-    """Write the frozen graph of `ckpt` for h x w photos (input 1 x h/2 x w/2 x 4)."""
-    import model
-    from utils import write_frozen_graph
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
-        model.build(arch, x, nmb)
-        with tf.Session() as sess:
-            try:
-                tf.train.Saver().restore(sess, ckpt)
-            except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
-                raise UsageError(model.restore_error(ckpt, arch, nmb, err))
-            write_frozen_graph(tf, sess, ["output_l0"], path)
-
-
 def precision(a, archs):
-    import load_dataset
-    import previews
-    from convert_tflite import calibration_inputs, convert
-    from inference_tflite import GraphModel, TFLiteModel
-    from test_model import SsimMeter
-    from utils import checkpoint_exists, import_tf, progress, psnr, tf_version
     arch, nmb = archs[0]
     tf = import_tf()  # before anything imports tensorflow: it quiets TF's C++ logs
     if not checkpoint_exists(a["ckpt"]):
         raise UsageError("ckpt=%r: no such checkpoint (give the prefix, e.g. models/model_iteration_600.ckpt)"
                          % a["ckpt"])
-    import tensorflow
-    precisions = ["fp32", "fp16"] + (["int8"] if int(tensorflow.__version__.split(".")[0]) >= 2 else [])
+    precisions = ["fp32", "fp16"] + (["int8"] if tf_major() >= 2 else [])
     names = load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
     raw_dir, rgb_dir = (os.path.join(a["dataset_dir"], "val", d) for d in ("mediatek_raw", "fujifilm"))
     vw, vh = load_dataset.raw_size(os.path.join(raw_dir, names[0]))
@@ -426,7 +379,7 @@ def precision(a, archs):
     with tempfile.TemporaryDirectory() as tmp:
         for size, (h, w) in (("val", (vh, vw)), ("img", (a["img_h"], a["img_w"]))):
             pb = os.path.join(tmp, "%s.pb" % size)
-            freeze(tf, arch, nmb, a["ckpt"], h, w, pb)
+            freeze_checkpoint(tf, arch, nmb, a["ckpt"], h, w, pb)
             shape = (1, h // 2, w // 2, 4)
             calib = None
             for p in progress(precisions, desc="converting at %dx%d" % (w, h), unit="model"):
@@ -441,21 +394,22 @@ def precision(a, archs):
             if size == "val":
                 models["val", "graph"] = GraphModel(tf, pb)
         rows = {}
-        ssim = SsimMeter(tf, [vh, vw, 3])
+        ssim = SsimMeter(tf)
+        val = []  # (index, input, target) for score_images
+        for i in range(len(val_raw)):
+            x, y = load_dataset.to_float(val_raw[i:i + 1], val_rgb[i:i + 1])
+            val.append((i, x, y[0]))
         fp32_out = {}
         for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
             ps, ss, ref, dmax = [], [], [], 0.0
-            for i in range(len(val_raw)):
-                x, y = load_dataset.to_float(val_raw[i:i + 1], val_rgb[i:i + 1])
-                out = np.clip(models["val", p].run(x)[0], 0, 1)
-                out_f = previews.to_uint8(out).astype(np.float32) / 255.0
-                ps.append(psnr(float(np.mean((out_f - y[0]) ** 2))))
-                ss.append(ssim(out_f, y[0]))
+            for r in score_images(models["val", p].run, val, ssim):
+                ps.append(r.psnr)
+                ss.append(r.ssim)
                 if p == "fp32":
-                    fp32_out[i] = out
-                ref.append(psnr(float(np.mean((out - fp32_out[i]) ** 2))))
-                graph = np.clip(models["val", "graph"].run(x)[0], 0, 1)
-                dmax = max(dmax, float(np.max(np.abs(out - graph))))
+                    fp32_out[r.name] = r.out
+                ref.append(psnr_between(r.out, fp32_out[r.name]))
+                graph = np.clip(models["val", "graph"].run(r.x)[0], 0, 1)
+                dmax = max(dmax, float(np.max(np.abs(r.out - graph))))
             rows[p] = [np.mean(ps), np.mean(ss), np.mean(ref), dmax]
         probe = np.random.RandomState(0).rand(1, a["img_h"] // 2, a["img_w"] // 2, 4).astype(np.float32)
         times = {p: [] for p in precisions}
@@ -464,7 +418,6 @@ def precision(a, archs):
         for _ in progress(range(a["runs"]), desc="timing", unit="round"):
             for p in precisions:
                 times[p].append(models["img", p].timed_invoke(probe))
-    import platform
     print("TensorFlow %s, Python %s, %d CPUs; %s:%d from %s; latency at %dx%d, TFLite threads %s, medians of "
           "%d interleaved runs; quality on %d validation images of %dx%d (%s)%s" % (
               tf_version(), platform.python_version(), os.cpu_count(), arch, nmb, a["ckpt"], a["img_w"], a["img_h"],
@@ -483,7 +436,6 @@ def precision(a, archs):
 
 
 def horovod(a, archs):
-    import load_dataset
     load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
     runner = os.path.join(os.path.dirname(sys.executable), "horovodrun")
     if subprocess.run([sys.executable, "-c", "import horovod.tensorflow"], stderr=subprocess.DEVNULL).returncode:
@@ -491,14 +443,13 @@ def horovod(a, archs):
                          ".venv-tf2-horovod/bin/python benchmark.py mode=horovod (or WITH_HOROVOD=1 bash "
                          "setup_env.sh tf1 and .venv-tf1/bin/python)")
     arch, nmb = archs[0]
-    here = os.path.dirname(os.path.abspath(__file__))
     rates, spans = {}, {}
     for ranks in (1, 2):
         seconds = {}
         for iters in (a["iters"], 2 * a["iters"]):
             with tempfile.TemporaryDirectory() as model_dir:
                 cmd = [runner, "-np", str(ranks), "-H", "localhost:%d" % ranks, "--gloo", sys.executable,
-                       os.path.join(here, "train_model.py"), "distributed=True", "arch=" + arch,
+                       os.path.join(HERE, "train_model.py"), "distributed=True", "arch=" + arch,
                        "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + model_dir,
                        "content_loss=False", "tensorboard=False", "batch_size=%d" % a["batch_size"],
                        "patch_w=%d" % a["patch"], "patch_h=%d" % a["patch"], "train_size=100000",
@@ -508,11 +459,9 @@ def horovod(a, archs):
                 if proc.returncode != 0:
                     raise UsageError("horovodrun failed (exit %d): %s" % (
                         proc.returncode, proc.stdout.strip().splitlines()[-1:] or ""))
-                with open(os.path.join(model_dir, "logs_0-%d.txt" % iters)) as f:
-                    seconds[iters] = float(re.search(r"\| ([\d.]+) s$", f.read().strip()).group(1))
+                seconds[iters] = read_log_lines(log_path(model_dir, 0, iters))[-1]["seconds"]
         spans[ranks] = seconds[2 * a["iters"]] - seconds[a["iters"]]
         rates[ranks] = ranks * a["batch_size"] * a["iters"] / max(spans[ranks], 1e-9)
-    from utils import tf_version
     print("Horovod (Gloo, CPU), TF %s, %d CPUs; %s:%d, batch %d per rank, %dx%d patches; images/s from "
           "%d vs %d iterations" % (tf_version(), os.cpu_count(), arch, nmb, a["batch_size"], a["patch"], a["patch"],
                                    a["iters"], 2 * a["iters"]))
@@ -526,8 +475,6 @@ def horovod(a, archs):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
-    # TF 1.15's TFLite converter runs the helper program toco_from_protos that sits beside python
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if a["mode"] not in ("speed", "quality", "precision", "horovod"):
         raise UsageError("mode=%r: use speed, quality, precision or horovod" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),

@@ -7,7 +7,8 @@ import argparse
 import os
 import sys
 
-from utils import UsageError, checkpoint_exists, run_main, write_frozen_graph
+from checkpoints import checkpoint_exists, write_frozen_graph
+from utils import UsageError, import_tf, run_main
 
 
 def main(argv):
@@ -28,7 +29,6 @@ def main(argv):
     out_dir = os.path.dirname(os.path.abspath(args.out_path))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         raise UsageError("cannot write %s: folder missing or not writable" % args.out_path)
-    from utils import import_tf
     tf = import_tf()
     nodes = [n.strip() for n in args.out_nodes.split(",") if n.strip()]
     with tf.Session() as sess:

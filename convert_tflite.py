@@ -16,11 +16,10 @@ The frozen graph has a fixed input size; input_shape (1,H/2,W/2,4) defaults to i
 pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
 """
 import os
-import sys
 
-import numpy as np
-
-from utils import Arg, UsageError, atomic_output, parse_args, positive_int, run_main
+from tflite import PRECISIONS, calibration_inputs, convert, read_graph
+from utils import (Arg, UsageError, atomic_output, ensure_dir, import_tf, parse_args, positive_int, progress,
+                   run_main, tf_major)
 
 ARGS = [
     Arg("pb", str, "models/original/punet_pretrained.pb", "frozen graph (Placeholder -> output_l0)"),
@@ -33,7 +32,6 @@ ARGS = [
     Arg("calib_size", positive_int, 100, "int8: number of calibration inputs"),
     Arg("seed", int, 0, "int8: random choice of calibration patches"),
 ]
-PRECISIONS = ("fp32", "fp16", "int8")
 SEED_SHAPE = (1, 544, 960, 4)
 
 
@@ -52,90 +50,12 @@ def parse_shape(text):
     return shape
 
 
-def read_graph(tf, path):
-    """The GraphDef of a frozen .pb and its Placeholder's static shape (None if not fixed)."""
-    if not os.path.isfile(path):
-        raise UsageError("frozen graph %r not found (write one with test_model.py save=True or "
-                         "ckpt2pb.py)" % path)
-    graph_def = tf.GraphDef()
-    import warnings
-    try:
-        with open(path, "rb") as f, warnings.catch_warnings():
-            warnings.simplefilter("error")  # older protobufs only warn about undecodable bytes
-            graph_def.ParseFromString(f.read())
-    except Exception as err:  # protobuf's DecodeError has no stable import path across versions
-        raise UsageError("%r is not a frozen TensorFlow graph (.pb): %s" % (path, err))
-    nodes = {n.name: n for n in graph_def.node}
-    for name in ("Placeholder", "output_l0"):
-        if name not in nodes:
-            raise UsageError("%r has no node %r; the graph must go Placeholder -> output_l0" % (path, name))
-    dims = nodes["Placeholder"].attr["shape"].shape
-    shape = tuple(d.size for d in dims.dim)
-    return graph_def, (shape if len(shape) == 4 and min(shape) > 0 else None)
-
-
-def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
-    """`count` network inputs [1, h, w, 4] from real training RAWs: random crops of the Bayer
-    planes, or (when the RAWs are smaller than the input) tiles of several RAWs side by side."""
-    import load_dataset
-    folder = os.path.join(dataset_dir, "train", phone_dir)
-    names = load_dataset.list_pngs(folder, "calibration (train RAW)")
-    rng = np.random.RandomState(seed)
-    _, h, w, _ = shape
-    for _ in range(count):
-        x = np.empty((h, w, 4), np.float32)
-        y0 = 0
-        while y0 < h:
-            x0, tile_h = 0, h
-            while x0 < w:
-                planes = load_dataset.extract_bayer_channels(
-                    load_dataset.read_raw(os.path.join(folder, names[rng.randint(len(names))])))
-                th, tw = min(planes.shape[0], h - y0), min(planes.shape[1], w - x0)
-                oy = rng.randint(planes.shape[0] - th + 1)
-                ox = rng.randint(planes.shape[1] - tw + 1)
-                x[y0:y0 + th, x0:x0 + tw] = planes[oy:oy + th, ox:ox + tw]
-                x0 += tw
-                tile_h = min(tile_h, th)
-            y0 += tile_h
-        yield x[None]
-
-
-def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
-    """The .tflite bytes of a frozen graph; `calibration` yields float inputs (int8 only)."""
-    import tensorflow
-    major = int(tensorflow.__version__.split(".")[0])
-    if precision == "int8" and major < 2:
-        raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
-                         "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
-                         ".venv/bin/python (bash setup_env.sh tf2)" % tensorflow.__version__)
-    # TF 1.15's converter runs the helper program toco_from_protos that sits beside python
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    converter = tf.lite.TFLiteConverter.from_frozen_graph(
-        graph_path, ["Placeholder"], ["output_l0"], {"Placeholder": list(shape)})
-    if precision == "fp16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif precision == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([x] for x in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
-    try:
-        return converter.convert()
-    except UsageError:
-        raise
-    except Exception as err:
-        raise UsageError("the TFLite converter failed on %r (%s): %s" % (
-            graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
-
-
 def main(argv):
     a = parse_args(ARGS, argv, prog="convert_tflite.py", doc=__doc__)
     if a["precision"] not in PRECISIONS:
         raise UsageError("precision=%r: use fp32, fp16 or int8" % a["precision"])
     if a["int8_io"] not in ("uint8", "int8"):
         raise UsageError("int8_io=%r: use uint8 or int8" % a["int8_io"])
-    from utils import import_tf, progress
     tf = import_tf()
     graph_def, frozen_shape = read_graph(tf, a["pb"])
     shape = parse_shape(a["input_shape"]) if a["input_shape"] else frozen_shape or SEED_SHAPE
@@ -147,14 +67,12 @@ def main(argv):
     out = a["out"] or default_out(a["pb"], a["precision"])
     calibration = None
     if a["precision"] == "int8":
-        import tensorflow
-        if int(tensorflow.__version__.split(".")[0]) >= 2:  # else convert() says why not, at once
+        if tf_major() >= 2:  # else convert() says why not, at once
             calibration = list(progress(
                 calibration_inputs(a["dataset_dir"], a["phone_dir"], shape, a["calib_size"], a["seed"]),
                 total=a["calib_size"], desc="calibration inputs", unit="input"))
     content = convert(tf, a["pb"], shape, a["precision"], a["int8_io"], calibration)
     folder = os.path.dirname(os.path.abspath(out))
-    from utils import ensure_dir
     ensure_dir(folder, "the output's folder")
     with atomic_output(out) as tmp:
         with open(tmp, "wb") as f:

@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 STACK=${STACK:-tf2}
 ITERS=${ITERS:-600}
 bash setup_env.sh "$STACK"
-if [ "$STACK" = tf1 ]; then PY=.venv-tf1/bin/python; else PY=.venv/bin/python; fi
+. ./stacks.sh
+PY=$(stack_venv "$STACK")/bin/python
 
 echo "== 1/5 demo dataset (inverse ISP on scikit-image photos) -> raw_images/"
 "$PY" make_demo_data.py out=raw_images/ overwrite=True

@@ -7,11 +7,13 @@ import os
 import sys
 
 import numpy as np
+import rawpy
 from PIL import Image
 
 from utils import UsageError, progress as progress_bar
 
 RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
+RAW_MAX = 1023  # 10-bit, as the MAI21 RAWs (DNGs are scaled to it)
 
 
 def list_pngs(folder, what):
@@ -26,7 +28,7 @@ def list_pngs(folder, what):
 
 def list_raws(folder, what):
     """The RAW files of a folder: its PNGs, or, where it holds none, its DNGs (read through
-    dng2png.read_dng, so a phone's DNG folder can be processed directly)."""
+    read_dng, so a phone's DNG folder can be processed directly)."""
     if os.path.isdir(folder) and not any(n.lower().endswith(".png") for n in os.listdir(folder)):
         dngs = sorted((n for n in os.listdir(folder) if n.lower().endswith(".dng")), key=_natural_key)
         if dngs:
@@ -68,10 +70,9 @@ def _is_dng(path):
 
 def read_raw(path):
     """A RAW Bayer mosaic as uint16 [H, W]: a single-channel 16-bit PNG, or a DNG (converted to
-    the same RGGB-aligned 10-bit mosaic by dng2png.read_dng)."""
+    the same RGGB-aligned 10-bit mosaic by read_dng)."""
     if _is_dng(path):
-        import dng2png
-        return dng2png.read_dng(path)[0]
+        return read_dng(path)[0]
     try:
         with Image.open(path) as img:
             mode = img.mode
@@ -81,6 +82,48 @@ def read_raw(path):
         raise UsageError("cannot read RAW PNG %r (corrupt or truncated?): %s" % (path, err))
     _check_raw(path, mode, arr.ndim, arr.shape[-1], arr.shape[0])
     return arr.astype(np.uint16, copy=False)
+
+
+def read_dng(path):
+    """(mosaic, note): the RGGB-aligned 10-bit mosaic as uint16 [H, W] (H, W even), and what was
+    done to get it ("pattern GRBG, shifted by 0 rows and 1 column; black 64, white 4095")."""
+    try:
+        raw = rawpy.imread(path)
+    except (rawpy.LibRawError, OSError, ValueError) as err:
+        detail = err.args[0] if err.args else type(err).__name__
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        raise UsageError("cannot read %r as a camera RAW/DNG (LibRaw: %s)" % (path, detail))
+    with raw:
+        if raw.raw_type != rawpy.RawType.Flat:
+            raise UsageError("%r holds no Bayer mosaic (a linear DNG or a Foveon/stacked sensor, already "
+                             "demosaiced); only Bayer RAWs can be converted" % path)
+        pattern = raw.raw_pattern
+        if pattern is None or pattern.shape != (2, 2):
+            raise UsageError("%r has a %s colour filter pattern (X-Trans?), not a 2x2 Bayer one; "
+                             "it cannot be converted" % (path, "x".join(map(str, np.shape(pattern))) or "no"))
+        desc = raw.color_desc.decode("ascii", "replace")
+        cfa = "".join(desc[i] for i in pattern.flat)
+        if sorted(cfa) != ["B", "G", "G", "R"]:
+            raise UsageError("%r has the colour filter %s, not an RGB Bayer pattern (RGGB, GRBG, GBRG "
+                             "or BGGR); it cannot be converted" % (path, cfa))
+        dy, dx = divmod(cfa.index("R"), 2)
+        mosaic = raw.raw_image_visible
+        colors = raw.raw_colors_visible
+        h, w = (mosaic.shape[0] - dy) // 2 * 2, (mosaic.shape[1] - dx) // 2 * 2
+        if h < 2 or w < 2:
+            raise UsageError("%r is too small (%dx%d)" % (path, mosaic.shape[1], mosaic.shape[0]))
+        blacks = np.asarray(raw.black_level_per_channel, np.float32)
+        white = float(raw.white_level)
+        if white <= blacks.max():
+            raise UsageError("%r has white level %g not above its black level %g" % (path, white, blacks.max()))
+        values = mosaic[dy:dy + h, dx:dx + w].astype(np.float32)
+        black = blacks[colors[dy:dy + h, dx:dx + w]]
+        out = np.clip(np.round((values - black) * (RAW_MAX / (white - black))), 0, RAW_MAX).astype(np.uint16)
+    black_text = "%g" % blacks[0] if len(set(blacks.tolist())) == 1 else "%s (%s)" % (
+        "/".join("%g" % b for b in blacks), "/".join(desc[:len(blacks)]))
+    note = "pattern %s, shifted by %d row%s and %d column%s to RGGB; black %s, white %g -> 0..%d; %dx%d" % (
+        cfa, dy, "" if dy == 1 else "s", dx, "" if dx == 1 else "s", black_text, white, RAW_MAX, w, h)
+    return out, note
 
 
 def read_rgb(path):
@@ -169,8 +212,7 @@ def _header(path, what):
         raise UsageError("cannot read %s PNG %r (corrupt or not a PNG?): %s" % (what, path, err))
 
 
-def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None,
-               progress=True):
+def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None):
     """Read `names` as (uint16 planes [N, ph/2, pw/2, 4], uint8 targets [N, ph, pw, 3]).
 
     Images larger than the patch are cropped (randomly with `rng`, centred without).
@@ -179,9 +221,7 @@ def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w,
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
     raws = np.empty((len(names), patch_h // 2, patch_w // 2, 4), np.uint16)
     rgbs = np.empty((len(names), patch_h, patch_w, 3), np.uint8)
-    iterator = progress_bar(names, desc="loading %s" % split, unit="img", leave=False,
-                            disable=not progress)
-    for i, name in enumerate(iterator):
+    for i, name in enumerate(progress_bar(names, desc="loading %s" % split, unit="img", leave=False)):
         raw_path = os.path.join(raw_dir, name)
         rgb_path = os.path.join(rgb_dir, name)
         raw = read_raw(raw_path)

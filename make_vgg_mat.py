@@ -10,6 +10,7 @@ real ones divided by `width_div` to keep the file small.
 import os
 
 import numpy as np
+import scipy.io
 
 from utils import Arg, UsageError, atomic_output, parse_args, positive_int, run_main
 
@@ -22,7 +23,6 @@ STAGES = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 
 
 def write_random_vgg(path, width_div=16, seed=0):
-    import scipy.io
     rng = np.random.RandomState(seed)
     layers = []
     cin = 3

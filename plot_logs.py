@@ -8,8 +8,10 @@ one label: `logs=models/logs_0-1000.txt+models/logs_1000-2000.txt`). Left: train
 since the previous validation) and validation loss; right: validation PSNR.
 """
 import os
-import re
 
+from matplotlib.figure import Figure
+
+from train_log import read_log_lines
 from utils import Arg, UsageError, atomic_output, parse_args, run_main
 
 ARGS = [
@@ -18,20 +20,13 @@ ARGS = [
     Arg("out", str, "results/training.png", "PNG to write"),
     Arg("title", str, "", "figure title"),
 ]
-LINE = re.compile(r"step (\d+) \| training loss: ([-\d.einfa]+) \| validation: loss ([-\d.einfa]+), "
-                  r"content [-\d.einfa]+, mse [-\d.einfa]+, psnr ([-\d.einfa]+)")
 
 
 def read_log(path):
     """[(step, training loss, validation loss, validation PSNR)] from a train_model.py log."""
     if not os.path.isfile(path):
         raise UsageError("log file %r not found" % path)
-    rows = []
-    with open(path) as f:
-        for line in f:
-            m = LINE.match(line)
-            if m:
-                rows.append((int(m.group(1)), float(m.group(2)), float(m.group(3)), float(m.group(4))))
+    rows = [(r["step"], r["train_loss"], r["loss"], r["psnr"]) for r in read_log_lines(path)]
     if not rows:
         raise UsageError("%r holds no train_model.py validation lines" % path)
     return rows
@@ -39,10 +34,8 @@ def read_log(path):
 
 def plot(runs, out, title=""):
     """runs: [(label, rows)]; writes the figure to `out` atomically."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))  # no pyplot: no GUI backend, no global figure to close
+    ax_loss, ax_psnr = fig.subplots(1, 2)
     for k, (label, rows) in enumerate(runs):
         colour = "C%d" % (k % 10)
         steps = [r[0] for r in rows]
@@ -57,11 +50,8 @@ def plot(runs, out, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    try:
-        with atomic_output(out, ".tmp.png") as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
+    with atomic_output(out, ".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=110)
 
 
 def main(argv):

@@ -1,6 +1,7 @@
 """Pictures to look at: a quick RGB preview of Bayer planes, side-by-side grids, PNG bytes.
 
-Used by train_model.py (TensorBoard images, save_mid_imgs) and test_model.py (result vs target).
+Used by train_model.py (TensorBoard images, save_mid_imgs), evaluate.py (result vs target) and
+dng2png.py (16-bit PNGs).
 """
 import io
 
@@ -10,18 +11,16 @@ from PIL import Image
 from utils import atomic_output
 
 
-def raw_preview(planes, size=None):
+def raw_preview(planes):
     """A simple demosaic of float Bayer planes [h, w, 4] (B, Gb, R, Gr) for display.
 
     R, mean of the two greens, B; each image's brightness scaled so its 99th percentile is 0.9,
-    a 1/2.2 gamma, and a nearest-neighbour x2 upsampling to the full resolution (or `size`).
+    a 1/2.2 gamma, and a nearest-neighbour x2 upsampling to the full resolution.
     """
     rgb = np.stack([planes[..., 2], 0.5 * (planes[..., 1] + planes[..., 3]), planes[..., 0]], axis=-1)
     rgb = rgb / max(float(np.percentile(rgb, 99)), 1e-6) * 0.9
     rgb = np.clip(rgb, 0.0, 1.0) ** (1 / 2.2)
     rgb = rgb.repeat(2, axis=0).repeat(2, axis=1)
-    if size is not None:
-        rgb = rgb[:size[0], :size[1]]
     return rgb.astype(np.float32)
 
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Run the test suite on the TensorFlow stacks (setting up .venv/, .venv-tf1/ and .venv-tf2-horovod/ as needed):
-#   bash run_tests.sh            # every stack: tf2 and tf1 run the whole suite, tf2-horovod the
-#                                # training and Horovod tests (the one thing that stack is for)
+# Run the linter and the test suite on the TensorFlow stacks (setting up .venv/, .venv-tf1/ and
+# .venv-tf2-horovod/ as needed):
+#   bash run_tests.sh            # ruff, then every stack: tf2 and tf1 run the whole suite, tf2-horovod
+#                                # the training and Horovod tests (the one thing that stack is for)
 #   bash run_tests.sh tf2        # one stack; extra words go to pytest, e.g. bash run_tests.sh tf1 -k parser
 set -uo pipefail
 cd "$(dirname "$0")"
-STACKS="tf2 tf1 tf2-horovod"
-if [ $# -gt 0 ] && { [ "$1" = tf1 ] || [ "$1" = tf2 ] || [ "$1" = tf2-horovod ]; }; then STACKS=$1; shift; fi
+. ./stacks.sh
+STACKS=$STACK_NAMES
+if [ $# -gt 0 ] && stack_venv "$1" >/dev/null; then STACKS=$1; shift; fi
 status=0
+linted=0
 for stack in $STACKS; do
   # tf1 also builds Horovod for the distributed-training tests (WITH_HOROVOD=0: skip them), and
   # tf2-horovod always does. A failed Horovod build (exit 3) is a warning, and those tests then skip
@@ -19,11 +22,14 @@ for stack in $STACKS; do
     echo "== $stack: the Horovod build failed under CI" >&2; status=1; continue
   fi
   if [ $setup_rc -ne 0 ] && [ $setup_rc -ne 3 ]; then exit 2; fi
-  case "$stack" in
-    tf1) PY=.venv-tf1/bin/python; TESTS="tests" ;;
-    tf2-horovod) PY=.venv-tf2-horovod/bin/python; TESTS="tests/test_horovod.py tests/test_train.py" ;;
-    *) PY=.venv/bin/python; TESTS="tests" ;;
-  esac
+  PY=$(stack_venv "$stack")/bin/python
+  TESTS="tests"
+  [ "$stack" = tf2-horovod ] && TESTS="tests/test_horovod.py tests/test_train_model.py"
+  if [ $linted = 0 ]; then  # the style check (ruff.toml), once, with the first stack's ruff
+    linted=1
+    echo "== ruff: $("$PY" -m ruff --version)"
+    "$PY" -m ruff check . || { echo "== ruff found problems" >&2; status=1; }
+  fi
   echo "== tests on $stack: $("$PY" -c 'import os; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"; import sys, tensorflow as tf; print("TensorFlow", tf.__version__, "Python", sys.version.split()[0])' 2>/dev/null)"
   # shellcheck disable=SC2086
   "$PY" -m pytest -q -p no:cacheprovider $TESTS "$@"

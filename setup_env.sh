@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 STACK=${1:-tf2}
 die() { echo "setup_env.sh: error: $*" >&2; exit 2; }
+. ./stacks.sh
+VENV=$(stack_venv "$STACK") || die "unknown stack '$STACK': use tf2, tf1 or tf2-horovod"
+REQ=$(stack_requirements "$STACK")
 
 version_ok() {  # version_ok PYTHON MIN_MINOR MAX_MINOR
   "$1" -c "import sys; sys.exit(not (sys.version_info[0] == 3 and $2 <= sys.version_info[1] <= $3))" 2>/dev/null
@@ -30,16 +33,13 @@ find_python() {  # find_python MIN_MINOR MAX_MINOR PREFERRED...
 }
 
 case "$STACK" in
-  tf2) VENV=.venv; REQ=requirements.txt
-       PY=${PYTHON_TF2:-$(find_python 9 13 python3.11 python3.12 python3.10 python3 || true)}
+  tf2) PY=${PYTHON_TF2:-$(find_python 9 13 python3.11 python3.12 python3.10 python3 || true)}
        [ -n "$PY" ] || die "no Python 3.9-3.13 found for the TF 2.x stack; install one (e.g. pyenv install 3.11) or set PYTHON_TF2=" ;;
-  tf1) VENV=.venv-tf1; REQ=requirements-tf1.txt
-       PY=${PYTHON_TF1:-$(find_python 7 7 python3.7 || true)}
+  tf1) PY=${PYTHON_TF1:-$(find_python 7 7 python3.7 || true)}
        [ -n "$PY" ] || die "no Python 3.7 found for the TF 1.15 stack; install it (e.g. pyenv install 3.7.16) or set PYTHON_TF1=" ;;
-  tf2-horovod) VENV=.venv-tf2-horovod; REQ=requirements-tf2-horovod.txt; WITH_HOROVOD=1
+  tf2-horovod) WITH_HOROVOD=1
        PY=${PYTHON_TF2:-$(find_python 9 11 python3.11 python3.10 python3.9 python3 || true)}
        [ -n "$PY" ] || die "no Python 3.9-3.11 found for TF 2.12 (tf2-horovod); install one (e.g. pyenv install 3.11) or set PYTHON_TF2=" ;;
-  *) die "unknown stack '$STACK': use tf2, tf1 or tf2-horovod" ;;
 esac
 
 STAMP="$VENV/.requirements.sha256"

@@ -1,4 +1,5 @@
-"""Shared helpers: strict key=value argument parsing, one-line errors, the TF import, metrics.
+"""Shared helpers: strict key=value argument parsing, one-line errors, the TF import, folders and
+atomic files, progress bars.
 
 Every script declares its arguments once, as a table of `Arg(name, type, default, help)`, and
 calls `parse_args(TABLE, argv)`. Bad input raises `UsageError`; `run_main` turns that into one
@@ -10,7 +11,10 @@ import math
 import os
 import sys
 import tempfile
+import warnings
 from collections import namedtuple
+
+from tqdm import tqdm
 
 Arg = namedtuple("Arg", "name type default help")
 
@@ -27,6 +31,10 @@ SIZE_MULTIPLE = {"punet": 32, "model": 2}
 
 class UsageError(Exception):
     """A problem with the user's input: reported as one line, exit code 2."""
+
+
+class RunFailure(Exception):
+    """A run that went wrong on good input (e.g. training diverged): one line, exit code 1."""
 
 
 def to_bool(text):
@@ -139,28 +147,73 @@ def parse_args(table, argv, prog=None, doc=""):
 
 
 def run_main(main_fn, argv=None):
-    """Call main_fn(argv); a UsageError becomes one line on stderr and exit code 2."""
+    """Call main_fn(argv); a UsageError becomes one line on stderr and exit code 2, a RunFailure
+    one line and exit code 1 (no traceback for either)."""
     prog = os.path.basename(sys.argv[0])
     try:
         main_fn(sys.argv[1:] if argv is None else argv)
     except UsageError as err:
         sys.stderr.write("%s: error: %s\n" % (prog, err))
         sys.exit(2)
+    except RunFailure as err:
+        sys.stderr.write("%s: error: %s\n" % (prog, err))
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("%s: interrupted\n" % prog)
         sys.exit(130)
 
 
+# What TF 2.x's C++ runtime prints to stderr when it loads, whatever our log settings: absl's
+# notice that logging is not initialised and the CPU-feature / oneDNN notes (with their
+# continuation line). import_tf drops these lines and passes every other one through.
+TF_BANNER = ("All log messages before absl::InitializeLog() is called are written to STDERR",
+             "oneDNN custom operations are on", "cpu_feature_guard.cc",
+             "To enable the following instructions:", "rebuild TensorFlow with the appropriate compiler flags")
+
+
+def _is_tf_banner(line):
+    return any(part in line for part in TF_BANNER)
+
+
+@contextlib.contextmanager
+def _tf_banner_filtered():
+    """Send the process's stderr (file descriptor 2) to a temporary file for the block, then copy
+    it back to stderr without TensorFlow's banner lines."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError):  # no stderr to filter (descriptor 2 closed: sys.stderr is None)
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(True)
+                    if not _is_tf_banner(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
 def import_tf(use_gpu=True):
-    """Import TensorFlow's v1 graph API on either stack (TF 1.15 or TF 2.x), quietly."""
+    """Import TensorFlow's v1 graph API on either stack (TF 1.15 or TF 2.x), quietly: C++ logs
+    below errors off, Python warnings and deprecation notices off, the load banner filtered."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not use_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    import warnings
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     # TF 2.20+ says tf.lite.Interpreter will move to the ai_edge_litert package; it still works
     warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+    if "tensorflow" not in sys.modules:
+        with _tf_banner_filtered():
+            import tensorflow.compat.v1  # noqa: F401
     import tensorflow.compat.v1 as tf
     try:  # silence "Instructions for updating" notices printed by the v1 shims
         from tensorflow.python.util import deprecation
@@ -177,11 +230,9 @@ def tf_version():
     return tensorflow.__version__
 
 
-def psnr(mse, peak=1.0):
-    """PSNR in dB from a mean squared error on data in 0..peak."""
-    if mse <= 0:
-        return float("inf")
-    return 10.0 * math.log10(peak * peak / mse)
+def tf_major():
+    """TensorFlow's major version (1 or 2)."""
+    return int(tf_version().split(".")[0])
 
 
 def check_writable_dir(path, what):
@@ -215,12 +266,11 @@ def ensure_dirs(*pairs):
             os.makedirs(path, exist_ok=True)
         except OSError as err:
             raise UsageError("cannot create %s %r: %s" % (what, path, err.strerror or err))
-    return pairs[0][0] if len(pairs) == 1 else [p for p, _ in pairs]
 
 
 def ensure_dir(path, what):
     """Create a folder (and parents) or raise UsageError naming what it is for."""
-    return ensure_dirs((path, what))
+    ensure_dirs((path, what))
 
 
 @contextlib.contextmanager
@@ -254,28 +304,11 @@ def atomic_write_text(path, text, mode="w"):
 
 def progress(iterable=None, **kwargs):
     """A tqdm progress bar on stderr; redraws rarely when stderr is not a terminal (logs, CI)."""
-    from tqdm import tqdm
     tty = sys.stderr.isatty()
     kwargs.setdefault("mininterval", 0.2 if tty else 30.0)
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("delay", 1.0)  # quick steps draw no bar at all
     return tqdm(iterable, file=sys.stderr, **kwargs)
-
-
-def checkpoint_exists(prefix):
-    """A TF checkpoint is complete once its .index is written (the saver writes it last)."""
-    return os.path.isfile(prefix + ".index")
-
-
-def write_frozen_graph(tf, sess, out_nodes, path):
-    """Freeze the session's graph (variables -> constants) up to out_nodes and write it atomically."""
-    frozen = tf.graph_util.convert_variables_to_constants(
-        sess, sess.graph.as_graph_def(), list(out_nodes))
-    frozen = tf.graph_util.extract_sub_graph(frozen, list(out_nodes))
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(frozen.SerializeToString())
-    return len(frozen.node)
 
 
 def check_arch_and_size(arch, name_w, w, name_h, h, num_maps_base=16):

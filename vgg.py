@@ -7,8 +7,9 @@ layers up to relu5_4 on an RGB image in 0..255 minus `MEAN_RGB`.
 import os
 
 import numpy as np
+import scipy.io
 
-from utils import UsageError
+from utils import UsageError, import_tf
 
 MEAN_RGB = np.array([123.68, 116.779, 103.939], np.float32)
 CONTENT_LAYER = "relu5_4"
@@ -41,7 +42,6 @@ def load_weights(path):
     """[(name, kernel [h, w, in, out] float32 or None, bias [out] or None)] up to relu5_4."""
     if not os.path.isfile(path):
         raise UsageError("VGG-19 file %r not found: %s" % (path, MISSING_HELP))
-    import scipy.io
     try:
         layers = scipy.io.loadmat(path)["layers"][0]
     except Exception as err:  # scipy raises many types for a bad file
@@ -68,7 +68,6 @@ def load_weights(path):
 
 def net(weights, image):
     """relu5_4 features of `image` (RGB 0..255 minus MEAN_RGB, NHWC float32)."""
-    from utils import import_tf
     tf = import_tf()
     x = image
     for name, kernel, bias in weights:

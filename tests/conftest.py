@@ -1,17 +1,36 @@
-"""Shared fixtures: a tiny generated dataset, a random VGG-19 .mat, one short training run.
+"""Shared fixtures and helpers: a tiny generated dataset, a random VGG-19 .mat, one short training
+run, the frozen graph and TFLite models made from it; running scripts, checking one-line errors,
+damaging files, writing DNGs, running frozen graphs and .tflite files.
 
 Tests run on whichever stack's Python runs pytest (run_tests.sh runs them on both); scripts are
-started as subprocesses with that same Python, exactly as a user types them.
+started as subprocesses with that same Python, exactly as a user types them. Test files import
+helpers from here, never from each other.
 """
 import os
+import re
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import tifffile
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "punet_reference")
 sys.path.insert(0, ROOT)
+import load_dataset  # noqa: E402  (the scripts' folder is on the path from here)
+from make_demo_data import make_dataset  # noqa: E402
+from make_vgg_mat import write_random_vgg  # noqa: E402
+from utils import import_tf, tf_major  # noqa: E402
+
+# a train_model.py log line (checked here by its own pattern, not by train_log.py's parser)
+LOG_LINE = re.compile(r"step (\d+) \| training loss: [\d.]+ \| validation: loss [\d.]+, content ([\d.]+), "
+                      r"mse [\d.]+, psnr ([\d.]+), ms-ssim [\d.]+")
+RAW_SUB, RGB_SUB = "mediatek_raw", "fujifilm"
+SMALL = {"patch_w": 64, "patch_h": 64, "batch_size": 2, "train_size": 12, "num_train_iters": 2,
+         "content_loss": False}
 
 
 def run_script(*words, cwd=ROOT, env=None, timeout=600):
@@ -42,8 +61,9 @@ def _is_tf_noise(line):
 
 
 @pytest.fixture(scope="session")
+
+
 def demo_data(tmp_path_factory):
-    from make_demo_data import make_dataset
     out = str(tmp_path_factory.mktemp("data") / "raw_images")
     make_dataset(out, train_count=12, val_count=4, test_count=1, patch_size=64,
                  test_h=128, test_w=192, seed=0, progress=False)
@@ -51,12 +71,15 @@ def demo_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+
+
 def vgg_mat(tmp_path_factory):
-    from make_vgg_mat import write_random_vgg
     return write_random_vgg(str(tmp_path_factory.mktemp("vgg") / "random-vgg19.mat"), width_div=16)
 
 
 @pytest.fixture(scope="session")
+
+
 def trained(demo_data, vgg_mat, tmp_path_factory):
     """A 4-iteration arch=model run with the VGG content loss, TensorBoard summaries every
     iteration and save_mid_imgs; returns (model_dir, process)."""
@@ -69,3 +92,166 @@ def trained(demo_data, vgg_mat, tmp_path_factory):
                       "save_mid_imgs=True", "summary_step=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return model_dir, proc
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def kv_words(options):
+    return ["%s=%s" % kv for kv in options.items()]
+
+
+def first_file(folder):
+    return os.path.join(folder, sorted(os.listdir(folder))[0])
+
+
+def truncate_file(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:  # the header survives: only decoding finds it
+        f.write(data[:len(data) // 2])
+
+
+def save_image(path, array):
+    Image.fromarray(array).save(path)
+
+
+def ckpt_reader(prefix):
+    tf = import_tf()
+    return tf.train.NewCheckpointReader(prefix)
+
+
+def run_pb(pb, x):
+    tf = import_tf()
+    graph_def = tf.GraphDef()
+    with open(pb, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    tf = import_tf()
+    with tf.Graph().as_default():
+        tf.import_graph_def(graph_def, name="")
+        with tf.Session() as sess:
+            return sess.run("output_l0:0", {"Placeholder:0": x})
+
+
+def run_tflite(path, x):
+    tf = import_tf()
+    interp = tf.lite.Interpreter(model_path=path)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    assert list(inp["shape"]) == list(x.shape)
+    interp.set_tensor(inp["index"], x)
+    interp.invoke()
+    return interp.get_tensor(out["index"])
+
+
+def val_inputs(demo_data):
+    names = load_dataset.paired_names(demo_data, "val", "mediatek_raw/", "fujifilm/")
+    raw, rgb = load_dataset.load_pairs(demo_data, "val", "mediatek_raw/", "fujifilm/", names, 64, 64)
+    return load_dataset.to_float(raw, rgb)
+
+
+# ---------------------------------------------------------------------------------------------
+# DNG files
+
+
+COLOR = {"R": 0, "G": 1, "B": 2, "C": 3, "M": 4, "Y": 5}
+BLACK = (60, 64, 72, 68)  # per 2x2 position: top-left, top-right, bottom-left, bottom-right
+WHITE = 4156
+
+
+def write_dng(path, mosaic, cfa="RGGB", black=BLACK, white=WHITE, photometric=32803, repeat=(2, 2),
+              planes="RGB"):
+    """A real DNG: the tags LibRaw needs for a CFA image (DNG version, CFA pattern and layout,
+    black level per 2x2 position, white level, a colour matrix)."""
+    tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),              # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),              # DNGBackwardVersion
+        (50708, "s", 0, "Test Phone", True),              # UniqueCameraModel
+        (33421, "H", 2, repeat, True),                    # CFARepeatPatternDim
+        (33422, "B", len(cfa), tuple(COLOR[c] for c in cfa), True),  # CFAPattern
+        (50710, "B", len(planes), tuple(COLOR[c] for c in planes), True),  # CFAPlaneColor
+        (50711, "H", 1, 1, True),                         # CFALayout: rectangular
+        (50713, "H", 2, (2, 2), True),                    # BlackLevelRepeatDim
+        (50714, "H", 4, tuple(black), True),              # BlackLevel
+        (50717, "H", 1, white, True),                     # WhiteLevel
+        (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),  # ColorMatrix1
+    ]
+    tifffile.imwrite(path, mosaic, photometric=photometric, extratags=tags, subfiletype=0)
+    return path
+
+
+def sensor_mosaic(truth, cfa, black=BLACK, white=WHITE, seed=0):
+    """The mosaic a sensor with `cfa` records for an RGGB-aligned 10-bit `truth`: the truth sits
+    one row/column in where R is not top-left; each site gets its position's black level plus the
+    value scaled to white; the extra row/column is noise."""
+    dy, dx = divmod(cfa.index("R"), 2)
+    h, w = truth.shape
+    raw = np.random.RandomState(seed).randint(0, white, (h + 2, w + 2)).astype(np.float64)
+    ys, xs = np.mgrid[0:h + 2, 0:w + 2]
+    blacks = np.array(black, np.float64).reshape(2, 2)[ys % 2, xs % 2]
+    inner = truth * (white - blacks[dy:dy + h, dx:dx + w]) / 1023.0 + blacks[dy:dy + h, dx:dx + w]
+    raw[dy:dy + h, dx:dx + w] = np.round(inner)
+    return raw[:h + dy, :w + dx].astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+
+
+def truth():
+    return np.random.RandomState(7).randint(0, 1024, (64, 96)).astype(np.uint16)
+
+
+# ---------------------------------------------------------------------------------------------
+# the frozen graph and TFLite models of the short training run
+
+
+@pytest.fixture(scope="session")
+
+
+def tested(trained, demo_data, tmp_path_factory):
+    """test_model.py on the trained checkpoint at the test RAW's full size (128x192)."""
+    model_dir, _ = trained
+    result_dir = str(tmp_path_factory.mktemp("results"))
+    proc = run_script("test_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
+                      "result_dir=" + result_dir, "img_h=128", "img_w=192", "runs=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return model_dir, result_dir, proc
+
+
+@pytest.fixture(scope="session")
+
+
+def graph64(trained, tmp_path_factory):
+    """The 4-iteration arch=model checkpoint frozen for 64x64 photos (the demo validation size)."""
+    src, _ = trained
+    model_dir = str(tmp_path_factory.mktemp("tfl") / "models")
+    shutil.copytree(src, model_dir)
+    proc = run_script("test_model.py", "model_dir=" + model_dir, "restore_iter=4", "img_h=64", "img_w=64",
+                      "test_image=False", "runs=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return os.path.join(model_dir, "model_iteration_4.pb")
+
+
+@pytest.fixture(scope="session")
+
+
+def converted(graph64, demo_data):
+    """FP32 (through the baseline's pb2tflite.sh command line), FP16 and, on TF 2.x, INT8."""
+    out = {}
+    stem = graph64[:-3]
+    proc = run_script("pb2tflite.sh", graph64, stem + ".tflite", "1,32,32,4")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out["fp32"] = stem + ".tflite"
+    proc = run_script("convert_tflite.py", "pb=" + graph64, "precision=fp16")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out["fp16"] = stem + "_fp16.tflite"
+    if tf_major() >= 2:
+        proc = run_script("pb2tflite.sh", graph64, stem + "_int8.tflite", "precision=int8",
+                          "dataset_dir=" + demo_data, "calib_size=8")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "uint8 input/output, calibrated on 8 training RAW inputs" in proc.stdout
+        out["int8"] = stem + "_int8.tflite"
+    for path in out.values():
+        assert os.path.getsize(path) > 0
+    return out

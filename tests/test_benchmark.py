@@ -1,7 +1,13 @@
-"""benchmark.py runs both modes and prints one row per arch (behaviour only, never timings)."""
+"""benchmark.py runs its modes and prints one row per arch or precision (behaviour only, never timings).
+mode=horovod is tested with the distributed training, in test_horovod.py."""
+import csv
+import os
 import re
 
 from conftest import assert_usage_error, run_script
+from utils import tf_major
+
+TF2 = tf_major() >= 2
 
 
 def test_speed_mode_prints_a_row_per_arch():
@@ -31,9 +37,22 @@ def test_bad_archs():
     assert_usage_error(run_script("benchmark.py", "archs=model:7"), "even")
 
 
+def test_benchmark_precision_mode_prints_a_row_per_precision(trained, demo_data):
+    src, _ = trained
+    proc = run_script("benchmark.py", "mode=precision", "archs=model", "ckpt=" + os.path.join(src, "model_iteration_4.ckpt"),
+                      "dataset_dir=" + demo_data, "img_h=64", "img_w=96", "runs=1", "calib_size=4")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {m.group(1): m for m in re.finditer(
+        r"^(FP32|FP16|INT8) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +(\S+) +(\S+)$", proc.stdout, re.M)}
+    assert sorted(rows) == sorted(["FP32", "FP16"] + (["INT8"] if TF2 else [])), proc.stdout
+    assert float(rows["FP32"].group(8)) <= 1e-4  # max-abs of the FP32 .tflite against the graph
+    assert float(rows["FP16"].group(2)) < float(rows["FP32"].group(2))  # smaller file
+    assert "quality on 4 validation images of 64x64" in proc.stdout
+    assert_usage_error(run_script("benchmark.py", "mode=precision", "ckpt=" + os.path.join(src, "nope.ckpt")),
+                       "no such checkpoint")
+
+
 def test_quality_curves_table_csv_png_and_resume(demo_data, tmp_path):
-    import csv
-    import os
     work = str(tmp_path / "curves")
     common = ["mode=quality", "archs=model,punet:4", "dataset_dir=" + demo_data, "patch=64", "batch_size=2",
               "work_dir=" + work, "img_h=64", "img_w=96", "runs=1"]

@@ -1,14 +1,15 @@
-"""Issue 9: data-parallel training through Horovod (the TF 1.15 and TF 2.12 stacks, Gloo, 2 ranks on the CPU)."""
+"""train_model.py distributed=True and benchmark.py mode=horovod: data-parallel training through Horovod (the TF 1.15 and TF 2.12 stacks, Gloo, 2 ranks on the CPU)."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_usage_error, run_script
-from test_train import LOG_LINE, _reader
+from conftest import LOG_LINE, ROOT, assert_usage_error, ckpt_reader, run_script
+from utils import tf_version
 
 try:
     import horovod.tensorflow  # noqa: F401
@@ -49,7 +50,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
     assert sorted(rank0) == sorted(rank1) and len(rank0) > 0
     for name in rank0:  # gradients averaged, so the ranks never drift apart
         np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
-    ckpt = _reader(os.path.join(str(tmp_path / "m2"), "model_iteration_4.ckpt"))
+    ckpt = ckpt_reader(os.path.join(str(tmp_path / "m2"), "model_iteration_4.ckpt"))
     saved = sorted(ckpt.get_variable_to_shape_map())
     assert saved and set(saved) <= set(rank1)  # the generator's weights (the Adam slots are not saved)
     for name in saved:  # only rank 0 writes, and what it wrote is what rank 1 holds
@@ -63,7 +64,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
     one = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m1"),
                      "batch_size=4", "num_train_iters=4", "augment=False", *BASE)
     assert one.returncode == 0, one.stderr[-2000:]
-    plain = _reader(os.path.join(str(tmp_path / "m1"), "model_iteration_4.ckpt"))
+    plain = ckpt_reader(os.path.join(str(tmp_path / "m1"), "model_iteration_4.ckpt"))
     for name in saved:
         np.testing.assert_allclose(plain.get_tensor(name), rank0[name], rtol=1e-4, atol=1e-5, err_msg=name)
     logs = []
@@ -75,7 +76,6 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
 
 @needs_horovod
 def test_resume_under_two_ranks(trained, demo_data, tmp_path):
-    import shutil
     src, _ = trained
     model_dir = str(tmp_path / "m")
     shutil.copytree(src, model_dir)
@@ -87,7 +87,7 @@ def test_resume_under_two_ranks(trained, demo_data, tmp_path):
     assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt")) == 1  # rank 0 only
     with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
-    restored = _reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
+    restored = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     rank1 = _weights(os.path.join(dump, "rank1.npz"))
     for name in restored.get_variable_to_shape_map():  # rank 1 got rank 0's restored weights (a negligible learning rate since)
         np.testing.assert_allclose(rank1[name], restored.get_tensor(name), atol=1e-6, err_msg=name)
@@ -101,8 +101,7 @@ def test_distributed_without_horovod_is_one_line(demo_data, tmp_path):
     (fake / "__init__.py").write_text("raise ImportError('No module named horovod')\n")
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m"),
                       "distributed=True", *BASE, env={"PYTHONPATH": str(tmp_path / "fake")})
-    import tensorflow
-    version = tuple(int(v) for v in tensorflow.__version__.split(".")[:2])
+    version = tuple(int(v) for v in tf_version().split(".")[:2])
     if version < (2, 0):  # install it here
         line = assert_usage_error(proc, "distributed=True needs Horovod", "WITH_HOROVOD=1 bash setup_env.sh tf1")
         assert "tf2-horovod" not in line

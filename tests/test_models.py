@@ -1,11 +1,11 @@
-"""The two architectures and the VGG-19 reader."""
+"""model.py: the two architectures."""
 import os
 
 import numpy as np
 import pytest
 
 from conftest import SHARED_FIXTURE
-from utils import UsageError, import_tf
+from utils import import_tf
 
 tf = import_tf()
 import model  # noqa: E402  (after the TF import helper)
@@ -77,38 +77,3 @@ def test_unknown_arch():
     with tf.Graph().as_default():
         with pytest.raises(ValueError):
             model.build("resnet", tf.placeholder(tf.float32, [1, 8, 8, 4]))
-
-
-def test_vgg_reads_matconvnet_layout(vgg_mat, tmp_path):
-    import scipy.io
-    import vgg
-    weights = vgg.load_weights(vgg_mat)
-    assert [w[0] for w in weights] == list(vgg.LAYERS)
-    stored = scipy.io.loadmat(vgg_mat)["layers"][0][2]  # conv1_2: kernels stored [w, h, in, out]
-    kernel = stored["weights"][0, 0][0, 0]
-    np.testing.assert_array_equal(weights[2][1], np.transpose(kernel, (1, 0, 2, 3)))
-    with tf.Graph().as_default():
-        img = tf.placeholder(tf.float32, [1, 64, 64, 3])
-        feats = vgg.net(weights, vgg.preprocess(img))
-        assert feats.shape.as_list() == [1, 4, 4, weights[-2][1].shape[3]]
-    bad = str(tmp_path / "bad.mat")
-    scipy.io.savemat(bad, {"layers": np.zeros((1, 3))})
-    with pytest.raises(UsageError):
-        vgg.load_weights(bad)
-    with pytest.raises(UsageError) as err:
-        vgg.load_weights(str(tmp_path / "missing.mat"))
-    assert "content_loss=False" in str(err.value)
-
-
-def test_training_ssim_equals_tf_image_ssim():
-    from train_model import ssim_per_image
-    rng = np.random.RandomState(0)
-    a = rng.rand(3, 40, 52, 3).astype(np.float32)
-    b = np.clip(a + rng.randn(3, 40, 52, 3).astype(np.float32) * 0.1, 0, 1)
-    with tf.Graph().as_default():
-        pa, pb = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
-        with tf.Session() as sess:
-            ours, ref = sess.run([ssim_per_image(tf, pa, pb, 1.0), tf.image.ssim(pa, pb, 1.0)], {pa: a, pb: b})
-    assert ours.shape == (3,)
-    np.testing.assert_allclose(ours, ref, atol=1e-5)
-    assert ref.min() < 0.99  # a real difference was measured

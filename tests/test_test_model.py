@@ -1,4 +1,5 @@
-"""test_model.py (PSNR/SSIM, latency, result PNGs, frozen graph), ckpt2pb.py, pb2tflite.sh."""
+"""test_model.py: PSNR/SSIM, latency, result PNGs, frozen graph; orig=True; DNG folders; bad input."""
+import csv
 import os
 import re
 import shutil
@@ -7,42 +8,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED_FIXTURE, assert_usage_error, run_script
-from utils import import_tf
+import load_dataset
+import test_model
+from conftest import (SHARED_FIXTURE, assert_usage_error, first_file, kv_words, run_pb, run_script, run_tflite,
+                      save_image, sensor_mosaic, truncate_file, write_dng)
 
-tf = import_tf()
-import load_dataset  # noqa: E402
-
-
-def _run_pb(pb, x):
-    graph_def = tf.GraphDef()
-    with open(pb, "rb") as f:
-        graph_def.ParseFromString(f.read())
-    with tf.Graph().as_default():
-        tf.import_graph_def(graph_def, name="")
-        with tf.Session() as sess:
-            return sess.run("output_l0:0", {"Placeholder:0": x})
+TEST_DEFAULTS = dict(dataset_dir="raw_images/", test_dir="fujifilm_full_resolution/",
+                     model_dir="models/", result_dir="results/", arch="model", num_maps_base=16,
+                     orig=False, restore_iter=None, img_h=1088, img_w=1920, use_gpu=True, save=True,
+                     test_image=True, dslr_dir="fujifilm/")
 
 
-def _run_tflite(path, x):
-    interp = tf.lite.Interpreter(model_path=path)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    assert list(inp["shape"]) == list(x.shape)
-    interp.set_tensor(inp["index"], x)
-    interp.invoke()
-    return interp.get_tensor(out["index"])
-
-
-@pytest.fixture(scope="module")
-def tested(trained, demo_data, tmp_path_factory):
-    """test_model.py on the trained checkpoint at the test RAW's full size (128x192)."""
-    model_dir, _ = trained
-    result_dir = str(tmp_path_factory.mktemp("results"))
-    proc = run_script("test_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
-                      "result_dir=" + result_dir, "img_h=128", "img_w=192", "runs=2")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return model_dir, result_dir, proc
+def test_script_defaults_match_the_seed():
+    test = {a.name: a.default for a in test_model.ARGS}
+    for key, value in TEST_DEFAULTS.items():
+        assert test[key] == value, key
 
 
 def test_test_model_reports_and_writes(tested, demo_data):
@@ -64,7 +44,7 @@ def test_test_model_reports_and_writes(tested, demo_data):
     raw = load_dataset.read_raw(os.path.join(demo_data, "test", "fujifilm_full_resolution", "1.png"))
     x = load_dataset.extract_bayer_channels(raw)[None]
     pb = os.path.join(model_dir, "model_iteration_4.pb")
-    from_pb = (np.clip(_run_pb(pb, x)[0], 0, 1) * 255 + 0.5).astype(np.uint8)
+    from_pb = (np.clip(run_pb(pb, x)[0], 0, 1) * 255 + 0.5).astype(np.uint8)
     assert np.abs(from_pb.astype(int) - result.astype(int)).max() <= 1
     assert os.path.exists(os.path.join(model_dir, "model_iteration_4.ckpt.meta"))
     # output | target side by side, and a CSV row per image
@@ -72,28 +52,12 @@ def test_test_model_reports_and_writes(tested, demo_data):
     assert side.shape == (128, 2 * 192 + 4, 3)
     np.testing.assert_array_equal(side[:, :192], result)
     np.testing.assert_array_equal(side[:, 196:], target)
-    import csv
     with open(os.path.join(result_dir, "model_iteration_4_metrics.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [r["image"] for r in rows] == ["1.png"]
     assert abs(float(rows[0]["psnr_db"]) - float(per_image.group(1))) < 0.01
     assert abs(float(rows[0]["ssim"]) - float(per_image.group(2))) < 1e-4
     assert float(rows[0]["inference_ms"]) > 0
-
-
-def test_ckpt2pb_and_tflite_match_the_graph(tested, tmp_path):
-    model_dir, _, _ = tested
-    out_pb = str(tmp_path / "again.pb")
-    proc = run_script("ckpt2pb.py", "--in_path", os.path.join(model_dir, "model_iteration_4.ckpt"),
-                      "--out_path", out_pb, "--out_nodes", "output_l0")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    x = np.random.RandomState(1).rand(1, 64, 96, 4).astype(np.float32)
-    ref = _run_pb(os.path.join(model_dir, "model_iteration_4.pb"), x)
-    np.testing.assert_allclose(_run_pb(out_pb, x), ref, atol=1e-6)
-    tfl = str(tmp_path / "m.tflite")
-    proc = run_script("pb2tflite.sh", out_pb, tfl, "1,64,96,4")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert np.abs(_run_tflite(tfl, x) - ref).max() < 1e-4
 
 
 @pytest.mark.skipif(not os.path.isdir(SHARED_FIXTURE), reason="../shared/fixtures/punet_reference is absent in this clone")
@@ -111,11 +75,11 @@ def test_orig_punet_checkpoint_to_tflite(demo_data, tmp_path):
     assert "mean over 1 images" in proc.stdout
     pb = str(model_dir / "original" / "punet_pretrained.pb")
     ref = np.load(os.path.join(SHARED_FIXTURE, "punet_reference_io.npz"))
-    assert np.abs(_run_pb(pb, ref["input"]) - ref["output"]).max() < 1e-5
+    assert np.abs(run_pb(pb, ref["input"]) - ref["output"]).max() < 1e-5
     tfl = str(model_dir / "original" / "punet_pretrained.tflite")
     proc = run_script("pb2tflite.sh", pb, tfl, "1,64,96,4")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert np.abs(_run_tflite(tfl, ref["input"]) - ref["output"]).max() < 1e-4
+    assert np.abs(run_tflite(tfl, ref["input"]) - ref["output"]).max() < 1e-4
     # the PUNET weights offered as arch=model's: one line saying what they are
     for name in os.listdir(str(model_dir / "original")):
         if name.startswith("punet_pretrained.ckpt."):
@@ -149,3 +113,58 @@ def test_test_model_bad_inputs(trained, demo_data, tmp_path):
                                   "--out_path", str(tmp_path / "x.pb")), "has no meta graph")
     assert_usage_error(run_script("pb2tflite.sh", str(tmp_path / "none.pb"), str(tmp_path / "x.tflite")), "not found")
     assert not os.path.exists(str(tmp_path / "x.pb")) and not os.path.exists(str(tmp_path / "x.tflite"))
+
+
+def test_test_model_bad_files_and_folders(trained, demo_data, tmp_path):
+    model_dir, _ = trained
+    root = str(tmp_path / "data")
+    shutil.copytree(demo_data, root)
+    a_file = str(tmp_path / "a_file")
+    with open(a_file, "w") as f:
+        f.write("x")
+    base = {"dataset_dir": root, "model_dir": model_dir, "result_dir": str(tmp_path / "res"),
+            "img_h": 128, "img_w": 192}
+    cases = [({"img_w": 0}, "positive integer"), ({"img_w": 191}, "img_w=191 is not a multiple of 2"),
+             ({"result_dir": a_file + "/res"}, "cannot create result_dir")]
+    for change, needle in cases:
+        assert_usage_error(run_script("test_model.py", *kv_words(dict(base, **change))), needle)
+    test_raw = first_file(os.path.join(root, "test", "fujifilm_full_resolution"))
+    save_image(test_raw, np.zeros((128, 192), np.uint8))
+    assert_usage_error(run_script("test_model.py", *kv_words(base)), "not a single-channel 16-bit PNG",
+                       os.path.basename(test_raw))
+    save_image(test_raw, np.zeros((128, 192), np.uint16))
+    truncate_file(test_raw)
+    assert_usage_error(run_script("test_model.py", *kv_words(base)), "cannot read RAW PNG", test_raw)
+    assert not os.path.exists(base["result_dir"])
+
+
+def test_test_model_runs_straight_on_a_dng_folder(trained, demo_data, tmp_path):
+    """The demo test scene as a GRBG phone's DNG: test_model.py on the DNG folder gives exactly
+    what it gives on dng2png.py's PNGs, and the RAW it sees is the original mosaic."""
+    model_dir, _ = trained
+    scene = load_dataset.read_raw(os.path.join(demo_data, "test", "fujifilm_full_resolution", "1.png"))
+    root = tmp_path / "data"
+    dng_dir = root / "test" / "phone_dng"
+    dng_dir.mkdir(parents=True)
+    write_dng(str(dng_dir / "1.dng"), sensor_mosaic(scene, "GRBG"), "GRBG")
+    proc = run_script("dng2png.py", "input=" + str(dng_dir), "output=" + str(root / "test" / "phone_png"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert np.max(np.abs(load_dataset.read_raw(str(root / "test" / "phone_png" / "1.png")).astype(int)
+                         - scene.astype(int))) <= 1
+    results, stdout = {}, {}
+    for sub in ("phone_dng", "phone_png"):
+        res = str(tmp_path / ("res_" + sub))
+        proc = run_script("test_model.py", "dataset_dir=" + str(root), "test_dir=" + sub, "model_dir=" + model_dir,
+                          "result_dir=" + res, "img_h=128", "img_w=192", "save=False", "runs=1")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        stdout[sub] = proc.stdout
+        results[sub] = np.asarray(Image.open(os.path.join(res, "1_model_iteration_4.png")))
+        assert results[sub].shape == (128, 192, 3)
+    assert "holds DNG files: each is converted as dng2png.py does" in stdout["phone_dng"]
+    assert "DNG" not in stdout["phone_png"]
+    np.testing.assert_array_equal(results["phone_dng"], results["phone_png"])
+    # a DNG smaller than img_w x img_h: one line, nothing written
+    proc = run_script("test_model.py", "dataset_dir=" + str(root), "test_dir=phone_dng", "model_dir=" + model_dir,
+                      "result_dir=" + str(tmp_path / "never"), "img_h=256", "img_w=192", "save=False")
+    assert_usage_error(proc, "1.dng", "smaller than img_w x img_h")
+    assert not os.path.exists(str(tmp_path / "never"))

@@ -1,6 +1,6 @@
-"""Issue 6: every bad input is one line + exit 2 with nothing written; kill -9 and resume; NaN
-stops training without saving it; same seed, same losses. Each case runs the script as a user
-types it (a subprocess), on whichever stack runs pytest."""
+"""train_model.py: checkpoints, logs, TensorBoard, resume; every bad input is one line + exit 2 with
+nothing written; kill -9 and resume; NaN stops training without saving it; same seed, same losses.
+Each case runs the script as a user types it (a subprocess), on whichever stack runs pytest."""
 import os
 import re
 import shutil
@@ -13,70 +13,153 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, _is_tf_noise, assert_usage_error, run_script
-from test_train import LOG_LINE, _reader
+import train_model
+from checkpoints import ckpt_prefix, existing_iterations
+from conftest import (LOG_LINE, RAW_SUB, RGB_SUB, ROOT, SMALL, _is_tf_noise, assert_usage_error, ckpt_reader,
+                      first_file, kv_words, run_script, save_image, truncate_file)
+from utils import import_tf
 
-RAW_SUB, RGB_SUB = "mediatek_raw", "fujifilm"
-SMALL = {"patch_w": 64, "patch_h": 64, "batch_size": 2, "train_size": 12, "num_train_iters": 2,
-         "content_loss": False}
-
-
-def _words(options):
-    return ["%s=%s" % kv for kv in options.items()]
-
-
-def _first(folder):
-    return os.path.join(folder, sorted(os.listdir(folder))[0])
+TRAIN_DEFAULTS = dict(dataset_dir="raw_images/", model_dir="models/", result_dir="results/",
+                      vgg_dir="vgg_pretrained/imagenet-vgg-verydeep-19.mat", dslr_dir="fujifilm/",
+                      phone_dir="mediatek_raw/", arch="model", num_maps_base=16, restore_iter=None,
+                      patch_w=256, patch_h=256, batch_size=32, train_size=5000, learning_rate=5e-5,
+                      eval_step=1000, num_train_iters=100000)
 
 
-def _truncate(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    with open(path, "wb") as f:  # the header survives: only decoding finds it
-        f.write(data[:len(data) // 2])
+def test_script_defaults_match_the_seed():
+    train = {a.name: a.default for a in train_model.ARGS}
+    for key, value in TRAIN_DEFAULTS.items():
+        assert train[key] == value, key
 
 
-def _save(path, array):
-    Image.fromarray(array).save(path)
+@pytest.mark.parametrize("flag", ["help=True", "--help"])
+def test_help_lists_every_key(flag):
+    proc = run_script("train_model.py", flag)
+    assert proc.returncode == 0, proc.stderr
+    for arg in train_model.ARGS:
+        assert arg.name in proc.stdout
+        assert "=" + str(arg.default) in proc.stdout
+
+
+def test_training_writes_checkpoints_and_logs(trained):
+    model_dir, proc = trained
+    files = sorted(os.listdir(model_dir))
+    for it in (2, 4):
+        assert "model_iteration_%d.ckpt.index" % it in files
+        assert "model_iteration_%d.ckpt.data-00000-of-00001" % it in files
+    assert "logs_0-4.txt" in files
+    with open(os.path.join(model_dir, "logs_0-4.txt")) as f:
+        lines = f.read().splitlines()
+    steps = [LOG_LINE.match(l) for l in lines]
+    assert all(steps) and [int(m.group(1)) for m in steps] == [2, 4]
+    assert all(float(m.group(2)) > 0 for m in steps)  # the VGG content loss really ran
+    assert not any(n.endswith(".tmp") for n in files)
+    for it in (2, 4):  # save_mid_imgs: 4 validation crops as rows of RAW preview | output | target
+        preview = Image.open(os.path.join(model_dir, "results", "model_iteration_%d_val.png" % it))
+        assert preview.size == (3 * 68 - 4, 4 * 68 - 4) and preview.mode == "RGB"
+
+
+def test_tensorboard_events_hold_scalars_images_and_graph(trained):
+    model_dir, _ = trained
+    tf = import_tf()
+    logdir = os.path.join(model_dir, "tensorboard", "model_0-4")
+    files = [f for f in os.listdir(logdir) if "tfevents" in f]
+    assert len(files) == 1
+    scalars, images, graphs = {}, {}, 0
+    for event in tf.train.summary_iterator(os.path.join(logdir, files[0])):
+        graphs += event.HasField("graph_def")
+        for value in event.summary.value:
+            if value.HasField("image"):
+                images.setdefault(value.tag, []).append((event.step, value.image))
+            elif value.HasField("simple_value"):
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    assert graphs == 1
+    assert [s for s, _ in scalars["train/loss"]] == [1, 2, 3, 4]
+    for tag in ("val/loss", "val/content", "val/mse", "val/psnr", "val/ssim", "val/ms_ssim"):
+        assert [s for s, _ in scalars[tag]] == [2, 4], tag
+    assert scalars["val/content"][0][1] > 0
+    with open(os.path.join(model_dir, "logs_0-4.txt")) as f:  # the same PSNR as the log
+        assert "psnr %.2f" % scalars["val/psnr"][1][1] in f.read().splitlines()[1]
+    for tag in ("val/input_preview", "val/output", "val/target"):
+        assert [s for s, _ in images[tag]] == [2, 4], tag
+        img = images[tag][0][1]
+        assert (img.height, img.width) == (64, 4 * 68 - 4)
+        assert img.encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n"
+    # weights moved between the two checkpoints
+    a, b = ckpt_reader(os.path.join(model_dir, "model_iteration_2.ckpt")), ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
+    name = "generator/head/weights"
+    assert not np.array_equal(a.get_tensor(name), b.get_tensor(name))
+
+
+def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
+                      "result_dir=" + str(tmp_path / "r"),
+                      "vgg_dir=" + vgg_mat, "patch_w=64", "patch_h=64", "batch_size=4",
+                      "train_size=12", "eval_step=2", "num_train_iters=6", "restore_iter=4",
+                      "learning_rate=1e-12")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "restored" in proc.stdout
+    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+        assert [LOG_LINE.match(l).group(1) for l in f.read().splitlines()] == ["6"]
+    assert not os.path.exists(os.path.join(model_dir, "model_iteration_2.ckpt.meta"))
+    # with a negligible learning rate, iteration 6 continues from iteration 4's weights
+    a = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
+    b = ckpt_reader(os.path.join(model_dir, "model_iteration_6.ckpt"))
+    for name in a.get_variable_to_shape_map():
+        np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), atol=1e-6)
+
+
+def test_punet_trains_without_vgg(demo_data, tmp_path):
+    model_dir = str(tmp_path / "p")
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
+                      "result_dir=" + str(tmp_path / "r"), "arch=punet", "num_maps_base=4", "content_loss=False", "patch_w=64", "patch_h=64",
+                      "batch_size=2", "train_size=4", "eval_step=2", "num_train_iters=2",
+                      "vgg_dir=/nonexistent.mat")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert os.path.exists(os.path.join(model_dir, "punet_iteration_2.ckpt.index"))
+    assert "warning: train_size" not in proc.stderr
 
 
 # dataset damage: (description, function(dataset_root) -> the file it broke or None)
 def _drop_target(root):
-    os.remove(_first(os.path.join(root, "train", RGB_SUB)))
+    os.remove(first_file(os.path.join(root, "train", RGB_SUB)))
 
 
 def _raw_8bit(root):
-    path = _first(os.path.join(root, "train", RAW_SUB))
-    _save(path, np.zeros((64, 64), np.uint8))
+    path = first_file(os.path.join(root, "train", RAW_SUB))
+    save_image(path, np.zeros((64, 64), np.uint8))
     return path
 
 
 def _raw_rgb(root):
-    path = _first(os.path.join(root, "val", RAW_SUB))
-    _save(path, np.zeros((64, 64, 3), np.uint8))
+    path = first_file(os.path.join(root, "val", RAW_SUB))
+    save_image(path, np.zeros((64, 64, 3), np.uint8))
     return path
 
 
 def _raw_wrong_size(root):
-    path = _first(os.path.join(root, "train", RAW_SUB))
-    _save(path, np.zeros((64, 96), np.uint16))
+    path = first_file(os.path.join(root, "train", RAW_SUB))
+    save_image(path, np.zeros((64, 96), np.uint16))
     return path
 
 
 def _raw_truncated(root):
-    path = _first(os.path.join(root, "train", RAW_SUB))
-    _truncate(path)
+    path = first_file(os.path.join(root, "train", RAW_SUB))
+    truncate_file(path)
     return path
 
 
 def _target_truncated(root):
-    path = _first(os.path.join(root, "val", RGB_SUB))
-    _truncate(path)
+    path = first_file(os.path.join(root, "val", RGB_SUB))
+    truncate_file(path)
     return path
 
 
 def _not_a_png(root):
-    path = _first(os.path.join(root, "val", RAW_SUB))
+    path = first_file(os.path.join(root, "val", RAW_SUB))
     with open(path, "w") as f:
         f.write("not an image\n")
     return path
@@ -141,7 +224,7 @@ def test_train_bad_input_is_one_line_exit_2_nothing_written(change, damage, need
                    result_dir=str(tmp_path / "results"))
     options.update({k: str(v).format(**fill) for k, v in change.items()})
     before = sorted(os.listdir(str(tmp_path)))
-    proc = run_script("train_model.py", *_words(options), cwd=str(tmp_path))
+    proc = run_script("train_model.py", *kv_words(options), cwd=str(tmp_path))
     assert_usage_error(proc, *[n.format(**fill) for n in needles])
     assert sorted(os.listdir(str(tmp_path))) == before  # no model_dir, result_dir or anything else
 
@@ -157,70 +240,41 @@ def test_train_checkpoint_errors(trained, demo_data, tmp_path):
     src, _ = trained
     base = dict(SMALL, dataset_dir=demo_data, result_dir=str(tmp_path / "r"), save_mid_imgs=True)
     # restore_iter with no such checkpoint: the error lists the ones that exist
-    proc = run_script("train_model.py", *_words(dict(base, model_dir=src, restore_iter=3, num_train_iters=8)))
+    proc = run_script("train_model.py", *kv_words(dict(base, model_dir=src, restore_iter=3, num_train_iters=8)))
     assert_usage_error(proc, "model_iteration_3.ckpt", "existing model checkpoints: 2, 4")
     # restore_iter beyond num_train_iters
-    proc = run_script("train_model.py", *_words(dict(base, model_dir=src, restore_iter=4, num_train_iters=4)))
+    proc = run_script("train_model.py", *kv_words(dict(base, model_dir=src, restore_iter=4, num_train_iters=4)))
     assert_usage_error(proc, "restore_iter=4 is not below num_train_iters=4")
     # a checkpoint of another num_maps_base, and one of the other arch under this arch's name
     other = str(tmp_path / "other")
     _checkpoint_copy(src, other, "model_iteration_2.ckpt", "model_iteration_2.ckpt")
     _checkpoint_copy(src, other, "model_iteration_2.ckpt", "punet_iteration_2.ckpt")
     before = sorted(os.listdir(other))
-    proc = run_script("train_model.py", *_words(dict(base, model_dir=other, restore_iter=2, num_train_iters=3,
+    proc = run_script("train_model.py", *kv_words(dict(base, model_dir=other, restore_iter=2, num_train_iters=3,
                                                      num_maps_base=32)))
     assert_usage_error(proc, "does not fit arch=model num_maps_base=32: it was made with arch=model num_maps_base=16")
-    proc = run_script("train_model.py", *_words(dict(base, model_dir=other, restore_iter=2, num_train_iters=3,
+    proc = run_script("train_model.py", *kv_words(dict(base, model_dir=other, restore_iter=2, num_train_iters=3,
                                                      arch="punet")))
     assert_usage_error(proc, "does not fit arch=punet num_maps_base=16: it was made with arch=model num_maps_base=16")
     assert sorted(os.listdir(other)) == before and not os.path.exists(base["result_dir"])
 
 
-def test_test_model_bad_files_and_folders(trained, demo_data, tmp_path):
-    model_dir, _ = trained
-    root = str(tmp_path / "data")
-    shutil.copytree(demo_data, root)
-    a_file = str(tmp_path / "a_file")
-    with open(a_file, "w") as f:
-        f.write("x")
-    base = {"dataset_dir": root, "model_dir": model_dir, "result_dir": str(tmp_path / "res"),
-            "img_h": 128, "img_w": 192}
-    cases = [({"img_w": 0}, "positive integer"), ({"img_w": 191}, "img_w=191 is not a multiple of 2"),
-             ({"result_dir": a_file + "/res"}, "cannot create result_dir")]
-    for change, needle in cases:
-        assert_usage_error(run_script("test_model.py", *_words(dict(base, **change))), needle)
-    test_raw = _first(os.path.join(root, "test", "fujifilm_full_resolution"))
-    _save(test_raw, np.zeros((128, 192), np.uint8))
-    assert_usage_error(run_script("test_model.py", *_words(base)), "not a single-channel 16-bit PNG",
-                       os.path.basename(test_raw))
-    _save(test_raw, np.zeros((128, 192), np.uint16))
-    _truncate(test_raw)
-    assert_usage_error(run_script("test_model.py", *_words(base)), "cannot read RAW PNG", test_raw)
-    assert not os.path.exists(base["result_dir"])
-
-
 def test_train_size_larger_than_the_data_warns_and_uses_all(demo_data, tmp_path):
-    proc = run_script("train_model.py", *_words(dict(SMALL, dataset_dir=demo_data, train_size=500, num_train_iters=1,
+    proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, train_size=500, num_train_iters=1,
                                                      model_dir=str(tmp_path / "m"), tensorboard=False)))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "warning: train_size=500 but only 12 training images exist; using all" in proc.stderr
 
 
-# ---------------------------------------------------------------------------------------------
-# faults
-
-
 def _latest(model_dir):
-    import train_model
-    have = train_model.existing_iterations(model_dir, "model")
+    have = existing_iterations(model_dir, "model")
     return have[-1] if have else 0
 
 
 def _check_nothing_unreadable(model_dir):
     """Every checkpoint that counts as complete restores with finite weights; every log line is whole."""
-    import train_model
-    for it in train_model.existing_iterations(model_dir, "model"):
-        reader = _reader(train_model.ckpt_prefix(model_dir, "model", it))
+    for it in existing_iterations(model_dir, "model"):
+        reader = ckpt_reader(ckpt_prefix(model_dir, "model", it))
         for name in reader.get_variable_to_shape_map():
             assert np.all(np.isfinite(reader.get_tensor(name))), (it, name)
     logged = 0
@@ -243,7 +297,7 @@ def test_kill_9_at_different_moments_then_resume(demo_data, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     last = 0
     for delay in (0.0, 0.013, 0.05, 0.11, 0.23, 0.4):
-        cmd = [sys.executable, os.path.join(ROOT, "train_model.py")] + _words(dict(options, num_train_iters=10 ** 6))
+        cmd = [sys.executable, os.path.join(ROOT, "train_model.py")] + kv_words(dict(options, num_train_iters=10 ** 6))
         proc = subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, universal_newlines=True)
         try:
@@ -261,7 +315,7 @@ def test_kill_9_at_different_moments_then_resume(demo_data, tmp_path):
         _check_nothing_unreadable(model_dir)
         assert _latest(model_dir) > last
         last = _latest(model_dir)
-    proc = run_script("train_model.py", *_words(dict(options, num_train_iters=last + 3)), cwd=str(tmp_path))
+    proc = run_script("train_model.py", *kv_words(dict(options, num_train_iters=last + 3)), cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "restored %s" % os.path.join(model_dir, "model_iteration_%d.ckpt" % last) in proc.stdout
     with open(os.path.join(model_dir, "logs_%d-%d.txt" % (last, last + 3))) as f:
@@ -269,7 +323,7 @@ def test_kill_9_at_different_moments_then_resume(demo_data, tmp_path):
     _check_nothing_unreadable(model_dir)
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
     # nothing left to do: restore_iter=latest says so and exits 0
-    proc = run_script("train_model.py", *_words(dict(options, num_train_iters=last + 3)), cwd=str(tmp_path))
+    proc = run_script("train_model.py", *kv_words(dict(options, num_train_iters=last + 3)), cwd=str(tmp_path))
     assert proc.returncode == 0 and "nothing to train" in proc.stdout, proc.stderr[-2000:]
 
 
@@ -283,14 +337,13 @@ def test_stale_temporaries_of_a_killed_save_are_removed(trained, demo_data, tmp_
     # and a half-written copy of an earlier run's log (another restore_iter, so another name)
     with open(os.path.join(model_dir, "logs_0-1000000.txt.tmp"), "w") as f:
         f.write("step 2 | training lo")
-    import train_model
-    assert train_model.existing_iterations(model_dir, "model") == [2, 4]
-    proc = run_script("train_model.py", *_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
+    assert existing_iterations(model_dir, "model") == [2, 4]
+    proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
                                                      restore_iter="latest", num_train_iters=5, tensorboard=False)))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "model_iteration_4.ckpt" in proc.stdout
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
-    assert train_model.existing_iterations(model_dir, "model") == [2, 4, 5]
+    assert existing_iterations(model_dir, "model") == [2, 4, 5]
 
 
 def _error_lines(proc):
@@ -303,7 +356,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(trained, demo_data, t
     shutil.copytree(src, model_dir)
     before = {n: open(os.path.join(model_dir, n), "rb").read() for n in os.listdir(model_dir) if ".ckpt" in n}
     # a learning rate of 1e30 makes the weights overflow after the first update
-    proc = run_script("train_model.py", *_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
+    proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
                                                      restore_iter=4, num_train_iters=20, eval_step=2,
                                                      learning_rate=1e30, tensorboard=False)))
     assert proc.returncode == 1, proc.stderr[-2000:]
@@ -317,7 +370,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(trained, demo_data, t
     assert after == before  # no new checkpoint, the old ones untouched
     # validating every iteration: the update that overflows is caught before it is saved
     fresh = str(tmp_path / "fresh")
-    proc = run_script("train_model.py", *_words(dict(SMALL, dataset_dir=demo_data, model_dir=fresh, num_train_iters=20,
+    proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, model_dir=fresh, num_train_iters=20,
                                                      eval_step=1, learning_rate=1e30, tensorboard=False)))
     assert proc.returncode == 1 and "became NaN/Inf at iteration 1;" in _error_lines(proc)[0], proc.stderr
     assert "last good checkpoint: none" in proc.stderr
@@ -326,7 +379,6 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(trained, demo_data, t
 
 
 def _train_losses(model_dir, tag="train/loss"):
-    from utils import import_tf
     tf = import_tf()
     logdir = os.path.join(model_dir, "tensorboard", "model_0-10")
     (events,) = [os.path.join(logdir, f) for f in os.listdir(logdir) if "tfevents" in f]
@@ -338,7 +390,7 @@ def test_same_seed_gives_the_same_first_ten_losses(demo_data, vgg_mat, tmp_path)
     runs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         model_dir = str(tmp_path / name)
-        proc = run_script("train_model.py", *_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
+        proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, model_dir=model_dir,
                                                          content_loss=True, vgg_dir=vgg_mat, batch_size=4,
                                                          num_train_iters=10, eval_step=10, summary_step=1,
                                                          seed=seed)))
@@ -346,8 +398,8 @@ def test_same_seed_gives_the_same_first_ten_losses(demo_data, vgg_mat, tmp_path)
         runs[name] = _train_losses(model_dir)
     assert [s for s, _ in runs["a"]] == list(range(1, 11))
     assert runs["a"] == runs["b"]  # bit-identical losses
-    ckpt_a = _reader(os.path.join(str(tmp_path / "a"), "model_iteration_10.ckpt"))
-    ckpt_b = _reader(os.path.join(str(tmp_path / "b"), "model_iteration_10.ckpt"))
+    ckpt_a = ckpt_reader(os.path.join(str(tmp_path / "a"), "model_iteration_10.ckpt"))
+    ckpt_b = ckpt_reader(os.path.join(str(tmp_path / "b"), "model_iteration_10.ckpt"))
     for name in ckpt_a.get_variable_to_shape_map():  # and bit-identical weights
         assert np.array_equal(ckpt_a.get_tensor(name), ckpt_b.get_tensor(name)), name
     assert runs["a"] != runs["c"]  # and the seed matters

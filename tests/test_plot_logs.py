@@ -1,4 +1,4 @@
-"""plot_logs.py, and the pictures and CSV that test_model.py writes."""
+"""plot_logs.py: a PNG from training logs; bad input."""
 import os
 
 import numpy as np
@@ -10,6 +10,8 @@ LOG_A = ("step 100 | training loss: 12.0 | validation: loss 9.1, content 0.0000,
          "ms-ssim 0.7862, ssim 0.5 | 27.4 s\n"
          "step 200 | training loss: 9.9 | validation: loss 6.2, content 0.0000, mse 0.017508, psnr 17.57, "
          "ms-ssim 0.8777, ssim 0.6 | 50.2 s\n")
+
+
 LOG_B = LOG_A.replace("psnr 12.54", "psnr 11.00").replace("psnr 17.57", "psnr 14.00")
 
 

@@ -1,0 +1,131 @@
+"""Checkpoints: their names, finding them, saving them atomically, removing what a kill left,
+restoring them (with a one-line explanation when one does not fit the graph), freezing a graph.
+
+A checkpoint is <model_dir>/<arch>_iteration_<iter>.ckpt (.index + .data-*); it counts as complete
+once its .index exists. Nothing here imports TensorFlow: the functions that need it take `tf`.
+"""
+import glob
+import os
+import shutil
+
+from utils import UsageError, atomic_output
+
+TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
+
+
+def ckpt_prefix(model_dir, arch, iteration):
+    return os.path.join(model_dir, "%s_iteration_%d.ckpt" % (arch, iteration))
+
+
+def checkpoint_exists(prefix):
+    """A TF checkpoint is complete once its .index is written (the saver writes it last)."""
+    return os.path.isfile(prefix + ".index")
+
+
+def existing_iterations(model_dir, arch):
+    """Iterations with a complete checkpoint for `arch` in model_dir, ascending."""
+    found = []
+    if os.path.isdir(model_dir):
+        head = "%s_iteration_" % arch
+        for name in os.listdir(model_dir):
+            if name.startswith(head) and name.endswith(".ckpt.index"):
+                number = name[len(head):-len(".ckpt.index")]
+                if number.isdigit():
+                    found.append(int(number))
+    return sorted(found)
+
+
+def latest_prefix(model_dir, arch):
+    """The prefix of the newest complete checkpoint of `arch`, or None."""
+    have = existing_iterations(model_dir, arch)
+    return ckpt_prefix(model_dir, arch, have[-1]) if have else None
+
+
+def require_checkpoint(model_dir, arch, iteration):
+    """The prefix of <arch>_iteration_<iteration>.ckpt, or UsageError listing the ones that exist."""
+    prefix = ckpt_prefix(model_dir, arch, iteration)
+    if not checkpoint_exists(prefix):
+        have = existing_iterations(model_dir, arch)
+        raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
+            prefix, arch, ", ".join(map(str, have)) if have else "none"))
+    return prefix
+
+
+def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
+    """The checkpoint prefix that orig / restore_iter name (the last one for restore_iter=None)."""
+    if orig:
+        prefix = os.path.join(model_dir, "original", "%s_pretrained.ckpt" % arch)
+        if not checkpoint_exists(prefix):
+            raise UsageError("orig=True but %s(.index) does not exist; put the pretrained %s "
+                             "checkpoint there or use orig=False" % (prefix, arch))
+        return prefix
+    if restore_iter is not None:
+        return require_checkpoint(model_dir, arch, restore_iter)
+    prefix = latest_prefix(model_dir, arch)
+    if prefix is None:
+        raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r; train first "
+                         "(python train_model.py arch=%s) or pass orig=True" % (arch, arch, model_dir, arch))
+    return prefix
+
+
+def save_checkpoint(saver, sess, model_dir, arch, iteration):
+    """Write <arch>_iteration_<iteration>.ckpt so that a kill at any moment leaves either the
+    complete checkpoint or none: the saver writes under a temporary name, the data file is renamed
+    into place, then the .index, which marks a checkpoint complete (`checkpoint_exists`). An older
+    checkpoint of the same name loses its .index first, so new data never meets an old index."""
+    final = ckpt_prefix(model_dir, arch, iteration)
+    tmp = os.path.join(model_dir, TMP_PREFIX + os.path.basename(final))
+    saver.save(sess, tmp, write_meta_graph=False, write_state=False)
+    if os.path.exists(final + ".index"):
+        os.remove(final + ".index")
+    for path in glob.glob(glob.escape(tmp) + ".data-*"):
+        os.replace(path, final + path[len(tmp):])
+    os.replace(tmp + ".index", final + ".index")
+    return final
+
+
+def remove_stale_temporaries(model_dir, arch):
+    """Remove what a killed run of this arch may have left half-written: temporary checkpoints
+    and the temporary copies of logs (those of earlier runs' logs too, whose names differ by
+    their restore_iter); complete files are never touched."""
+    stale = glob.glob(os.path.join(glob.escape(model_dir), TMP_PREFIX + "%s_iteration_*" % arch))
+    stale += glob.glob(os.path.join(glob.escape(model_dir), "logs_*-*.txt.tmp"))
+    for path in stale:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+    return stale
+
+
+def restore(tf, saver, sess, prefix, arch, num_maps_base):
+    """saver.restore, or UsageError in one line saying which arch/num_maps_base the checkpoint
+    was made with when it does not fit the graph."""
+    try:
+        saver.restore(sess, prefix)
+    except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
+        import model  # builds on TensorFlow, which is imported late (see utils.import_tf)
+        raise UsageError(model.restore_error(prefix, arch, num_maps_base, err))
+
+
+def write_frozen_graph(tf, sess, out_nodes, path):
+    """Freeze the session's graph (variables -> constants) up to out_nodes and write it atomically."""
+    frozen = tf.graph_util.convert_variables_to_constants(
+        sess, sess.graph.as_graph_def(), list(out_nodes))
+    frozen = tf.graph_util.extract_sub_graph(frozen, list(out_nodes))
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(frozen.SerializeToString())
+    return len(frozen.node)
+
+
+def freeze_checkpoint(tf, arch, num_maps_base, prefix, h, w, path):
+    """Write the frozen graph of a checkpoint for h x w photos (Placeholder 1 x h/2 x w/2 x 4 ->
+    output_l0); returns its node count."""
+    import model
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
+        model.build(arch, x, num_maps_base)
+        with tf.Session() as sess:
+            restore(tf, tf.train.Saver(), sess, prefix, arch, num_maps_base)
+            return write_frozen_graph(tf, sess, ["output_l0"], path)

@@ -1,0 +1,137 @@
+"""Scoring a network's outputs: PSNR and SSIM against targets, the one per-image loop (with the
+side-by-side PNGs), the metrics CSV, latency timing. Used by test_model.py, inference_tflite.py and
+benchmark.py. Functions that need TensorFlow take the module `tf` (imported late, see utils)."""
+import csv
+import math
+import os
+import statistics
+import time
+from collections import namedtuple
+
+import numpy as np
+
+import load_dataset
+import previews
+from utils import UsageError, atomic_output, progress
+
+ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
+
+
+def psnr(mse, peak=1.0):
+    """PSNR in dB from a mean squared error on data in 0..peak."""
+    if mse <= 0:
+        return float("inf")
+    return 10.0 * math.log10(peak * peak / mse)
+
+
+def psnr_between(a, b):
+    """PSNR in dB of two float images in 0..1."""
+    return psnr(float(np.mean((a - b) ** 2)))
+
+
+class SsimMeter:
+    """SSIM of two float RGB images [h, w, 3] in 0..1, computed by tf.image.ssim in a graph of its
+    own (built for the first pair's size, when first called)."""
+
+    def __init__(self, tf):
+        self.tf = tf
+        self.shape = None
+
+    def _build(self, shape):
+        tf = self.tf
+        self.shape = shape
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.a = tf.placeholder(tf.float32, shape)
+            self.b = tf.placeholder(tf.float32, shape)
+            self.value = tf.image.ssim(self.a[None], self.b[None], 1.0)[0]
+        self.sess = tf.Session(graph=self.graph)
+
+    def __call__(self, out, target):
+        if self.shape != list(out.shape):
+            self._build(list(out.shape))
+        return float(self.sess.run(self.value, {self.a: out, self.b: target}))
+
+
+def target_for(dslr_dir, fname):
+    """The target of a test RAW: the PNG of the same stem (x.png for x.png or x.dng)."""
+    return os.path.join(dslr_dir, os.path.splitext(fname)[0] + ".png")
+
+
+def check_test_images(raw_dir, dslr_dir, names, h, w):
+    """Decode every test RAW (and target, where one exists) once before anything is written, so
+    that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
+    results."""
+    for fname in progress(names, desc="checking", unit="img", leave=False):
+        ih, iw = load_dataset.read_raw(os.path.join(raw_dir, fname)).shape
+        if ih < h or iw < w:
+            raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
+                             "lower img_w/img_h" % (fname, iw, ih, w, h))
+        target_path = target_for(dslr_dir, fname)
+        if os.path.isfile(target_path):
+            th, tw = load_dataset.read_rgb(target_path).shape[:2]
+            if th < h or tw < w:
+                raise UsageError("target %r is %dx%d, smaller than img_w x img_h = %dx%d"
+                                 % (target_path, tw, th, w, h))
+
+
+def folder_images(raw_dir, target_dir, names, h, w):
+    """(name, network input [1, h/2, w/2, 4], float target [h, w, 3] or None) for each RAW of a
+    folder (PNG or DNG), cropped to h x w from the top left; the target is <target_dir>/<stem>.png."""
+    for name in names:
+        raw = load_dataset.read_raw(os.path.join(raw_dir, name))
+        x = load_dataset.extract_bayer_channels(raw[:h, :w])[None]
+        target = None
+        target_path = target_for(target_dir, name)
+        if os.path.isfile(target_path):
+            target = load_dataset.read_rgb(target_path)[:h, :w]
+            if target.shape[:2] != (h, w):
+                raise UsageError("target %r is smaller than its RAW's %dx%d crop" % (target_path, w, h))
+            target = target.astype(np.float32) / 255.0
+        yield name, x, target
+
+
+def score_images(run, images, ssim, result_dir=None, tag=""):
+    """The per-image loop: run the network on each (name, x, target) of `images`, clip its output
+    to 0..1 and score the 8-bit image it becomes against the target (PSNR, SSIM by the meter
+    `ssim`). With `result_dir`, writes <stem>_<tag>.png and, where there is a target,
+    <stem>_<tag>_vs_target.png (output | target). Yields an ImageScore per image (psnr and ssim
+    None without a target; seconds: the time of `run`)."""
+    for name, x, target in images:
+        t0 = time.perf_counter()
+        y = run(x)
+        seconds = time.perf_counter() - t0
+        out = np.clip(y[0], 0.0, 1.0)
+        out_u8 = previews.to_uint8(out)
+        stem = os.path.splitext(str(name))[0]
+        p = s = None
+        if target is not None:
+            out_f = out_u8.astype(np.float32) / 255.0
+            p, s = psnr_between(out_f, target), ssim(out_f, target)
+            if result_dir:
+                previews.save_png(os.path.join(result_dir, "%s_%s_vs_target.png" % (stem, tag)),
+                                  previews.grid([[out_f, target]]))
+        if result_dir:
+            previews.save_png(os.path.join(result_dir, "%s_%s.png" % (stem, tag)), out_u8)
+        yield ImageScore(name, x, out, seconds, p, s)
+
+
+def write_csv(path, header, rows):
+    """A CSV file with a header row, written atomically."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+
+
+def timed(fn):
+    """Seconds that fn() takes."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median_seconds(fn, runs):
+    """The median of `runs` timed calls of fn (warm it up first)."""
+    return statistics.median([timed(fn) for _ in range(runs)])

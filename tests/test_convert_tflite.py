@@ -1,0 +1,50 @@
+"""convert_tflite.py and pb2tflite.sh: FP32, FP16 and INT8 models."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import assert_usage_error, run_script, val_inputs
+from tflite import TFLiteModel, dequantize, quantize
+from utils import import_tf, tf_major
+
+tf = import_tf()
+TF2 = tf_major() >= 2
+
+
+def test_fp16_stores_half_precision_weights(converted):
+    fp16 = TFLiteModel(tf, converted["fp16"])
+    assert fp16.kind.startswith("fp16")
+    assert os.path.getsize(converted["fp16"]) < 0.75 * os.path.getsize(converted["fp32"])
+
+
+@pytest.mark.skipif(not TF2, reason="INT8 conversion needs TF 2.x")
+def test_int8_io_types_and_quantisation_round_trip(converted, graph64, demo_data, tmp_path):
+    model = TFLiteModel(tf, converted["int8"])
+    assert model.inp["dtype"] == np.uint8 and model.out["dtype"] == np.uint8
+    out = str(tmp_path / "s8.tflite")
+    proc = run_script("convert_tflite.py", "pb=" + graph64, "out=" + out, "precision=int8", "int8_io=int8",
+                      "dataset_dir=" + demo_data, "calib_size=4")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s8 = TFLiteModel(tf, out)
+    assert s8.inp["dtype"] == np.int8 and s8.out["dtype"] == np.int8
+    x, _ = val_inputs(demo_data)
+    for m in (model, s8):
+        scale, zero = m.inp["quantization"]
+        q = quantize(x, scale, zero, m.inp["dtype"])
+        assert q.dtype == m.inp["dtype"]
+        inside = x <= (np.iinfo(q.dtype).max - zero) * scale  # values the input range covers
+        assert np.max(np.abs(dequantize(q, scale, zero) - x)[inside]) <= scale / 2 + 1e-7
+        y = m.run(x[:1])
+        assert y.dtype == np.float32 and 0 <= y.min() and y.max() <= 1.0 + 1e-6
+    # int8 and uint8 models agree (same calibration data apart from its size)
+    assert np.max(np.abs(model.run(x[:1]) - s8.run(x[:1]))) < 0.1
+
+
+def test_int8_on_tf1_is_a_clear_error(graph64, demo_data, tmp_path):
+    if TF2:
+        pytest.skip("TF 2.x converts INT8 (tested above)")
+    out = str(tmp_path / "x.tflite")
+    proc = run_script("convert_tflite.py", "pb=" + graph64, "out=" + out, "precision=int8", "dataset_dir=" + demo_data)
+    assert_usage_error(proc, "precision=int8 needs the TF 2.x converter", "DEPTH_TO_SPACE")
+    assert not os.path.exists(out)

@@ -1,0 +1,75 @@
+"""The shape of the tree: scripts stand on library modules and never import another script; test
+files share helpers through conftest.py, never by importing each other. Read from the sources'
+import statements (anywhere in a file, late imports too), not by running them."""
+import ast
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+TESTS = os.path.join(ROOT, "tests")
+
+
+def _imported(path):
+    """Top-level names of every module a file imports."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _is_script(path):
+    """A script runs as a program: it ends in `if __name__ == "__main__":`."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    return any(isinstance(node, ast.If) and "__main__" in ast.dump(node.test) for node in tree.body)
+
+
+def _modules(folder):
+    return {name[:-3]: os.path.join(folder, name) for name in os.listdir(folder) if name.endswith(".py")}
+
+
+def test_scripts_import_only_library_modules():
+    modules = _modules(ROOT)
+    scripts = {name for name, path in modules.items() if _is_script(path)}
+    library = set(modules) - scripts
+    assert {"train_model", "test_model", "inference_tflite", "convert_tflite", "benchmark", "dng2png"} <= scripts
+    assert {"utils", "checkpoints", "evaluate", "tflite", "losses", "train_log", "load_dataset", "model"} <= library
+    wrong = {name: sorted(_imported(modules[name]) & scripts - {name}) for name in sorted(modules)}
+    assert not {k: v for k, v in wrong.items() if v}, "scripts imported by other modules: %s" % wrong
+
+
+def test_test_files_do_not_import_each_other():
+    tests = _modules(TESTS)
+    for name, path in sorted(tests.items()):
+        others = sorted(n for n in _imported(path) & set(tests) if n.startswith("test_") and n != name)
+        assert not others, "%s imports %s (share helpers through conftest.py)" % (name, others)
+
+
+def test_the_check_sees_a_script_importing_a_script(tmp_path):
+    """The check itself: a script that imports another is caught, late imports too."""
+    (tmp_path / "a.py").write_text('def f():\n    import b\n\n\nif __name__ == "__main__":\n    f()\n')
+    (tmp_path / "b.py").write_text('if __name__ == "__main__":\n    pass\n')
+    assert _is_script(str(tmp_path / "a.py")) and "b" in _imported(str(tmp_path / "a.py"))
+
+
+def test_bad_arguments_fail_before_tensorflow_is_imported():
+    """Imports sit at the top of each file, except TensorFlow's: an argument error stays fast."""
+    scripts = sorted(name for name, path in _modules(ROOT).items() if _is_script(path))
+    code = ("import runpy, sys\n"
+            "sys.argv = [sys.argv[1], 'no_such_key=1']\n"
+            "try:\n"
+            "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit as err:\n"
+            "    assert err.code == 2, err.code\n"
+            "print('tensorflow' in sys.modules)\n")
+    for name in scripts:
+        proc = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, name + ".py")], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        assert proc.returncode == 0 and proc.stdout.strip() == "False", (name, proc.stdout, proc.stderr[-1000:])

@@ -1,0 +1,30 @@
+"""train_log.py: the training log line, written once and read back by the same module."""
+import os
+
+from train_log import FIELDS, format_log_line, log_path, parse_log_line, read_log_lines
+
+VALUES = {"loss": 8.76543, "content": 0.0, "mse": 0.0123456, "psnr": 19.0912, "ms_ssim": 0.81234, "ssim": 0.70111}
+
+
+def test_a_line_reads_back_as_it_was_written():
+    line = format_log_line(600, 9.12345, VALUES, 123.45)
+    assert line == ("step 600 | training loss: 9.1235 | validation: loss 8.7654, content 0.0000, mse 0.012346, "
+                    "psnr 19.09, ms-ssim 0.8123, ssim 0.7011 | 123.5 s")
+    row = parse_log_line(line + "\n")
+    assert row["step"] == 600 and row["train_loss"] == 9.1235 and row["seconds"] == 123.5
+    assert [row[k] for k in FIELDS] == [8.7654, 0.0, 0.012346, 19.09, 0.8123, 0.7011]
+
+
+def test_other_lines_and_non_finite_values():
+    assert parse_log_line("some unrelated line") is None
+    assert parse_log_line("step 2 | training lo") is None
+    row = parse_log_line(format_log_line(3, float("nan"), dict(VALUES, loss=float("inf")), 1.0))
+    assert row["step"] == 3 and row["train_loss"] != row["train_loss"] and row["loss"] == float("inf")
+
+
+def test_read_log_lines_skips_what_is_not_a_log_line(tmp_path):
+    path = log_path(str(tmp_path), 0, 4)
+    assert os.path.basename(path) == "logs_0-4.txt"
+    with open(path, "w") as f:
+        f.write("header\n" + format_log_line(2, 1.0, VALUES, 1.0) + "\n" + format_log_line(4, 0.5, VALUES, 2.0) + "\n")
+    assert [r["step"] for r in read_log_lines(path)] == [2, 4]

@@ -1,0 +1,110 @@
+"""utils.py: the declarative key=value parser (and every script's one-line errors through it),
+atomic files, the quiet TensorFlow import, one-line run failures."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, assert_usage_error, run_script
+from utils import Arg, RunFailure, UsageError, atomic_output, optional_int, parse_args, positive_int, run_main, to_bool
+
+TABLE = [Arg("learning_rate", float, 5e-5, "lr"), Arg("batch_size", positive_int, 32, "b"),
+         Arg("restore_iter", optional_int, None, "r"), Arg("save", to_bool, True, "s"),
+         Arg("arch", str, "model", "a")]
+
+
+def test_defaults_and_values():
+    a = parse_args(TABLE, [])
+    assert a == {"learning_rate": 5e-5, "batch_size": 32, "restore_iter": None, "save": True, "arch": "model"}
+    a = parse_args(TABLE, ["learning_rate=1e-3", "batch_size=8", "restore_iter=500", "save=false", "arch=punet"])
+    assert a == {"learning_rate": 1e-3, "batch_size": 8, "restore_iter": 500, "save": False, "arch": "punet"}
+    assert parse_args(TABLE, ["restore_iter=None"])["restore_iter"] is None
+
+
+@pytest.mark.parametrize("words,needle", [
+    (["learning_rat=1"], "unknown argument 'learning_rat'; did you mean 'learning_rate'?"),
+    (["batch_size=eight"], "bad value 'eight' for 'batch_size'"),
+    (["batch_size=0"], "bad value '0' for 'batch_size'"),
+    (["batch_size=-4"], "bad value '-4' for 'batch_size'"),
+    (["save=maybe"], "bad value 'maybe' for 'save': expected True/False"),
+    (["restore_iter=1.5"], "bad value '1.5' for 'restore_iter'"),
+    (["batch_size"], "not of the form key=value"),
+    (["arch=a", "arch=b"], "given twice"),
+])
+def test_rejects(words, needle):
+    with pytest.raises(UsageError) as err:
+        parse_args(TABLE, words)
+    assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("script,words,needle", [
+    ("train_model.py", ["learning_rat=1e-4"], "did you mean 'learning_rate'?"),
+    ("train_model.py", ["batch_size=3.5"], "'batch_size'"),
+    ("train_model.py", ["content_loss=perhaps"], "expected True/False"),
+    ("test_model.py", ["use_gpu=maybe"], "'use_gpu'"),
+    ("test_model.py", ["img_hh=1088"], "did you mean 'img_h'?"),
+    ("make_demo_data.py", ["train_count=-1"], "'train_count'"),
+])
+def test_cli_bad_input_is_one_line_exit_2(script, words, needle, tmp_path):
+    proc = run_script(script, *words, cwd=str(tmp_path))
+    assert_usage_error(proc, needle)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_atomic_output_replaces_only_on_success(tmp_path):
+    path = str(tmp_path / "out.txt")
+    with open(path, "w") as f:
+        f.write("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(path) as tmp:
+            with open(tmp, "w") as f:
+                f.write("half")
+            raise RuntimeError("crash while writing")
+    assert open(path).read() == "old" and os.listdir(str(tmp_path)) == ["out.txt"]
+    with atomic_output(path, ".tmp.txt") as tmp:
+        assert tmp.endswith(".tmp.txt")
+        with open(tmp, "w") as f:
+            f.write("new")
+    assert open(path).read() == "new" and os.listdir(str(tmp_path)) == ["out.txt"]
+
+
+BANNER = (b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+          b"I0000 00:00:1795669785.871969    2894 cpu_feature_guard.cc:227] This TensorFlow binary is optimized "
+          b"to use available CPU instructions in performance-critical operations.\n"
+          b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+          b"appropriate compiler flags.\n"
+          b"I0000 00:00:1795669785.9    2894 port.cc:153] oneDNN custom operations are on. You may see slightly "
+          b"different numerical results due to floating-point round-off errors from different computation orders.\n")
+
+
+def test_the_tf_banner_is_dropped_and_every_other_stderr_line_kept():
+    code = ("import os, sys, utils\n"
+            "with utils._tf_banner_filtered():\n"
+            "    os.write(2, b'before\\n' + %r + b'between\\n')\n"
+            "    sys.stderr.write('from python\\n')\n"
+            "    os.write(2, %r + b'after, without a newline')\n" % (BANNER, BANNER))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "before\nbetween\nfrom python\nafter, without a newline"
+
+
+def test_import_tf_prints_no_banner_even_with_tf_logging_on():
+    code = "import sys, utils\nutils.import_tf()\nsys.stderr.write('imported\\n')\n"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0"))
+    assert proc.returncode == 0, proc.stderr
+    banner = BANNER.decode().splitlines()
+    assert not [line for line in proc.stderr.splitlines() if line in banner or "InitializeLog" in line
+                or "cpu_feature_guard" in line or "oneDNN custom operations" in line], proc.stderr
+    assert proc.stderr.splitlines()[-1] == "imported"
+
+
+def test_run_failure_is_one_line_and_exit_1(capsys):
+    def fails(argv):
+        raise RunFailure("the training loss became NaN/Inf at iteration 3")
+    with pytest.raises(SystemExit) as exit_:
+        run_main(fails, [])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.endswith(": error: the training loss became NaN/Inf at iteration 3\n")

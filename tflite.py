@@ -1,0 +1,206 @@
+"""TFLite: reading frozen graphs, converting them (FP32, FP16, INT8 with calibration inputs), and
+running models: the interpreter wrapper (threads, quantised input/output) and a frozen-graph
+runner with the same interface. Functions take the TensorFlow module `tf` (imported late, see
+utils.import_tf)."""
+import contextlib
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import load_dataset
+from evaluate import median_seconds
+from utils import UsageError, tf_major, tf_version
+
+PRECISIONS = ("fp32", "fp16", "int8")
+TF1_THREADS = "default (TF 1.15 cannot set them)"
+
+
+def read_graph(tf, path):
+    """The GraphDef of a frozen .pb and its Placeholder's static shape (None if not fixed)."""
+    if not os.path.isfile(path):
+        raise UsageError("frozen graph %r not found (write one with test_model.py save=True or "
+                         "ckpt2pb.py)" % path)
+    graph_def = tf.GraphDef()
+    try:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("error")  # older protobufs only warn about undecodable bytes
+            graph_def.ParseFromString(f.read())
+    except Exception as err:  # protobuf's DecodeError has no stable import path across versions
+        raise UsageError("%r is not a frozen TensorFlow graph (.pb): %s" % (path, err))
+    nodes = {n.name: n for n in graph_def.node}
+    for name in ("Placeholder", "output_l0"):
+        if name not in nodes:
+            raise UsageError("%r has no node %r; the graph must go Placeholder -> output_l0" % (path, name))
+    dims = nodes["Placeholder"].attr["shape"].shape
+    shape = tuple(d.size for d in dims.dim)
+    return graph_def, (shape if len(shape) == 4 and min(shape) > 0 else None)
+
+
+def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
+    """`count` network inputs [1, h, w, 4] from real training RAWs: random crops of the Bayer
+    planes, or (when the RAWs are smaller than the input) tiles of several RAWs side by side."""
+    folder = os.path.join(dataset_dir, "train", phone_dir)
+    names = load_dataset.list_pngs(folder, "calibration (train RAW)")
+    rng = np.random.RandomState(seed)
+    _, h, w, _ = shape
+    for _ in range(count):
+        x = np.empty((h, w, 4), np.float32)
+        y0 = 0
+        while y0 < h:
+            x0, tile_h = 0, h
+            while x0 < w:
+                planes = load_dataset.extract_bayer_channels(
+                    load_dataset.read_raw(os.path.join(folder, names[rng.randint(len(names))])))
+                th, tw = min(planes.shape[0], h - y0), min(planes.shape[1], w - x0)
+                oy = rng.randint(planes.shape[0] - th + 1)
+                ox = rng.randint(planes.shape[1] - tw + 1)
+                x[y0:y0 + th, x0:x0 + tw] = planes[oy:oy + th, ox:ox + tw]
+                x0 += tw
+                tile_h = min(tile_h, th)
+            y0 += tile_h
+        yield x[None]
+
+
+def _toco_on_path():
+    # TF 1.15's converter runs the helper program toco_from_protos that sits beside python
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+
+def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
+    """The .tflite bytes of a frozen graph; `calibration` yields float inputs (int8 only)."""
+    if precision == "int8" and tf_major() < 2:
+        raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
+                         "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
+                         ".venv/bin/python (bash setup_env.sh tf2)" % tf_version())
+    _toco_on_path()
+    converter = tf.lite.TFLiteConverter.from_frozen_graph(
+        graph_path, ["Placeholder"], ["output_l0"], {"Placeholder": list(shape)})
+    if precision == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x] for x in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+    try:
+        return converter.convert()
+    except UsageError:
+        raise
+    except Exception as err:
+        raise UsageError("the TFLite converter failed on %r (%s): %s" % (
+            graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
+
+
+def convert_session(tf, sess, inputs, outputs):
+    """The FP32 .tflite bytes of a live session's graph (no freezing to a file)."""
+    _toco_on_path()
+    return tf.lite.TFLiteConverter.from_session(sess, inputs, outputs).convert()
+
+
+def quantize(x, scale, zero_point, dtype):
+    """Float -> the integer tensor a quantised model takes: round(x / scale) + zero_point, clipped."""
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize(q, scale, zero_point):
+    return (q.astype(np.float32) - zero_point) * np.float32(scale)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Hide what TFLite's C++ prints to stderr (\"INFO: Created TensorFlow Lite XNNPACK delegate\")
+    while an interpreter is set up; our own errors are raised, and reported, afterwards."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class TFLiteModel:
+    """One interpreter, from a file (`path`) or from bytes (`content`); run() takes and returns
+    float arrays whatever the tensor types are. `threads` is what it runs with, as text."""
+
+    def __init__(self, tf, path=None, threads=None, content=None):
+        if content is None and not os.path.isfile(path):
+            raise UsageError("TFLite model %r not found (make one with pb2tflite.sh or "
+                             "convert_tflite.py)" % path)
+        source = {"model_path": path} if content is None else {"model_content": content}
+        self.threads = TF1_THREADS
+        try:
+            with native_stderr_silenced():
+                try:
+                    self.interp = tf.lite.Interpreter(num_threads=threads, **source)
+                    self.threads = str(threads)
+                except TypeError:  # TF 1.15's interpreter has no thread setting
+                    self.interp = tf.lite.Interpreter(**source)
+                self.interp.allocate_tensors()
+        except (ValueError, RuntimeError) as err:
+            raise UsageError("cannot load %r as a TFLite model: %s" % (path, str(err).strip().splitlines()[0]))
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        self.shape = tuple(int(v) for v in self.inp["shape"])
+        if self.inp["dtype"] != np.float32:
+            self.kind = "int8 (%s input/output)" % np.dtype(self.inp["dtype"]).name
+        elif any(t["dtype"] == np.float16 for t in self.interp.get_tensor_details()):
+            self.kind = "fp16 (float16 weights)"
+        else:
+            self.kind = "fp32"
+
+    def _input(self, x):
+        if self.inp["dtype"] != np.float32:
+            x = quantize(x, *self.inp["quantization"], dtype=self.inp["dtype"])
+        return x
+
+    def _invoke(self, q):
+        self.interp.set_tensor(self.inp["index"], q)
+        self.interp.invoke()
+
+    def timed_invoke(self, x):
+        """Seconds of one set_tensor + invoke on a float input (quantised outside the timing)."""
+        q = self._input(x)
+        t0 = time.perf_counter()
+        self._invoke(q)
+        return time.perf_counter() - t0
+
+    def latency(self, x, runs):
+        """Median seconds of `runs` invocations after one warm-up."""
+        q = self._input(x)
+        self._invoke(q)
+        return median_seconds(lambda: self._invoke(q), runs)
+
+    def run(self, x):
+        self._invoke(self._input(x))
+        y = self.interp.get_tensor(self.out["index"])
+        if self.out["dtype"] != np.float32:
+            y = dequantize(y, *self.out["quantization"])
+        return y
+
+
+class GraphModel:
+    """A frozen .pb (Placeholder -> output_l0) run by a TF session."""
+
+    def __init__(self, tf, path):
+        graph_def, self.shape = read_graph(tf, path)
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.import_graph_def(graph_def, name="")
+        self.sess = tf.Session(graph=self.graph)
+        self.kind = "graph"
+
+    def run(self, x):
+        return self.sess.run("output_l0:0", {"Placeholder:0": x})
+
+
+def load_model(tf, path, threads=None):
+    """A frozen .pb or a .tflite, by its extension."""
+    return GraphModel(tf, path) if path.endswith(".pb") else TFLiteModel(tf, path, threads)
