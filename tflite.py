@@ -12,7 +12,7 @@ import numpy as np
 
 import load_dataset
 from evaluate import median_seconds
-from utils import UsageError, tf_major, tf_version
+from utils import RunFailure, UsageError, tf_major, tf_version
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TF1_THREADS = "default (TF 1.15 cannot set them)"
@@ -269,3 +269,33 @@ class GraphModel:
 def load_model(tf, path, threads=None):
     """A frozen .pb or a .tflite, by its extension."""
     return GraphModel(tf, path) if path.endswith(".pb") else TFLiteModel(tf, path, threads)
+
+
+PAIR_TOL = 1e-4  # an FP32 .tflite against its TF graph, max-abs on outputs
+
+
+def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=PAIR_TOL, seed=0):
+    """Check a .tflite (TFLiteModel) as the challenge wants it: input tensor `Placeholder` of
+    shape `want_in`, output `output_l0` of shape `want_out` (-1: any size), and its output within
+    `tol` max-abs of the frozen graph's (GraphModel) at each of `input_sizes` ((h/2, w/2) pairs) on
+    random inputs. Returns [(input shape, max-abs)]; RunFailure naming the first mismatch."""
+    got_in, got_out = model.signature, TFLiteModel.signature_of(model.out)
+    for what, want, got in (("input", ("Placeholder", tuple(want_in)), (model.inp["name"], got_in)),
+                            ("output", ("output_l0", tuple(want_out)), (model.out["name"], got_out))):
+        if got != want:
+            raise RunFailure("%s: %s tensor is %s %s, not %s %s" % (
+                name, what, got[0], list(got[1]), want[0], list(want[1])))
+    rng = np.random.RandomState(seed)
+    diffs = []
+    for hh, ww in input_sizes:
+        x = rng.rand(1, hh, ww, 4).astype(np.float32)
+        y, ref = model.run(x), graph.run(x)
+        if y.shape != ref.shape:
+            raise RunFailure("%s: output %s at input %s, the graph's is %s" % (
+                name, list(y.shape), list(x.shape), list(ref.shape)))
+        diff = float(np.max(np.abs(y - ref)))
+        if not diff <= tol:
+            raise RunFailure("%s: output differs from the TF graph by %.3g (max-abs) at input %s, more "
+                             "than %g" % (name, diff, shape_text(x.shape), tol))
+        diffs.append((x.shape, diff))
+    return diffs
