@@ -9,8 +9,8 @@ reference model, latency.
 A fixed-size model needs RAWs of the size it was converted for (2x its input's height and width;
 crop=True takes the top-left part of larger ones). An any-size model (input [1, None, None, 4], e.g.
 pb2tflite.sh X_none.pb X_none.tflite) runs each RAW at its own size (rounded down to even): its
-input tensor is resized per image, and the latency is at the first image's size. Quantised (uint8/int8) input and output tensors
-are scaled with their scale and zero point. Per image it prints PSNR and SSIM against the target
+input tensor is resized per image, and the latency is at the first image's size. Quantised
+(uint8/int8) input and output tensors are scaled with their scale and zero point. Per image it prints PSNR and SSIM against the target
 (where `target_dir` has one of the same name) and, with `reference=` (a frozen .pb or another
 .tflite of the same input size), the PSNR and max-abs difference against the reference's output;
 then the means, and the median latency over `runs` invocations after a warm-up, with `threads`
