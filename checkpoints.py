@@ -108,23 +108,47 @@ def restore(tf, saver, sess, prefix, arch, num_maps_base):
         raise UsageError(model.restore_error(prefix, arch, num_maps_base, err))
 
 
+def strip_default_attrs(tf, graph_def):
+    """The graph without the attributes that hold their op's default value. TensorFlow documents
+    this for forward compatibility: a newer TF adds attributes with defaults to existing ops (e.g.
+    MaxPool's explicit_paddings in TF 2.x), which an older TF refuses ("NodeDef mentions attr ... not
+    in Op"), while a graph without them loads on every version. Done by the public
+    export_meta_graph(strip_default_attrs=True), in a graph of its own."""
+    with tf.Graph().as_default():
+        return tf.train.export_meta_graph(graph_def=graph_def, strip_default_attrs=True).graph_def
+
+
 def write_frozen_graph(tf, sess, out_nodes, path):
-    """Freeze the session's graph (variables -> constants) up to out_nodes and write it atomically."""
+    """Freeze the session's graph (variables -> constants) up to out_nodes, strip default-valued
+    attributes (so that both TF 1.15 and TF 2.x read it) and write it atomically."""
     frozen = tf.graph_util.convert_variables_to_constants(
         sess, sess.graph.as_graph_def(), list(out_nodes))
-    frozen = tf.graph_util.extract_sub_graph(frozen, list(out_nodes))
+    frozen = strip_default_attrs(tf, tf.graph_util.extract_sub_graph(frozen, list(out_nodes)))
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(frozen.SerializeToString())
     return len(frozen.node)
 
 
+def write_meta_graph(saver, path):
+    """The session graph's meta graph (<checkpoint>.meta), default-valued attributes stripped so
+    that either stack imports it, written atomically."""
+    with atomic_output(path) as tmp:
+        saver.export_meta_graph(tmp, strip_default_attrs=True)
+
+
+def none_pb_path(prefix):
+    """<model_dir>/<checkpoint>_none.pb: the frozen graph with input [1, None, None, 4]."""
+    return prefix[:-len(".ckpt")] + "_none.pb" if prefix.endswith(".ckpt") else prefix + "_none.pb"
+
+
 def freeze_checkpoint(tf, arch, num_maps_base, prefix, h, w, path):
     """Write the frozen graph of a checkpoint for h x w photos (Placeholder 1 x h/2 x w/2 x 4 ->
-    output_l0); returns its node count."""
+    output_l0), or for any size with h = w = None (Placeholder 1 x None x None x 4); returns its
+    node count."""
     import model
     with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
+        x = tf.placeholder(tf.float32, [1, None if h is None else h // 2, None if w is None else w // 2, 4])
         model.build(arch, x, num_maps_base)
         with tf.Session() as sess:
             restore(tf, tf.train.Saver(), sess, prefix, arch, num_maps_base)

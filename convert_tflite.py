@@ -12,12 +12,15 @@ int8 with int8_io=int8), their ranges calibrated on `calib_size` real training R
 from several patches when the patches are smaller). INT8 needs the TF 2.x converter: TF 1.15's
 cannot quantise DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet).
 
-The frozen graph has a fixed input size; input_shape (1,H/2,W/2,4) defaults to it. `bash
-pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
+A frozen graph with a fixed input size converts at that size (input_shape, 1,H/2,W/2,4, defaults to
+it). One frozen for any size (test_model.py save=True writes <checkpoint>_none.pb, input
+[1, None, None, 4]) converts to a .tflite that keeps any size, [1, None, None, 4] -> [1, None, None,
+3] (TF 2.x only: TF 1.15's converter cannot; INT8 calibrates it on 256x256 crops), or, with
+input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
 """
 import os
 
-from tflite import PRECISIONS, calibration_inputs, convert, read_graph
+from tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
 from utils import (Arg, UsageError, atomic_output, ensure_dir, import_tf, parse_args, positive_int, progress,
                    run_main, tf_major)
 
@@ -25,7 +28,7 @@ ARGS = [
     Arg("pb", str, "models/original/punet_pretrained.pb", "frozen graph (Placeholder -> output_l0)"),
     Arg("out", str, "", "output .tflite (default: the .pb's name, _fp16/_int8 added for those precisions)"),
     Arg("precision", str, "fp32", "fp32, fp16 (float16 weights) or int8 (full integer)"),
-    Arg("input_shape", str, "", "1,H/2,W/2,4 (default: the graph's own input shape, else 1,544,960,4)"),
+    Arg("input_shape", str, "", "1,H/2,W/2,4 (default: the graph's own, any size for a _none.pb; else 1,544,960,4)"),
     Arg("int8_io", str, "uint8", "int8: type of the input and output tensors, uint8 or int8"),
     Arg("dataset_dir", str, "raw_images/", "int8: dataset whose train/<phone_dir> RAWs calibrate"),
     Arg("phone_dir", str, "mediatek_raw/", "int8: RAW sub-folder of train/"),
@@ -33,6 +36,7 @@ ARGS = [
     Arg("seed", int, 0, "int8: random choice of calibration patches"),
 ]
 SEED_SHAPE = (1, 544, 960, 4)
+CALIB_SHAPE_ANY = (1, 128, 128, 4)  # INT8 calibration inputs of an any-size model: 256x256 crops
 
 
 def default_out(pb, precision):
@@ -59,7 +63,7 @@ def main(argv):
     tf = import_tf()
     graph_def, frozen_shape = read_graph(tf, a["pb"])
     shape = parse_shape(a["input_shape"]) if a["input_shape"] else frozen_shape or SEED_SHAPE
-    if frozen_shape and shape != frozen_shape:
+    if frozen_shape and not is_dynamic(frozen_shape) and shape != frozen_shape:
         raise UsageError("%r was frozen for input %s, not %s; convert at that shape, or freeze it again "
                          "for %dx%d with test_model.py img_w=%d img_h=%d" % (
                              a["pb"], "x".join(map(str, frozen_shape)), "x".join(map(str, shape)),
@@ -69,7 +73,8 @@ def main(argv):
     if a["precision"] == "int8":
         if tf_major() >= 2:  # else convert() says why not, at once
             calibration = list(progress(
-                calibration_inputs(a["dataset_dir"], a["phone_dir"], shape, a["calib_size"], a["seed"]),
+                calibration_inputs(a["dataset_dir"], a["phone_dir"], CALIB_SHAPE_ANY if is_dynamic(shape) else shape,
+                                   a["calib_size"], a["seed"]),
                 total=a["calib_size"], desc="calibration inputs", unit="input"))
     content = convert(tf, a["pb"], shape, a["precision"], a["int8_io"], calibration)
     folder = os.path.dirname(os.path.abspath(out))
@@ -82,7 +87,8 @@ def main(argv):
         detail = ", %s input/output, calibrated on %d training RAW inputs from %s" % (
             a["int8_io"], a["calib_size"], os.path.join(a["dataset_dir"], "train", a["phone_dir"]))
     print("wrote %s (%.1f KB, %s%s, input %s)" % (out, len(content) / 1024.0, a["precision"].upper(),
-                                                   detail, ",".join(map(str, shape))))
+                                                   detail, "1xNonexNonex4 (any size)" if is_dynamic(shape) else
+                                                   ",".join(map(str, shape))))
 
 
 if __name__ == "__main__":

@@ -58,12 +58,20 @@ def target_for(dslr_dir, fname):
     return os.path.join(dslr_dir, os.path.splitext(fname)[0] + ".png")
 
 
+def even_size(raw, h, w):
+    """The size processed of a RAW: h x w, or (h = w = None) its own size rounded down to even."""
+    return (raw.shape[0] // 2 * 2, raw.shape[1] // 2 * 2) if h is None else (h, w)
+
+
 def check_test_images(raw_dir, dslr_dir, names, h, w):
     """Decode every test RAW (and target, where one exists) once before anything is written, so
     that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
-    results."""
+    results. h = w = None: each RAW at its own (even) size."""
+    size = (h, w)
     for fname in progress(names, desc="checking", unit="img", leave=False):
-        ih, iw = load_dataset.read_raw(os.path.join(raw_dir, fname)).shape
+        raw = load_dataset.read_raw(os.path.join(raw_dir, fname))
+        ih, iw = raw.shape
+        h, w = even_size(raw, *size)
         if ih < h or iw < w:
             raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
                              "lower img_w/img_h" % (fname, iw, ih, w, h))
@@ -77,9 +85,12 @@ def check_test_images(raw_dir, dslr_dir, names, h, w):
 
 def folder_images(raw_dir, target_dir, names, h, w):
     """(name, network input [1, h/2, w/2, 4], float target [h, w, 3] or None) for each RAW of a
-    folder (PNG or DNG), cropped to h x w from the top left; the target is <target_dir>/<stem>.png."""
+    folder (PNG or DNG), cropped to h x w from the top left (h = w = None: each RAW at its own size,
+    rounded down to even); the target is <target_dir>/<stem>.png."""
+    size = (h, w)
     for name in names:
         raw = load_dataset.read_raw(os.path.join(raw_dir, name))
+        h, w = even_size(raw, *size)
         x = load_dataset.extract_bayer_channels(raw[:h, :w])[None]
         target = None
         target_path = target_for(target_dir, name)

@@ -6,9 +6,11 @@ reference model, latency.
     python inference_tflite.py tflite=models/m_val.tflite raw_dir=raw_images/val/mediatek_raw/ \
         target_dir=raw_images/val/fujifilm/ reference=models/m_val.pb
 
-The RAWs must have the size the model was converted for (2x its input's height and width;
-crop=True takes the top-left part of larger ones). Quantised (uint8/int8) input and output tensors
-are scaled with their scale and zero point. Per image it prints PSNR and SSIM against the target
+A fixed-size model needs RAWs of the size it was converted for (2x its input's height and width;
+crop=True takes the top-left part of larger ones). An any-size model (input [1, None, None, 4], e.g.
+pb2tflite.sh X_none.pb X_none.tflite) runs each RAW at its own size (rounded down to even): its
+input tensor is resized per image, and the latency is at the first image's size. Quantised
+(uint8/int8) input and output tensors are scaled with their scale and zero point. Per image it prints PSNR and SSIM against the target
 (where `target_dir` has one of the same name) and, with `reference=` (a frozen .pb or another
 .tflite of the same input size), the PSNR and max-abs difference against the reference's output;
 then the means, and the median latency over `runs` invocations after a warm-up, with `threads`
@@ -21,7 +23,7 @@ import numpy as np
 
 import load_dataset
 from evaluate import SsimMeter, check_test_images, folder_images, psnr_between, score_images, write_csv
-from tflite import TFLiteModel, load_model
+from tflite import TFLiteModel, is_dynamic, load_model, shape_text
 from utils import (Arg, UsageError, ensure_dir, import_tf, optional_int, parse_args, positive_int, progress, run_main,
                    to_bool)
 
@@ -60,17 +62,21 @@ def main(argv):
     tf = import_tf()
     threads = a["threads"] or os.cpu_count()
     model = TFLiteModel(tf, a["tflite"], threads)
-    check_sizes(a["raw_dir"], names, model.shape, a["crop"], a["tflite"])
+    if not model.dynamic:
+        check_sizes(a["raw_dir"], names, model.shape, a["crop"], a["tflite"])
     reference = None
     if a["reference"]:
         if not os.path.isfile(a["reference"]):
             raise UsageError("reference model %r not found" % a["reference"])
         reference = load_model(tf, a["reference"], threads)
-        if reference.shape is not None and tuple(reference.shape) != model.shape:
+        ref_shape = None if reference.shape is None else tuple(reference.shape)
+        if not model.dynamic and ref_shape is not None and not is_dynamic(ref_shape) and ref_shape != model.shape:
             raise UsageError("reference %r takes input %s but %r takes %s; compare models of one size" % (
-                a["reference"], "x".join(map(str, reference.shape)), a["tflite"], "x".join(map(str, model.shape))))
+                a["reference"], shape_text(ref_shape), a["tflite"], shape_text(model.shape)))
+        if model.dynamic and ref_shape is not None and not is_dynamic(ref_shape):  # the images must fit the reference
+            check_sizes(a["raw_dir"], names, ref_shape, False, a["reference"])
     tag = os.path.splitext(os.path.basename(a["tflite"]))[0]
-    h, w = 2 * model.shape[1], 2 * model.shape[2]
+    h, w = (None, None) if model.dynamic else (2 * model.shape[1], 2 * model.shape[2])
     if a["save_images"]:  # decode every RAW and target first: a bad file stops before any is written
         check_test_images(a["raw_dir"], a["target_dir"], names, h, w)
         ensure_dir(a["result_dir"], "result_dir")
@@ -110,9 +116,11 @@ def main(argv):
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows)
         print("wrote %d result PNGs and %s to %s" % (len(names), os.path.basename(csv_path), a["result_dir"]))
-    print("latency of %s (%s; input %s; threads %s): median %.1f ms over %d runs" % (
-        a["tflite"], model.kind, "x".join(map(str, model.shape)), model.threads,
-        1000 * model.latency(first_input, a["runs"]), a["runs"]))
+    seconds = model.latency(first_input, a["runs"])
+    print("latency of %s (%s; input %s; threads %s): median %.1f ms over %d runs, %s" % (
+        a["tflite"], model.kind, shape_text(model.shape) if not model.dynamic else
+        "%s (any size; at %s's size)" % (shape_text(first_input.shape), names[0]), model.threads,
+        1000 * seconds, a["runs"], model.runtime))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
 #             the graph's own input shape (1,544,960,4 for the baseline's)
 #   bash pb2tflite.sh models/model_iteration_600.pb models/model_int8.tflite 1,544,960,4 precision=int8
 #
-# The Python in $PYTHON (default: python) decides the stack; INT8 needs TF 2.x.
+#   bash pb2tflite.sh models/model_iteration_600_none.pb models/model_none.tflite   # keeps any input size (TF 2.x)
+#
+# The Python in $PYTHON (default: python) decides the stack; INT8 and any-size models need TF 2.x.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 POS=()

@@ -9,17 +9,19 @@ a target with the same name, prints PSNR and SSIM per image and their mean and w
 <name>_<checkpoint>_vs_target.png (output | target). <result_dir>/<checkpoint>_metrics.csv has a
 row per image: PSNR, SSIM (empty without a target) and inference time in ms. Prints the latency
 (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
-`save=True` writes the checkpoint's meta graph (<checkpoint>.ckpt.meta) and the frozen graph
-<model_dir>/<checkpoint>.pb (input `Placeholder`, output `output_l0`).
+`save=True` writes the checkpoint's meta graph (<checkpoint>.ckpt.meta), the frozen graph
+<model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2, img_w/2, 4], output `output_l0`) and
+<model_dir>/<checkpoint>_none.pb, the same network for any size (input [1, None, None, 4]); all
+three without default-valued attributes, so that TF 1.15 and TF 2.x read each other's.
 """
 import os
 
 import numpy as np
 
 import load_dataset
-from checkpoints import find_checkpoint, restore, write_frozen_graph
+from checkpoints import find_checkpoint, freeze_checkpoint, none_pb_path, restore, write_frozen_graph, write_meta_graph
 from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
-from utils import (Arg, atomic_output, check_arch_and_size, check_writable_dir, ensure_dir, import_tf, optional_int,
+from utils import (Arg, check_arch_and_size, check_writable_dir, ensure_dir, import_tf, optional_int,
                    parse_args, positive_int, progress, run_main, to_bool)
 
 ARGS = [
@@ -35,7 +37,7 @@ ARGS = [
     Arg("img_h", positive_int, 1088, "full-resolution height to process"),
     Arg("img_w", positive_int, 1920, "full-resolution width to process"),
     Arg("use_gpu", to_bool, True, "False hides all GPUs"),
-    Arg("save", to_bool, True, "write the meta graph and the frozen .pb"),
+    Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
     Arg("runs", positive_int, 5, "timed runs for the latency median (after one warm-up)"),
 ]
@@ -101,12 +103,16 @@ def main(argv):
 
         if a["save"]:
             meta = prefix + ".meta"
-            with atomic_output(meta) as tmp:
-                saver.export_meta_graph(tmp)
+            write_meta_graph(saver, meta)
             pb = os.path.join(os.path.dirname(prefix), name + ".pb")
             nodes = write_frozen_graph(tf, sess, ["output_l0"], pb)
             print("wrote %s and the frozen graph %s (%d nodes, Placeholder -> output_l0, 1x%dx%dx4)"
                   % (meta, pb, nodes, h // 2, w // 2))
+    if a["save"]:
+        pb_none = none_pb_path(prefix)
+        nodes = freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, None, None, pb_none)
+        print("wrote the frozen graph %s for any size (%d nodes, Placeholder -> output_l0, 1xNonexNonex4)"
+              % (pb_none, nodes))
 
 
 if __name__ == "__main__":

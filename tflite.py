@@ -12,14 +12,25 @@ import numpy as np
 
 import load_dataset
 from evaluate import median_seconds
-from utils import UsageError, tf_major, tf_version
+from utils import RunFailure, UsageError, tf_major, tf_version
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TF1_THREADS = "default (TF 1.15 cannot set them)"
 
 
+def is_dynamic(shape):
+    """True for an any-size input shape (1, None, None, 4)."""
+    return shape is not None and None in shape
+
+
+def shape_text(shape):
+    """1x544x960x4, or 1xNonexNonex4 for an any-size input."""
+    return "x".join(map(str, shape))
+
+
 def read_graph(tf, path):
-    """The GraphDef of a frozen .pb and its Placeholder's static shape (None if not fixed)."""
+    """The GraphDef of a frozen .pb and its Placeholder's shape: fixed (1, h, w, 4), any size
+    (1, None, None, 4), or None when it is neither."""
     if not os.path.isfile(path):
         raise UsageError("frozen graph %r not found (write one with test_model.py save=True or "
                          "ckpt2pb.py)" % path)
@@ -36,7 +47,11 @@ def read_graph(tf, path):
             raise UsageError("%r has no node %r; the graph must go Placeholder -> output_l0" % (path, name))
     dims = nodes["Placeholder"].attr["shape"].shape
     shape = tuple(d.size for d in dims.dim)
-    return graph_def, (shape if len(shape) == 4 and min(shape) > 0 else None)
+    if len(shape) == 4 and min(shape) > 0:
+        return graph_def, shape
+    if len(shape) == 4 and shape[0] == 1 and shape[3] == 4 and shape[1] < 0 and shape[2] < 0:
+        return graph_def, (1, None, None, 4)
+    return graph_def, None
 
 
 def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
@@ -70,7 +85,12 @@ def _toco_on_path():
 
 
 def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
-    """The .tflite bytes of a frozen graph; `calibration` yields float inputs (int8 only)."""
+    """The .tflite bytes of a frozen graph for input `shape` ((1, None, None, 4): any size);
+    `calibration` yields float inputs (int8 only)."""
+    if is_dynamic(shape) and tf_major() < 2:
+        raise UsageError("%r takes any input size (1xNonexNonex4), which TF %s's converter cannot keep (\"None "
+                         "is only supported in the 1st dimension\"); convert it with .venv/bin/python (TF 2.x), "
+                         "or give a fixed shape (pb2tflite.sh PB OUT 1,544,960,4)" % (graph_path, tf_version()))
     if precision == "int8" and tf_major() < 2:
         raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
                          "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
@@ -126,29 +146,52 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
+def interpreter_class(tf):
+    """The TFLite interpreter and the name of its runtime: LiteRT's own (the ai-edge-litert
+    package) on TF 2.x, whose tf.lite.Interpreter is deprecated in its favour; tf.lite on TF 1.15."""
+    if tf_major() < 2:
+        return tf.lite.Interpreter, "tf.lite (TF %s)" % tf_version()
+    try:
+        from ai_edge_litert import interpreter as litert
+    except ImportError:
+        raise UsageError("TFLite models run with LiteRT on TF 2.x, and the ai-edge-litert package is not "
+                         "installed: pip install ai-edge-litert==2.3.0 (in requirements.txt; bash setup_env.sh tf2)")
+    try:
+        from importlib import metadata
+        version = metadata.version("ai-edge-litert")
+    except Exception:
+        version = "?"
+    return litert.Interpreter, "LiteRT %s" % version
+
+
 class TFLiteModel:
     """One interpreter, from a file (`path`) or from bytes (`content`); run() takes and returns
-    float arrays whatever the tensor types are. `threads` is what it runs with, as text."""
+    float arrays whatever the tensor types are. `threads` is what it runs with, as text; `runtime`
+    names the interpreter. A model whose input is [1, None, None, 4] (`dynamic`; `shape` is then
+    (1, None, None, 4)) is resized to each input's size before it runs."""
 
     def __init__(self, tf, path=None, threads=None, content=None):
         if content is None and not os.path.isfile(path):
             raise UsageError("TFLite model %r not found (make one with pb2tflite.sh or "
                              "convert_tflite.py)" % path)
         source = {"model_path": path} if content is None else {"model_content": content}
+        interpreter, self.runtime = interpreter_class(tf)
         self.threads = TF1_THREADS
         try:
             with native_stderr_silenced():
                 try:
-                    self.interp = tf.lite.Interpreter(num_threads=threads, **source)
+                    self.interp = interpreter(num_threads=threads, **source)
                     self.threads = str(threads)
                 except TypeError:  # TF 1.15's interpreter has no thread setting
-                    self.interp = tf.lite.Interpreter(**source)
+                    self.interp = interpreter(**source)
                 self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise UsageError("cannot load %r as a TFLite model: %s" % (path, str(err).strip().splitlines()[0]))
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
-        self.shape = tuple(int(v) for v in self.inp["shape"])
+        self.signature = self.signature_of(self.inp)
+        self.dynamic = -1 in self.signature
+        self.shape = tuple(None if v < 0 else v for v in self.signature)
         if self.inp["dtype"] != np.float32:
             self.kind = "int8 (%s input/output)" % np.dtype(self.inp["dtype"]).name
         elif any(t["dtype"] == np.float16 for t in self.interp.get_tensor_details()):
@@ -156,12 +199,34 @@ class TFLiteModel:
         else:
             self.kind = "fp32"
 
+    @staticmethod
+    def signature_of(detail):
+        """A tensor's shape as the model declares it, -1 for a dimension of any size. TF 1.15's
+        interpreter shows no shape_signature; an any-size model (made by TF 2.x's converter)
+        shows there as 1 x 1 x 1 x C, the shape it is first allocated for, and is taken as one."""
+        sig = detail.get("shape_signature")
+        if sig is not None and len(sig):
+            return tuple(int(v) for v in sig)
+        shape = tuple(int(v) for v in detail["shape"])
+        return (1, -1, -1, shape[3]) if len(shape) == 4 and shape[:3] == (1, 1, 1) else shape
+
+    def input_size(self):
+        """The input shape the interpreter is allocated for now."""
+        return tuple(int(v) for v in self.interp.get_input_details()[0]["shape"])
+
     def _input(self, x):
         if self.inp["dtype"] != np.float32:
             x = quantize(x, *self.inp["quantization"], dtype=self.inp["dtype"])
         return x
 
     def _invoke(self, q):
+        if self.dynamic and tuple(q.shape) != self.input_size():
+            try:
+                self.interp.resize_tensor_input(self.inp["index"], list(q.shape))
+                self.interp.allocate_tensors()
+            except (ValueError, RuntimeError) as err:
+                raise UsageError("the any-size model cannot run at input %s: %s" % (
+                    shape_text(q.shape), (str(err).strip().splitlines() or [type(err).__name__])[0]))
         self.interp.set_tensor(self.inp["index"], q)
         self.interp.invoke()
 
@@ -204,3 +269,33 @@ class GraphModel:
 def load_model(tf, path, threads=None):
     """A frozen .pb or a .tflite, by its extension."""
     return GraphModel(tf, path) if path.endswith(".pb") else TFLiteModel(tf, path, threads)
+
+
+PAIR_TOL = 1e-4  # an FP32 .tflite against its TF graph, max-abs on outputs
+
+
+def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=PAIR_TOL, seed=0):
+    """Check a .tflite (TFLiteModel) as the challenge wants it: input tensor `Placeholder` of
+    shape `want_in`, output `output_l0` of shape `want_out` (-1: any size), and its output within
+    `tol` max-abs of the frozen graph's (GraphModel) at each of `input_sizes` ((h/2, w/2) pairs) on
+    random inputs. Returns [(input shape, max-abs)]; RunFailure naming the first mismatch."""
+    got_in, got_out = model.signature, TFLiteModel.signature_of(model.out)
+    for what, want, got in (("input", ("Placeholder", tuple(want_in)), (model.inp["name"], got_in)),
+                            ("output", ("output_l0", tuple(want_out)), (model.out["name"], got_out))):
+        if got != want:
+            raise RunFailure("%s: %s tensor is %s %s, not %s %s" % (
+                name, what, got[0], list(got[1]), want[0], list(want[1])))
+    rng = np.random.RandomState(seed)
+    diffs = []
+    for hh, ww in input_sizes:
+        x = rng.rand(1, hh, ww, 4).astype(np.float32)
+        y, ref = model.run(x), graph.run(x)
+        if y.shape != ref.shape:
+            raise RunFailure("%s: output %s at input %s, the graph's is %s" % (
+                name, list(y.shape), list(x.shape), list(ref.shape)))
+        diff = float(np.max(np.abs(y - ref)))
+        if not diff <= tol:
+            raise RunFailure("%s: output differs from the TF graph by %.3g (max-abs) at input %s, more "
+                             "than %g" % (name, diff, shape_text(x.shape), tol))
+        diffs.append((x.shape, diff))
+    return diffs

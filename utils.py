@@ -209,8 +209,6 @@ def import_tf(use_gpu=True):
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    # TF 2.20+ says tf.lite.Interpreter will move to the ai_edge_litert package; it still works
-    warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
     if "tensorflow" not in sys.modules:
         with _tf_banner_filtered():
             import tensorflow.compat.v1  # noqa: F401

@@ -21,8 +21,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "punet_reference")
 sys.path.insert(0, ROOT)
 import load_dataset  # noqa: E402  (the scripts' folder is on the path from here)
+import model  # noqa: E402
 from make_demo_data import make_dataset  # noqa: E402
 from make_vgg_mat import write_random_vgg  # noqa: E402
+from tflite import TFLiteModel  # noqa: E402
 from utils import import_tf, tf_major  # noqa: E402
 
 # a train_model.py log line (checked here by its own pattern, not by train_log.py's parser)
@@ -33,11 +35,13 @@ SMALL = {"patch_w": 64, "patch_h": 64, "batch_size": 2, "train_size": 12, "num_t
          "content_loss": False}
 
 
-def run_script(*words, cwd=ROOT, env=None, timeout=600):
-    """Run `python <script> words...` (or `bash <x>.sh`) and return the CompletedProcess."""
+def run_script(*words, cwd=ROOT, env=None, timeout=600, python=None):
+    """Run `python <script> words...` (or `bash <x>.sh`) and return the CompletedProcess; with
+    this stack's Python, or `python` (e.g. other_python(): the other stack's)."""
     script = words[0]
-    cmd = (["bash"] if script.endswith(".sh") else [sys.executable]) + [os.path.join(ROOT, script)]
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHON=sys.executable)
+    python = python or sys.executable
+    cmd = (["bash"] if script.endswith(".sh") else [python]) + [os.path.join(ROOT, script)]
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHON=python)
     full_env.update(env or {})
     return subprocess.run(cmd + [str(w) for w in words[1:]], cwd=cwd, env=full_env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -135,14 +139,56 @@ def run_pb(pb, x):
 
 
 def run_tflite(path, x):
+    """A float .tflite's output for x, on the stack's runtime (LiteRT on TF 2.x, tf.lite on TF
+    1.15); a fixed-size model must have x's size, an any-size one is resized to it."""
+    tflite_model = TFLiteModel(import_tf(), path)
+    assert tflite_model.dynamic or list(tflite_model.shape) == list(x.shape)
+    return tflite_model.run(x)
+
+
+def other_python():
+    """The other stack's Python (TF 1.15's on TF 2.x, TF 2.x's on TF 1.15), for writing files
+    there that this stack reads. Absent: a skip that says so, but under CI (CI=true), which has
+    both stacks, a failure."""
+    venv = ".venv-tf1" if tf_major() >= 2 else ".venv"
+    path = os.path.join(ROOT, venv, "bin", "python")
+    if not os.path.isfile(path):
+        message = "the other stack's Python %s is absent (bash setup_env.sh %s)" % (
+            path, "tf1" if venv == ".venv-tf1" else "tf2")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def tf2_python():
+    """A TF 2.x Python: this one, or on TF 1.15 the other stack's (any-size .tflite files need TF
+    2.x's converter)."""
+    return sys.executable if tf_major() >= 2 else other_python()
+
+
+def run_checkpoint(prefix, arch, num_maps_base, x):
+    """The network's output for x from a graph built at x's size, the checkpoint restored: the
+    reference for frozen graphs and .tflite files at sizes they were not frozen for."""
     tf = import_tf()
-    interp = tf.lite.Interpreter(model_path=path)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    assert list(inp["shape"]) == list(x.shape)
-    interp.set_tensor(inp["index"], x)
-    interp.invoke()
-    return interp.get_tensor(out["index"])
+    with tf.Graph().as_default():
+        inp = tf.placeholder(tf.float32, x.shape)
+        out = model.build(arch, inp, num_maps_base)
+        with tf.Session() as sess:
+            tf.train.Saver().restore(sess, prefix)
+            return sess.run(out, {inp: x})
+
+
+def save_random_checkpoint(prefix, arch, num_maps_base, seed=0):
+    """A freshly initialised checkpoint of arch (random weights), written at `prefix`."""
+    tf = import_tf()
+    with tf.Graph().as_default():
+        tf.set_random_seed(seed)
+        model.build(arch, tf.placeholder(tf.float32, [1, None, None, 4]), num_maps_base)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver().save(sess, prefix, write_meta_graph=False, write_state=False)
+    return prefix
 
 
 def val_inputs(demo_data):
@@ -254,4 +300,20 @@ def converted(graph64, demo_data):
         out["int8"] = stem + "_int8.tflite"
     for path in out.values():
         assert os.path.getsize(path) > 0
+    return out
+
+
+@pytest.fixture(scope="session")
+
+
+def none_tflite(tested):
+    """pb2tflite.sh on test_model.py's <checkpoint>_none.pb: an FP32 .tflite of any input size,
+    converted by TF 2.x (this stack's Python, or on TF 1.15 the other stack's: TF 1.15's converter
+    cannot keep an any-size input)."""
+    model_dir, _, _ = tested
+    pb = os.path.join(model_dir, "model_iteration_4_none.pb")
+    out = pb[:-3] + ".tflite"
+    proc = run_script("pb2tflite.sh", pb, out, python=tf2_python())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "FP32, input 1xNonexNonex4 (any size)" in proc.stdout, proc.stdout
     return out

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import assert_usage_error, run_script, val_inputs
+from conftest import assert_usage_error, run_checkpoint, run_script, val_inputs
 from tflite import TFLiteModel, dequantize, quantize
 from utils import import_tf, tf_major
 
@@ -48,3 +48,45 @@ def test_int8_on_tf1_is_a_clear_error(graph64, demo_data, tmp_path):
     proc = run_script("convert_tflite.py", "pb=" + graph64, "out=" + out, "precision=int8", "dataset_dir=" + demo_data)
     assert_usage_error(proc, "precision=int8 needs the TF 2.x converter", "DEPTH_TO_SPACE")
     assert not os.path.exists(out)
+
+
+def _none_paths(tested):
+    model_dir, _, _ = tested
+    return os.path.join(model_dir, "model_iteration_4.ckpt"), os.path.join(model_dir, "model_iteration_4_none.pb")
+
+
+def test_none_tflite_keeps_any_size(tested, none_tflite):
+    """pb2tflite.sh X_none.pb X_none.tflite: [1, None, None, 4] -> [1, None, None, 3], equal to the
+    checkpoint's graph at two sizes it was never frozen or converted for (on TF 1.15: a TF 2.x-made
+    file in TF 1.15's interpreter)."""
+    prefix, _ = _none_paths(tested)
+    model = TFLiteModel(tf, none_tflite)
+    assert model.dynamic and model.signature == (1, -1, -1, 4) and model.kind == "fp32"
+    rng = np.random.RandomState(5)
+    for h, w in ((48, 80), (80, 32), (48, 80)):  # and back: the resize goes both ways
+        x = rng.rand(1, h, w, 4).astype(np.float32)
+        y = model.run(x)
+        assert y.shape == (1, 2 * h, 2 * w, 3)
+        assert np.max(np.abs(y - run_checkpoint(prefix, "model", 16, x))) <= 1e-4
+
+
+def test_none_pb_in_fp16_and_int8(tested, demo_data, tmp_path):
+    """FP16 and INT8 keep any size too (TF 2.x; INT8 calibrates on 256x256 crops); on TF 1.15 the
+    converter cannot keep it: a one-line error, nothing written."""
+    prefix, pb = _none_paths(tested)
+    if not TF2:
+        out = str(tmp_path / "x_none.tflite")
+        assert_usage_error(run_script("pb2tflite.sh", pb, out), "takes any input size", "cannot keep",
+                           ".venv/bin/python")
+        assert not os.path.exists(out)
+        return
+    x = np.random.RandomState(6).rand(1, 40, 56, 4).astype(np.float32)
+    ref = run_checkpoint(prefix, "model", 16, x)
+    for precision, tol in (("fp16", 0.01), ("int8", 0.15)):
+        out = str(tmp_path / ("none_%s.tflite" % precision))
+        proc = run_script("pb2tflite.sh", pb, out, "precision=" + precision, "dataset_dir=" + demo_data, "calib_size=4")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "input 1xNonexNonex4 (any size)" in proc.stdout
+        model = TFLiteModel(tf, out)
+        assert model.dynamic and model.kind.startswith(precision)
+        assert np.max(np.abs(model.run(x) - ref)) <= tol

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import load_dataset
-from conftest import assert_usage_error, run_script, sensor_mosaic, write_dng
+from conftest import assert_usage_error, first_file, run_script, sensor_mosaic, write_dng
 from utils import tf_major
 
 TF2 = tf_major() >= 2
@@ -128,3 +128,40 @@ def test_a_dng_folder_runs_as_its_converted_pngs(converted, demo_data, tmp_path)
     for a, b in zip(images["dng"], images["png"]):
         assert a.shape == (64, 64, 3)
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_any_size_model_runs_each_image_at_its_own_size(none_tflite, tested, converted, demo_data, tmp_path):
+    """A folder with RAWs of two sizes (128x192 and 96x160): the _none model resizes its input per
+    image; PSNR/SSIM, parity with the _none.pb, latency as for a fixed-size model. A fixed-size
+    model on the same folder keeps its size check."""
+    model_dir, _, _ = tested
+    src_raw = first_file(os.path.join(demo_data, "test", "fujifilm_full_resolution"))
+    src_rgb = os.path.join(demo_data, "test", "fujifilm", os.path.basename(src_raw))
+    raw_dir, rgb_dir, res = (str(tmp_path / d) for d in ("raw", "rgb", "res"))
+    os.makedirs(raw_dir)
+    os.makedirs(rgb_dir)
+    raw, rgb = load_dataset.read_raw(src_raw), load_dataset.read_rgb(src_rgb)
+    for name, (h, w) in (("big.png", (128, 192)), ("small.png", (96, 160))):
+        Image.fromarray(np.ascontiguousarray(raw[:h, :w])).save(os.path.join(raw_dir, name))
+        Image.fromarray(np.ascontiguousarray(rgb[:h, :w])).save(os.path.join(rgb_dir, name))
+    proc = run_script("inference_tflite.py", "tflite=" + none_tflite, "raw_dir=" + raw_dir, "target_dir=" + rgb_dir,
+                      "reference=" + os.path.join(model_dir, "model_iteration_4_none.pb"), "save_images=True",
+                      "result_dir=" + res, "runs=2", "threads=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("big.png", "small.png"):
+        assert re.search(re.escape(name) + r" +PSNR +[\d.]+ dB  SSIM [\d.]+  \| vs reference: PSNR", proc.stdout)
+    assert "mean over 2 images with targets" in proc.stdout
+    assert "parity (float model, max-abs <= 0.0001): yes" in proc.stdout
+    assert re.search(r"latency of .* \(fp32; input 1x64x96x4 \(any size; at big.png's size\); threads (1|default.*)\): "
+                     r"median [\d.]+ ms over 2 runs, (LiteRT|tf.lite)", proc.stdout), proc.stdout
+    tag = "model_iteration_4_none"
+    assert Image.open(os.path.join(res, "big_%s.png" % tag)).size == (192, 128)
+    assert Image.open(os.path.join(res, "small_%s.png" % tag)).size == (160, 96)
+    with open(os.path.join(res, tag + "_metrics.csv")) as f:
+        assert len(list(csv.reader(f))) == 3
+    # a fixed-size model (1x32x32x4) on the same folder: the size check, nothing written
+    res2 = str(tmp_path / "res2")
+    assert_usage_error(run_script("inference_tflite.py", "tflite=" + converted["fp32"], "raw_dir=" + raw_dir,
+                                  "target_dir=" + rgb_dir, "save_images=True", "result_dir=" + res2),
+                       "was converted for 64x64")
+    assert not os.path.exists(res2)

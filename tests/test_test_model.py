@@ -10,8 +10,10 @@ from PIL import Image
 
 import load_dataset
 import test_model
-from conftest import (SHARED_FIXTURE, assert_usage_error, first_file, kv_words, run_pb, run_script, run_tflite,
-                      save_image, sensor_mosaic, truncate_file, write_dng)
+from conftest import (SHARED_FIXTURE, assert_usage_error, first_file, kv_words, run_checkpoint, run_pb, run_script,
+                      run_tflite, save_image, save_random_checkpoint, sensor_mosaic, truncate_file, write_dng)
+from tflite import read_graph
+from utils import import_tf
 
 TEST_DEFAULTS = dict(dataset_dir="raw_images/", test_dir="fujifilm_full_resolution/",
                      model_dir="models/", result_dir="results/", arch="model", num_maps_base=16,
@@ -168,3 +170,31 @@ def test_test_model_runs_straight_on_a_dng_folder(trained, demo_data, tmp_path):
                       "result_dir=" + str(tmp_path / "never"), "img_h=256", "img_w=192", "save=False")
     assert_usage_error(proc, "1.dng", "smaller than img_w x img_h")
     assert not os.path.exists(str(tmp_path / "never"))
+
+
+def test_none_pb_runs_at_sizes_it_was_never_frozen_for(tested):
+    """save=True also writes <checkpoint>_none.pb, input [1, None, None, 4]: at two sizes other
+    than the one test_model.py ran at (128x192), it gives the checkpoint's output."""
+    model_dir, _, proc = tested
+    pb = os.path.join(model_dir, "model_iteration_4_none.pb")
+    assert "wrote the frozen graph %s for any size" % pb in proc.stdout
+    assert read_graph(import_tf(), pb)[1] == (1, None, None, 4)
+    rng = np.random.RandomState(3)
+    for h, w in ((48, 80), (80, 32)):
+        x = rng.rand(1, h, w, 4).astype(np.float32)
+        np.testing.assert_allclose(run_pb(pb, x), run_checkpoint(pb[:-len("_none.pb")] + ".ckpt", "model", 16, x),
+                                   atol=1e-5)
+
+
+def test_punet_none_pb(tmp_path):
+    """arch=punet too (its transposed convolutions take their output size from the input's)."""
+    prefix = save_random_checkpoint(str(tmp_path / "punet_iteration_1.ckpt"), "punet", 4)
+    proc = run_script("test_model.py", "arch=punet", "num_maps_base=4", "model_dir=" + str(tmp_path),
+                      "test_image=False", "img_h=64", "img_w=64", "runs=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.isfile(prefix + ".meta") and os.path.isfile(str(tmp_path / "punet_iteration_1.pb"))
+    pb = str(tmp_path / "punet_iteration_1_none.pb")
+    rng = np.random.RandomState(4)
+    for h, w in ((48, 32), (32, 64)):  # photos of 96x64 and 64x128: multiples of 32, as PUNET needs
+        x = rng.rand(1, h, w, 4).astype(np.float32)
+        np.testing.assert_allclose(run_pb(pb, x), run_checkpoint(prefix, "punet", 4, x), atol=1e-5)

@@ -1,0 +1,112 @@
+"""Write the MAI21 challenge's two TFLite files from a checkpoint, each checked against the TF graph.
+
+    python export_challenge.py arch=model restore_iter=1000 out_dir=models/challenge/
+
+Writes into out_dir:
+  model_none.tflite  input `Placeholder` [1, None, None, 4] -> `output_l0` [1, None, None, 3]: any size,
+                     used by the challenge to score quality at each image's own size;
+  model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1088x1920 by default):
+                     used to time the model.
+Both FP32, converted from frozen graphs of the checkpoint (TF 2.x only: TF 1.15's converter cannot
+keep an any-size input). Before anything is written, each is checked: tensor names and shapes, and
+its output within 1e-4 (max-abs) of the frozen graph's, for model_none.tflite at the two
+`check_sizes` (W x H photos) and for model.tflite at its size. Then it prints their sizes and CPU
+latency (LiteRT, at img_w x img_h). Existing files are only replaced with overwrite=True.
+"""
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from checkpoints import find_checkpoint, freeze_checkpoint
+from tflite import GraphModel, TFLiteModel, check_against_graph, convert
+from utils import (Arg, UsageError, atomic_output, check_arch_and_size, check_writable_dir, import_tf, optional_int,
+                   parse_args, positive_int, run_main, tf_major, tf_version, to_bool)
+
+ARGS = [
+    Arg("model_dir", str, "models/", "where the checkpoints are"),
+    Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
+    Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
+    Arg("orig", to_bool, False, "use <model_dir>/original/<arch>_pretrained.ckpt"),
+    Arg("restore_iter", optional_int, None, "checkpoint iteration (None: the last one)"),
+    Arg("out_dir", str, "models/challenge/", "folder for model_none.tflite and model.tflite"),
+    Arg("img_h", positive_int, 1088, "model.tflite: full-resolution height (input img_h/2)"),
+    Arg("img_w", positive_int, 1920, "model.tflite: full-resolution width (input img_w/2)"),
+    Arg("check_sizes", str, "384x256,320x512", "model_none.tflite: two or more WxH photo sizes to check it at"),
+    Arg("overwrite", to_bool, False, "replace model_none.tflite / model.tflite if out_dir has them"),
+    Arg("threads", optional_int, None, "interpreter threads for the latency (None: one per CPU core)"),
+    Arg("runs", positive_int, 5, "timed runs for the latency medians (after one warm-up)"),
+]
+NAMES = ("model_none.tflite", "model.tflite")
+
+
+def parse_sizes(text, arch, num_maps_base):
+    """'384x256,320x512' -> [(256, 384), (512, 320)] as (h, w) photo sizes the arch can take."""
+    sizes = []
+    for word in text.split(","):
+        parts = word.strip().lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise UsageError("check_sizes=%r: give WxH photo sizes separated by commas, e.g. 384x256,320x512" % text)
+        w, h = int(parts[0]), int(parts[1])
+        check_arch_and_size(arch, "check_sizes width", w, "check_sizes height", h, num_maps_base)
+        sizes.append((h, w))
+    if len(set(sizes)) < 2:
+        raise UsageError("check_sizes=%r: give at least two different sizes" % text)
+    return sizes
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="export_challenge.py", doc=__doc__)
+    check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
+    sizes = parse_sizes(a["check_sizes"], a["arch"], a["num_maps_base"])
+    if a["threads"] is not None and a["threads"] <= 0:
+        raise UsageError("threads must be a positive integer or None")
+    prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
+    out_dir = a["out_dir"]
+    targets = [os.path.join(out_dir, n) for n in NAMES]
+    existing = [t for t in targets if os.path.exists(t)]
+    if existing and not a["overwrite"]:
+        raise UsageError("%s already exists; pass overwrite=True to replace it, or another out_dir" % existing[0])
+    check_writable_dir(out_dir, "out_dir")
+    tf = import_tf()
+    if tf_major() < 2:
+        raise UsageError("model_none.tflite needs the TF 2.x converter (TF %s's cannot keep an any-size input); "
+                         "run this with .venv/bin/python (bash setup_env.sh tf2)" % tf_version())
+    h, w = a["img_h"], a["img_w"]
+    threads = a["threads"] or os.cpu_count()
+    work = tempfile.mkdtemp(prefix="export_challenge-")
+    try:
+        jobs = [  # (name, photo h, w or None, input and output shapes, sizes to check at)
+            (NAMES[0], None, None, (1, -1, -1, 4), (1, -1, -1, 3), [(sh // 2, sw // 2) for sh, sw in sizes]),
+            (NAMES[1], h, w, (1, h // 2, w // 2, 4), (1, h, w, 3), [(h // 2, w // 2)])]
+        made = []
+        for name, ph, pw, want_in, want_out, check_at in jobs:
+            pb = os.path.join(work, name[:-len(".tflite")] + ".pb")
+            freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, ph, pw, pb)
+            shape = (1, None, None, 4) if ph is None else (1, ph // 2, pw // 2, 4)
+            content = convert(tf, pb, shape, "fp32")
+            model = TFLiteModel(tf, name, threads, content=content)
+            diffs = check_against_graph(model, GraphModel(tf, pb), name, want_in, want_out, check_at)
+            print("%-18s Placeholder %s -> output_l0 %s; vs the TF graph: %s" % (
+                name, list(want_in), list(want_out), ", ".join(
+                    "max-abs %.2g at %dx%d" % (d, s[2] * 2, s[1] * 2) for s, d in diffs)))
+            made.append((name, content, model))
+        # every check passed: write both, then time them
+        os.makedirs(out_dir, exist_ok=True)
+        x = np.random.RandomState(1).rand(1, h // 2, w // 2, 4).astype(np.float32)
+        for (name, content, model), path in zip(made, targets):
+            with atomic_output(path) as tmp:
+                with open(tmp, "wb") as f:
+                    f.write(content)
+            seconds = model.latency(x, a["runs"])  # the any-size model is resized to img_w x img_h
+            print("wrote %s: %.1f KB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs "
+                  "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
+                                        a["runs"], model.runtime, model.threads))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("checkpoint %s (%s, num_maps_base=%d) -> %s" % (prefix, a["arch"], a["num_maps_base"], out_dir))
+
+
+if __name__ == "__main__":
+    run_main(main)
