@@ -11,17 +11,23 @@ STACKS=$STACK_NAMES
 if [ $# -gt 0 ] && stack_venv "$1" >/dev/null; then STACKS=$1; shift; fi
 status=0
 linted=0
+# Set every stack up before any test runs: some tests run the other stack's Python (graphs written
+# on TF 1.15 read on TF 2.x and back), so both venvs must exist when either suite runs.
+declare -A setup_rc
 for stack in $STACKS; do
   # tf1 also builds Horovod for the distributed-training tests (WITH_HOROVOD=0: skip them), and
   # tf2-horovod always does. A failed Horovod build (exit 3) is a warning, and those tests then skip
   # saying so; under CI (CI=true) it fails the run, so that CI never passes without them.
-  setup_rc=0
-  if [ "$stack" = tf1 ]; then WITH_HOROVOD=${WITH_HOROVOD:-1} bash setup_env.sh tf1 || setup_rc=$?
-  else bash setup_env.sh "$stack" || setup_rc=$?; fi
-  if [ $setup_rc -eq 3 ] && [ "${CI:-}" = true ]; then  # exit 3 only comes from a Horovod build that was asked for
+  rc=0
+  if [ "$stack" = tf1 ]; then WITH_HOROVOD=${WITH_HOROVOD:-1} bash setup_env.sh tf1 || rc=$?
+  else bash setup_env.sh "$stack" || rc=$?; fi
+  if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then exit 2; fi
+  setup_rc[$stack]=$rc
+done
+for stack in $STACKS; do
+  if [ "${setup_rc[$stack]}" -eq 3 ] && [ "${CI:-}" = true ]; then  # exit 3 only comes from a Horovod build that was asked for
     echo "== $stack: the Horovod build failed under CI" >&2; status=1; continue
   fi
-  if [ $setup_rc -ne 0 ] && [ $setup_rc -ne 3 ]; then exit 2; fi
   PY=$(stack_venv "$stack")/bin/python
   TESTS="tests"
   [ "$stack" = tf2-horovod ] && TESTS="tests/test_horovod.py tests/test_train_model.py"
