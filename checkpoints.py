@@ -8,6 +8,7 @@ import glob
 import os
 import shutil
 
+from train_log import run_logs
 from utils import UsageError, atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
@@ -33,6 +34,48 @@ def existing_iterations(model_dir, arch):
                 if number.isdigit():
                     found.append(int(number))
     return sorted(found)
+
+
+def tensorboard_runs(model_dir, arch):
+    """[(start, end, path)] of the TensorBoard run folders <model_dir>/tensorboard/<arch>_<start>-<end>."""
+    found = []
+    folder = os.path.join(model_dir, "tensorboard")
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            head, _, span = name.rpartition("_")
+            start, _, end = span.partition("-")
+            if head == arch and start.isdigit() and end.isdigit():
+                found.append((int(start), int(end), os.path.join(folder, name)))
+    return sorted(found)
+
+
+def outputs_after(model_dir, arch, start):
+    """What earlier runs of `arch` left in model_dir beyond iteration `start`: checkpoints of later
+    iterations, and the logs and TensorBoard folders of runs that started at `start` or later.
+    Returns (checkpoint iterations, [paths of logs and folders])."""
+    iters = [i for i in existing_iterations(model_dir, arch) if i > start]
+    paths = [p for s, _, p in run_logs(model_dir, arch) + tensorboard_runs(model_dir, arch) if s >= start]
+    return iters, paths
+
+
+def remove_outputs_after(model_dir, arch, start):
+    """Remove what outputs_after names (asked for with train_model.py overwrite=True); returns
+    the names removed."""
+    iters, paths = outputs_after(model_dir, arch, start)
+    removed = []
+    for i in iters:
+        prefix = ckpt_prefix(model_dir, arch, i)
+        os.remove(prefix + ".index")  # first: the checkpoint no longer counts as complete
+        for path in glob.glob(glob.escape(prefix) + ".*"):
+            os.remove(path)
+        removed.append(os.path.basename(prefix))
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+        removed.append(os.path.relpath(path, model_dir))
+    return removed
 
 
 def latest_prefix(model_dir, arch):
