@@ -306,7 +306,8 @@ def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds
                                 for k, name in enumerate(("input_preview", "output", "target"))})
     if a["save_mid_imgs"]:
         previews.save_png(os.path.join(a["result_dir"], "%s_iteration_%d_val.png" % (a["arch"], done)),
-                          previews.grid([list(c) for c in crops]))
+                          previews.labelled_grid([list(c) for c in crops], ("RAW preview", "output", "target"),
+                                                 "%s iteration %d: validation PSNR %.2f dB" % (a["arch"], done, v["psnr"])))
     return line
 
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import train_model
+from previews import label_band_height
 from checkpoints import ckpt_prefix, existing_iterations
 from conftest import (LOG_LINE, RAW_SUB, RGB_SUB, ROOT, SMALL, _is_tf_noise, assert_usage_error, ckpt_reader,
                       first_file, kv_words, run_script, save_image, truncate_file)
@@ -56,7 +57,8 @@ def test_training_writes_checkpoints_and_logs(trained):
     assert not any(n.endswith(".tmp") for n in files)
     for it in (2, 4):  # save_mid_imgs: 4 validation crops as rows of RAW preview | output | target
         preview = Image.open(os.path.join(model_dir, "results", "model_iteration_%d_val.png" % it))
-        assert preview.size == (3 * 68 - 4, 4 * 68 - 4) and preview.mode == "RGB"
+        # below a band naming the iteration, the PSNR and the columns (the size grew by it on purpose)
+        assert preview.size == (3 * 68 - 4, 4 * 68 - 4 + label_band_height()) and preview.mode == "RGB"
 
 
 def test_tensorboard_events_hold_scalars_images_and_graph(trained):
