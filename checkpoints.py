@@ -9,7 +9,7 @@ import os
 import shutil
 
 from train_log import run_logs
-from utils import UsageError, atomic_output
+from utils import ARCHS, UsageError, atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
 
@@ -84,13 +84,26 @@ def latest_prefix(model_dir, arch):
     return ckpt_prefix(model_dir, arch, have[-1]) if have else None
 
 
+def other_arch_hint(model_dir, arch):
+    """'; it holds arch=punet checkpoints (200, 400): pass arch=punet' when model_dir has no
+    checkpoint of `arch` but has another arch's, else ''."""
+    if existing_iterations(model_dir, arch):
+        return ""
+    for other in ARCHS:
+        have = existing_iterations(model_dir, other) if other != arch else []
+        if have:
+            return "; %r holds arch=%s checkpoints (%s): pass arch=%s" % (
+                model_dir, other, ", ".join(map(str, have[-5:])), other)
+    return ""
+
+
 def require_checkpoint(model_dir, arch, iteration):
     """The prefix of <arch>_iteration_<iteration>.ckpt, or UsageError listing the ones that exist."""
     prefix = ckpt_prefix(model_dir, arch, iteration)
     if not checkpoint_exists(prefix):
         have = existing_iterations(model_dir, arch)
-        raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
-            prefix, arch, ", ".join(map(str, have)) if have else "none"))
+        raise UsageError("no checkpoint %s; existing %s checkpoints: %s%s" % (
+            prefix, arch, ", ".join(map(str, have)) if have else "none", other_arch_hint(model_dir, arch)))
     return prefix
 
 
@@ -106,8 +119,9 @@ def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
         return require_checkpoint(model_dir, arch, restore_iter)
     prefix = latest_prefix(model_dir, arch)
     if prefix is None:
-        raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r; train first "
-                         "(python train_model.py arch=%s) or pass orig=True" % (arch, arch, model_dir, arch))
+        hint = other_arch_hint(model_dir, arch)
+        raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r%s" % (
+            arch, arch, model_dir, hint or "; train first (python train_model.py arch=%s) or pass orig=True" % arch))
     return prefix
 
 
