@@ -355,6 +355,7 @@ class PlainProgress:
         self.postfix = ""
         self.t0 = self.last = time.time()
         self.closed = False
+        self.shown = initial  # the count the last line showed
 
     def __iter__(self):
         for item in self.iterable:
@@ -372,6 +373,7 @@ class PlainProgress:
         self.postfix = ", ".join("%s=%s" % kv for kv in values.items())
 
     def _line(self):
+        self.shown = self.n
         done = "%d/%d" % (self.n, self.total) if self.total else "%d" % self.n
         pct = " (%d%%)" % (100 * self.n // self.total) if self.total else ""
         sys.stderr.write("%s: %s %s%s, %.1f s%s\n" % (self.desc or "progress", done, self.unit, pct,
@@ -384,7 +386,7 @@ class PlainProgress:
         sys.stdout.flush()
 
     def close(self):
-        if not self.closed and self.leave and self.n > self.start:
+        if not self.closed and self.leave and self.n > self.shown:  # no second line for the same count
             self._line()
         self.closed = True
 
