@@ -41,7 +41,6 @@ import glob
 import math
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -56,7 +55,7 @@ from checkpoints import checkpoint_exists, freeze_checkpoint
 from evaluate import SsimMeter, psnr_between, score_images, timed
 from losses import build_losses
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert, convert_session
-from train_log import log_path, parse_log_line, read_log_lines
+from train_log import find_log, parse_log_line, parse_log_name, read_log_lines
 from utils import (Arg, UsageError, atomic_output, check_arch_and_size, import_tf, parse_args, positive_float,
                    positive_int, progress, run_main, tf_major, tf_version, to_bool)
 
@@ -211,7 +210,7 @@ def curve_points(a):
 
 
 def _log_start(path):
-    return int(re.search(r"logs_(\d+)-", os.path.basename(path)).group(1))
+    return parse_log_name(path)[1]  # logs_<arch>_<start>-<end>.txt or the seed's logs_<start>-<end>.txt
 
 
 def read_curve(run_dir):
@@ -219,7 +218,8 @@ def read_curve(run_dir):
     writes one log per start; the later start wins where they overlap, and its seconds, counted
     from its own start, continue those of the run it resumed)."""
     points = {}
-    for path in sorted(glob.glob(os.path.join(run_dir, "logs_*-*.txt")), key=_log_start):
+    logs = [p for p in glob.glob(os.path.join(run_dir, "logs_*-*.txt")) if parse_log_name(p)]
+    for path in sorted(logs, key=_log_start):
         start = _log_start(path)
         offset = max([v[3] for k, v in points.items() if k <= start] or [0.0])
         for row in read_log_lines(path):
@@ -459,7 +459,7 @@ def horovod(a, archs):
                 if proc.returncode != 0:
                     raise UsageError("horovodrun failed (exit %d): %s" % (
                         proc.returncode, proc.stdout.strip().splitlines()[-1:] or ""))
-                seconds[iters] = read_log_lines(log_path(model_dir, 0, iters))[-1]["seconds"]
+                seconds[iters] = read_log_lines(find_log(model_dir, arch, 0, iters))[-1]["seconds"]
         spans[ranks] = seconds[2 * a["iters"]] - seconds[a["iters"]]
         rates[ranks] = ranks * a["batch_size"] * a["iters"] / max(spans[ranks], 1e-9)
     print("Horovod (Gloo, CPU), TF %s, %d CPUs; %s:%d, batch %d per rank, %dx%d patches; images/s from "

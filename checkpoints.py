@@ -8,7 +8,8 @@ import glob
 import os
 import shutil
 
-from utils import UsageError, atomic_output
+from train_log import run_logs
+from utils import ARCHS, UsageError, atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
 
@@ -35,10 +36,65 @@ def existing_iterations(model_dir, arch):
     return sorted(found)
 
 
+def tensorboard_runs(model_dir, arch):
+    """[(start, end, path)] of the TensorBoard run folders <model_dir>/tensorboard/<arch>_<start>-<end>."""
+    found = []
+    folder = os.path.join(model_dir, "tensorboard")
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            head, _, span = name.rpartition("_")
+            start, _, end = span.partition("-")
+            if head == arch and start.isdigit() and end.isdigit():
+                found.append((int(start), int(end), os.path.join(folder, name)))
+    return sorted(found)
+
+
+def outputs_after(model_dir, arch, start):
+    """What earlier runs of `arch` left in model_dir beyond iteration `start`: checkpoints of later
+    iterations, and the logs and TensorBoard folders of runs that started at `start` or later.
+    Returns (checkpoint iterations, [paths of logs and folders])."""
+    iters = [i for i in existing_iterations(model_dir, arch) if i > start]
+    paths = [p for s, _, p in run_logs(model_dir, arch) + tensorboard_runs(model_dir, arch) if s >= start]
+    return iters, paths
+
+
+def remove_outputs_after(model_dir, arch, start):
+    """Remove what outputs_after names (asked for with train_model.py overwrite=True); returns
+    the names removed."""
+    iters, paths = outputs_after(model_dir, arch, start)
+    removed = []
+    for i in iters:
+        prefix = ckpt_prefix(model_dir, arch, i)
+        os.remove(prefix + ".index")  # first: the checkpoint no longer counts as complete
+        for path in glob.glob(glob.escape(prefix) + ".*"):
+            os.remove(path)
+        removed.append(os.path.basename(prefix))
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+        removed.append(os.path.relpath(path, model_dir))
+    return removed
+
+
 def latest_prefix(model_dir, arch):
     """The prefix of the newest complete checkpoint of `arch`, or None."""
     have = existing_iterations(model_dir, arch)
     return ckpt_prefix(model_dir, arch, have[-1]) if have else None
+
+
+def other_arch_hint(model_dir, arch):
+    """'; it holds arch=punet checkpoints (200, 400): pass arch=punet' when model_dir has no
+    checkpoint of `arch` but has another arch's, else ''."""
+    if existing_iterations(model_dir, arch):
+        return ""
+    for other in ARCHS:
+        have = existing_iterations(model_dir, other) if other != arch else []
+        if have:
+            return "; %r holds arch=%s checkpoints (%s): pass arch=%s" % (
+                model_dir, other, ", ".join(map(str, have[-5:])), other)
+    return ""
 
 
 def require_checkpoint(model_dir, arch, iteration):
@@ -46,8 +102,8 @@ def require_checkpoint(model_dir, arch, iteration):
     prefix = ckpt_prefix(model_dir, arch, iteration)
     if not checkpoint_exists(prefix):
         have = existing_iterations(model_dir, arch)
-        raise UsageError("no checkpoint %s; existing %s checkpoints: %s" % (
-            prefix, arch, ", ".join(map(str, have)) if have else "none"))
+        raise UsageError("no checkpoint %s; existing %s checkpoints: %s%s" % (
+            prefix, arch, ", ".join(map(str, have)) if have else "none", other_arch_hint(model_dir, arch)))
     return prefix
 
 
@@ -63,8 +119,9 @@ def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
         return require_checkpoint(model_dir, arch, restore_iter)
     prefix = latest_prefix(model_dir, arch)
     if prefix is None:
-        raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r; train first "
-                         "(python train_model.py arch=%s) or pass orig=True" % (arch, arch, model_dir, arch))
+        hint = other_arch_hint(model_dir, arch)
+        raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r%s" % (
+            arch, arch, model_dir, hint or "; train first (python train_model.py arch=%s) or pass orig=True" % arch))
     return prefix
 
 

@@ -2,6 +2,9 @@
 
     python ckpt2pb.py --in_path models/model_iteration_1000.ckpt \
                       --out_path models/model_iteration_1000.pb --out_nodes output_l0
+    python ckpt2pb.py in_path=models/model_iteration_1000.ckpt out_path=models/model_iteration_1000.pb
+
+Takes the seed's --key value (or --key=value) options and the key=value words of the other scripts.
 """
 import argparse
 import os
@@ -19,7 +22,17 @@ def main(argv):
                         help="frozen graph to write")
     parser.add_argument("--out_nodes", type=str, default="output_l0",
                         help="comma-separated output node names")
-    args = parser.parse_args(argv)
+    keys = ("in_path", "out_path", "out_nodes")
+    words = []
+    for word in argv:  # key=value words, as every other script takes them, become --key=value
+        key = word.split("=", 1)[0]
+        if "=" in word and not word.startswith("-"):
+            if key not in keys:
+                raise UsageError("unknown argument %r; ckpt2pb.py takes %s (as key=value or --key value)"
+                                 % (key, ", ".join(keys)))
+            word = "--" + word
+        words.append(word)
+    args = parser.parse_args(words)
     meta = args.in_path + ".meta"
     if not checkpoint_exists(args.in_path):
         raise UsageError("checkpoint %s(.index) not found" % args.in_path)

@@ -21,8 +21,8 @@ input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...
 import os
 
 from tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
-from utils import (Arg, UsageError, atomic_output, ensure_dir, import_tf, parse_args, positive_int, progress,
-                   run_main, tf_major)
+from utils import (Arg, UsageError, atomic_output, check_writable_dir, ensure_dir, import_tf, parse_args, positive_int,
+                   progress, run_main, size_tag, tf_major)
 
 ARGS = [
     Arg("pb", str, "models/original/punet_pretrained.pb", "frozen graph (Placeholder -> output_l0)"),
@@ -39,8 +39,13 @@ SEED_SHAPE = (1, 544, 960, 4)
 CALIB_SHAPE_ANY = (1, 128, 128, 4)  # INT8 calibration inputs of an any-size model: 256x256 crops
 
 
-def default_out(pb, precision):
+def default_out(pb, precision, shape=None):
+    """The .pb's own name, .tflite, with _fp16/_int8 for those precisions. A dynamic-size graph
+    (<stem>_none.pb) converted at a given input shape takes that size instead of _none (none for
+    the default size), as frozen graphs are named (utils.size_tag)."""
     stem = pb[:-3] if pb.endswith(".pb") else pb
+    if shape is not None:
+        stem = (stem[:-len("_none")] if stem.endswith("_none") else stem) + size_tag(2 * shape[1], 2 * shape[2])
     return stem + ("" if precision == "fp32" else "_" + precision) + ".tflite"
 
 
@@ -60,15 +65,25 @@ def main(argv):
         raise UsageError("precision=%r: use fp32, fp16 or int8" % a["precision"])
     if a["int8_io"] not in ("uint8", "int8"):
         raise UsageError("int8_io=%r: use uint8 or int8" % a["int8_io"])
+    # everything that can be checked without TensorFlow is checked before it is imported
+    given_shape = parse_shape(a["input_shape"]) if a["input_shape"] else None
+    if not os.path.isfile(a["pb"]):
+        raise UsageError("frozen graph %r not found (write one with test_model.py save=True or ckpt2pb.py)" % a["pb"])
+    if a["out"]:
+        check_writable_dir(os.path.dirname(os.path.abspath(a["out"])), "the output's folder")
     tf = import_tf()
     graph_def, frozen_shape = read_graph(tf, a["pb"])
-    shape = parse_shape(a["input_shape"]) if a["input_shape"] else frozen_shape or SEED_SHAPE
+    shape = given_shape or frozen_shape or SEED_SHAPE
     if frozen_shape and not is_dynamic(frozen_shape) and shape != frozen_shape:
         raise UsageError("%r was frozen for input %s, not %s; convert at that shape, or freeze it again "
-                         "for %dx%d with test_model.py img_w=%d img_h=%d" % (
+                         "for %dx%d with test_model.py img_h=%d img_w=%d (which writes <checkpoint>%s.pb)" % (
                              a["pb"], "x".join(map(str, frozen_shape)), "x".join(map(str, shape)),
-                             2 * shape[2], 2 * shape[1], 2 * shape[2], 2 * shape[1]))
-    out = a["out"] or default_out(a["pb"], a["precision"])
+                             2 * shape[2], 2 * shape[1], 2 * shape[1], 2 * shape[2],
+                             size_tag(2 * shape[1], 2 * shape[2])))
+    # a graph frozen at a size is named by it already; an any-size one converted at a given size
+    # takes that size's name (kept any-size, it keeps its own _none name)
+    named = shape if (given_shape and not is_dynamic(shape) and (not frozen_shape or is_dynamic(frozen_shape))) else None
+    out = a["out"] or default_out(a["pb"], a["precision"], named)
     calibration = None
     if a["precision"] == "int8":
         if tf_major() >= 2:  # else convert() says why not, at once

@@ -6,7 +6,11 @@
 #
 #   bash demo.sh              # TF 2.x in .venv/
 #   STACK=tf1 bash demo.sh    # TF 1.15.5 in .venv-tf1/
-# ITERS=600 sets the number of training iterations.
+# ITERS=600 sets the number of training iterations. Everything goes to folders of its own, under
+# DEMO=demo/: demo/raw_images/, demo/models/, demo/results/ (your raw_images/, models/ and results/
+# are never touched); a second run replaces only the demo's own files.
+# DEMO_UNTIL=N stops after step N (1: just the data); DEMO_DATA_ARGS="train_count=40 ..." passes
+# more key=value words to make_demo_data.py.
 set -euo pipefail
 cd "$(dirname "$0")"
 STACK=${STACK:-tf2}
@@ -14,34 +18,49 @@ ITERS=${ITERS:-600}
 bash setup_env.sh "$STACK"
 . ./stacks.sh
 PY=$(stack_venv "$STACK")/bin/python
+DEMO=${DEMO:-demo}
+DATA="$DEMO/raw_images"
+MODELS="$DEMO/models"
+RESULTS="$DEMO/results"
+mkdir -p "$DEMO"
 
-echo "== 1/5 demo dataset (inverse ISP on scikit-image photos) -> raw_images/"
-"$PY" make_demo_data.py out=raw_images/ overwrite=True
+echo "== 1/5 demo dataset (inverse ISP on scikit-image photos) -> $DATA/"
+"$PY" make_demo_data.py out="$DATA/" overwrite=True ${DEMO_DATA_ARGS:-}  # replaces only the files it wrote there itself
+[ "${DEMO_UNTIL:-5}" -le 1 ] && exit 0
 
 echo "== 2/5 training arch=model for $ITERS iterations (no VGG file here: content_loss=False)"
+# overwrite=True: a demo run starts afresh over an earlier demo run's checkpoints in $MODELS
 "$PY" train_model.py arch=model content_loss=False batch_size=8 train_size=240 \
-      learning_rate=5e-4 eval_step=200 num_train_iters="$ITERS" seed=0 save_mid_imgs=True
-"$PY" plot_logs.py logs="models/logs_0-$ITERS.txt" labels="arch=model" out=results/training.png
+      learning_rate=5e-4 eval_step=200 num_train_iters="$ITERS" seed=0 save_mid_imgs=True \
+      dataset_dir="$DATA/" model_dir="$MODELS/" result_dir="$RESULTS/" overwrite=True
+"$PY" plot_logs.py logs="$MODELS/logs_model_0-$ITERS.txt" labels="arch=model" out="$RESULTS/training.png"
+
+[ "${DEMO_UNTIL:-5}" -le 2 ] && exit 0
 
 echo "== 3/5 test_model.py at 1088x1920: PSNR/SSIM, latency, result PNGs, frozen graph"
-"$PY" test_model.py arch=model restore_iter="$ITERS"
+"$PY" test_model.py arch=model restore_iter="$ITERS" dataset_dir="$DATA/" model_dir="$MODELS/" result_dir="$RESULTS/"
+
+[ "${DEMO_UNTIL:-5}" -le 3 ] && exit 0
 
 echo "== 4/5 frozen graph -> TFLite FP32 (the baseline's command), FP16 and INT8"
-M="models/model_iteration_$ITERS"
+M="$MODELS/model_iteration_$ITERS"
 PYTHON="$PY" bash pb2tflite.sh "$M.pb" "$M.tflite" 1,544,960,4
 PRECISIONS="fp16 int8"
 [ "$STACK" = tf1 ] && PRECISIONS=fp16  # TF 1.15's converter cannot quantise these graphs to INT8
 for P in $PRECISIONS; do
-  PYTHON="$PY" bash pb2tflite.sh "$M.pb" "${M}_$P.tflite" precision=$P calib_size=32
+  PYTHON="$PY" bash pb2tflite.sh "$M.pb" "${M}_$P.tflite" precision=$P calib_size=32 dataset_dir="$DATA/"
 done
+
+[ "${DEMO_UNTIL:-5}" -le 4 ] && exit 0
 
 echo "== 5/5 inference_tflite.py on the test photos: PSNR/SSIM, parity with the graph / FP32, latency"
-"$PY" inference_tflite.py tflite="$M.tflite" reference="$M.pb"
+T=("raw_dir=$DATA/test/fujifilm_full_resolution/" "target_dir=$DATA/test/fujifilm/")
+"$PY" inference_tflite.py tflite="$M.tflite" reference="$M.pb" "${T[@]}"
 for P in $PRECISIONS; do
-  "$PY" inference_tflite.py tflite="${M}_$P.tflite" reference="$M.tflite"
+  "$PY" inference_tflite.py tflite="${M}_$P.tflite" reference="$M.tflite" "${T[@]}"
 done
 
-echo "demo done. Look at: results/*_model_iteration_${ITERS}_vs_target.png (output | target),"
-echo "  results/model_iteration_*_val.png (RAW preview | output | target), results/training.png,"
-echo "  results/model_iteration_${ITERS}_metrics.csv, models/model_iteration_$ITERS.{ckpt.*,pb,tflite} (+ _fp16, _int8),"
-echo "  models/logs_0-$ITERS.txt, and TensorBoard: $(dirname "$PY")/tensorboard --logdir models/tensorboard"
+echo "demo done. Look at: $RESULTS/*_model_iteration_${ITERS}_vs_target.png (output | target),"
+echo "  $RESULTS/model_iteration_*_val.png (RAW preview | output | target), $RESULTS/training.png,"
+echo "  $RESULTS/model_iteration_${ITERS}_metrics.csv, $M.{ckpt.*,pb,tflite} (+ _fp16, _int8),"
+echo "  $MODELS/logs_model_0-$ITERS.txt, and TensorBoard: $(dirname "$PY")/tensorboard --logdir $MODELS/tensorboard"

@@ -58,20 +58,36 @@ def target_for(dslr_dir, fname):
     return os.path.join(dslr_dir, os.path.splitext(fname)[0] + ".png")
 
 
-def even_size(raw, h, w):
-    """The size processed of a RAW: h x w, or (h = w = None) its own size rounded down to even."""
-    return (raw.shape[0] // 2 * 2, raw.shape[1] // 2 * 2) if h is None else (h, w)
+def full_size(ih, iw, multiple):
+    """The largest size <= ih x iw that is a multiple of `multiple` (what an arch needs)."""
+    return ih - ih % multiple, iw - iw % multiple
 
 
-def check_test_images(raw_dir, dslr_dir, names, h, w):
+def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False):
     """Decode every test RAW (and target, where one exists) once before anything is written, so
     that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
-    results. h = w = None: each RAW at its own (even) size."""
-    size = (h, w)
+    results. h = w = None: each image at its own size (cropped to a multiple of `multiple`).
+    crop_odd: an odd-sized RAW loses its last row/column (with a note) instead of being refused."""
     for fname in progress(names, desc="checking", unit="img", leave=False):
-        raw = load_dataset.read_raw(os.path.join(raw_dir, fname))
-        ih, iw = raw.shape
-        h, w = even_size(raw, *size)
+        path = os.path.join(raw_dir, fname)
+        ih, iw = load_dataset.read_raw(path, crop_odd=crop_odd).shape
+        if crop_odd and not fname.lower().endswith(".dng"):
+            ow, oh = load_dataset.image_size(path)
+            if (oh, ow) != (ih, iw):
+                print("note: RAW %r is %dx%d (odd); its last %s dropped to keep the 2x2 Bayer grid: %dx%d"
+                      % (fname, ow, oh, "row and column are" if oh % 2 and ow % 2 else
+                         "row is" if oh % 2 else "column is", iw, ih))
+        if h is None:
+            fh, fw = full_size(ih, iw, multiple)
+            if not fh or not fw:
+                raise UsageError("test RAW %r is %dx%d, smaller than the %dx%d this arch needs at least"
+                                 % (fname, iw, ih, multiple, multiple))
+            target_path = target_for(dslr_dir, fname)
+            if os.path.isfile(target_path):
+                th, tw = load_dataset.read_rgb(target_path).shape[:2]
+                if th < fh or tw < fw:
+                    raise UsageError("target %r is %dx%d, smaller than its RAW's %dx%d" % (target_path, tw, th, fw, fh))
+            continue
         if ih < h or iw < w:
             raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
                              "lower img_w/img_h" % (fname, iw, ih, w, h))
@@ -83,14 +99,14 @@ def check_test_images(raw_dir, dslr_dir, names, h, w):
                                  % (target_path, tw, th, w, h))
 
 
-def folder_images(raw_dir, target_dir, names, h, w):
+def folder_images(raw_dir, target_dir, names, h, w, multiple=2, crop_odd=False):
     """(name, network input [1, h/2, w/2, 4], float target [h, w, 3] or None) for each RAW of a
-    folder (PNG or DNG), cropped to h x w from the top left (h = w = None: each RAW at its own size,
-    rounded down to even); the target is <target_dir>/<stem>.png."""
-    size = (h, w)
+    folder (PNG or DNG), cropped to h x w from the top left (h = w = None: to its own size, made a
+    multiple of `multiple`); the target is <target_dir>/<stem>.png."""
+    fixed = (h, w)
     for name in names:
-        raw = load_dataset.read_raw(os.path.join(raw_dir, name))
-        h, w = even_size(raw, *size)
+        raw = load_dataset.read_raw(os.path.join(raw_dir, name), crop_odd=crop_odd)
+        h, w = full_size(raw.shape[0], raw.shape[1], multiple) if fixed[0] is None else fixed
         x = load_dataset.extract_bayer_channels(raw[:h, :w])[None]
         target = None
         target_path = target_for(target_dir, name)
@@ -106,7 +122,7 @@ def score_images(run, images, ssim, result_dir=None, tag=""):
     """The per-image loop: run the network on each (name, x, target) of `images`, clip its output
     to 0..1 and score the 8-bit image it becomes against the target (PSNR, SSIM by the meter
     `ssim`). With `result_dir`, writes <stem>_<tag>.png and, where there is a target,
-    <stem>_<tag>_vs_target.png (output | target). Yields an ImageScore per image (psnr and ssim
+    <stem>_<tag>_vs_target.png (output | target, labelled, with the PSNR and SSIM above). Yields an ImageScore per image (psnr and ssim
     None without a target; seconds: the time of `run`)."""
     for name, x, target in images:
         t0 = time.perf_counter()
@@ -121,7 +137,8 @@ def score_images(run, images, ssim, result_dir=None, tag=""):
             p, s = psnr_between(out_f, target), ssim(out_f, target)
             if result_dir:
                 previews.save_png(os.path.join(result_dir, "%s_%s_vs_target.png" % (stem, tag)),
-                                  previews.grid([[out_f, target]]))
+                                  previews.labelled_grid([[out_f, target]], ("output", "target"),
+                                                         "%s, %s: PSNR %.2f dB, SSIM %.4f" % (stem, tag, p, s)))
         if result_dir:
             previews.save_png(os.path.join(result_dir, "%s_%s.png" % (stem, tag)), out_u8)
         yield ImageScore(name, x, out, seconds, p, s)

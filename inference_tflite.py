@@ -25,7 +25,7 @@ import load_dataset
 from evaluate import SsimMeter, check_test_images, folder_images, psnr_between, score_images, write_csv
 from tflite import TFLiteModel, is_dynamic, load_model, shape_text
 from utils import (Arg, UsageError, ensure_dir, import_tf, optional_int, parse_args, positive_int, progress, run_main,
-                   to_bool)
+                   size_tag, to_bool)
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),
@@ -48,10 +48,12 @@ def check_sizes(raw_dir, names, shape, crop, tflite):
         iw, ih = load_dataset.raw_size(os.path.join(raw_dir, name))
         if (ih, iw) == (h, w) or (crop and ih >= h and iw >= w):
             continue
-        raise UsageError("RAW %r is %dx%d but %r was converted for %dx%d (input %s); convert it for "
-                         "this size (test_model.py img_w=%d img_h=%d, then pb2tflite.sh ... 1,%d,%d,4)%s" % (
-                             name, iw, ih, tflite, w, h, "x".join(map(str, shape)), iw // 2 * 2, ih // 2 * 2,
-                             ih // 2, iw // 2, " or set crop=True" if ih >= h and iw >= w else ""))
+        th, tw = ih // 2 * 2, iw // 2 * 2
+        raise UsageError("RAW %r is %dx%d but %r was converted for %dx%d (input %s); make a model of that size "
+                         "(test_model.py img_h=%d img_w=%d writes <checkpoint>%s.pb beside the other sizes, then "
+                         "pb2tflite.sh <checkpoint>%s.pb)%s" % (
+                             name, iw, ih, tflite, w, h, "x".join(map(str, shape)), th, tw, size_tag(th, tw),
+                             size_tag(th, tw), " or set crop=True" if ih >= h and iw >= w else ""))
 
 
 def main(argv):
@@ -59,6 +61,11 @@ def main(argv):
     if a["threads"] is not None and a["threads"] <= 0:
         raise UsageError("threads must be a positive integer or None")
     names = load_dataset.list_raws(a["raw_dir"], "RAW")  # PNGs, or a phone's DNGs
+    # what can be checked without TensorFlow is checked before it is imported
+    if not os.path.isfile(a["tflite"]):
+        raise UsageError("TFLite model %r not found (make one with pb2tflite.sh or convert_tflite.py)" % a["tflite"])
+    if a["reference"] and not os.path.isfile(a["reference"]):
+        raise UsageError("reference model %r not found" % a["reference"])
     tf = import_tf()
     threads = a["threads"] or os.cpu_count()
     model = TFLiteModel(tf, a["tflite"], threads)

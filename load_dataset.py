@@ -16,6 +16,19 @@ RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
 RAW_MAX = 1023  # 10-bit, as the MAI21 RAWs (DNGs are scaled to it)
 
 
+def require_folder(folder, what, key):
+    """UsageError unless folder exists, listing the folders its parent does hold (the fix is
+    usually to name one of them with `key`=)."""
+    if os.path.isdir(folder):
+        return
+    parent = os.path.dirname(os.path.normpath(folder))
+    there = sorted(n + "/" for n in os.listdir(parent) if os.path.isdir(os.path.join(parent, n))) \
+        if os.path.isdir(parent) else []
+    raise UsageError("%s folder %r does not exist; %s holds %s; set %s= to one of them" % (
+        what, folder, parent, ", ".join(there) if there else "no folders", key) if there else
+        "%s folder %r does not exist (%s holds no folders)" % (what, folder, parent))
+
+
 def list_pngs(folder, what):
     """Sorted PNG names in a folder; UsageError if it is missing or holds none."""
     if not os.path.isdir(folder):
@@ -41,6 +54,11 @@ def _natural_key(name):
     return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
 
 
+def image_size(path):
+    """(width, height) of an image file from its header."""
+    return _header(path, "RAW")[:2]
+
+
 def raw_size(path):
     """(width, height) of a RAW PNG from its header (no decoding); UsageError unless it is a
     single-channel 16-bit PNG of even size. A DNG is converted to find out."""
@@ -55,11 +73,11 @@ def raw_size(path):
 RAW_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
-def _check_raw(path, mode, ndim, w, h):
+def _check_raw(path, mode, ndim, w, h, odd_ok=False):
     if mode not in RAW_MODES or ndim != 2:
         raise UsageError("RAW file %r is not a single-channel 16-bit PNG (mode %s); "
                          "RAW inputs must be 16-bit Bayer mosaics" % (path, mode))
-    if h % 2 or w % 2:
+    if (h % 2 or w % 2) and not odd_ok:
         raise UsageError("RAW file %r has odd size %dx%d; a Bayer mosaic needs even sizes"
                          % (path, w, h))
 
@@ -68,9 +86,10 @@ def _is_dng(path):
     return path.lower().endswith(".dng")
 
 
-def read_raw(path):
+def read_raw(path, crop_odd=False):
     """A RAW Bayer mosaic as uint16 [H, W]: a single-channel 16-bit PNG, or a DNG (converted to
-    the same RGGB-aligned 10-bit mosaic by read_dng)."""
+    the same RGGB-aligned 10-bit mosaic by read_dng). An odd height or width is an error, or with
+    crop_odd=True loses its last row/column (the Bayer grid starts at the top left)."""
     if _is_dng(path):
         return read_dng(path)[0]
     try:
@@ -80,8 +99,9 @@ def read_raw(path):
             arr = np.asarray(img)
     except (OSError, SyntaxError, ValueError) as err:
         raise UsageError("cannot read RAW PNG %r (corrupt or truncated?): %s" % (path, err))
-    _check_raw(path, mode, arr.ndim, arr.shape[-1], arr.shape[0])
-    return arr.astype(np.uint16, copy=False)
+    _check_raw(path, mode, arr.ndim, arr.shape[-1], arr.shape[0], odd_ok=crop_odd)
+    h, w = arr.shape[:2]
+    return arr[:h - h % 2, :w - w % 2].astype(np.uint16, copy=False)
 
 
 def read_dng(path):
@@ -166,6 +186,8 @@ def paired_names(dataset_dir, split, phone_dir, dslr_dir):
     if not os.path.isdir(dataset_dir):
         raise UsageError("dataset folder %r does not exist (set dataset_dir=, or make the demo "
                          "data with: python make_demo_data.py)" % dataset_dir)
+    for folder, key in ((raw_dir, "phone_dir"), (rgb_dir, "dslr_dir")):
+        require_folder(folder, "%s %s" % (split, "RAW" if key == "phone_dir" else "target"), key)
     raw_names = list_pngs(raw_dir, "%s RAW" % split)
     rgb_names = set(list_pngs(rgb_dir, "%s target" % split))
     missing = [n for n in raw_names if n not in rgb_names]

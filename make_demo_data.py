@@ -24,7 +24,11 @@ full-resolution scenes (the default 1088x1920 is larger than any shipped photo, 
 upsampled) with their targets under test/<dslr_dir>/ for PSNR/SSIM. `preview=PATH` also writes a
 picture of the first training pairs (RAW as the sensor saw it | target).
 
-    python make_demo_data.py out=raw_images/ train_count=240 val_count=24
+    python make_demo_data.py out=demo/raw_images/ train_count=240 val_count=24
+
+It writes only into a new or empty folder, or over a demo dataset it made itself: a marker file
+(`.make_demo_data`) lists the files it wrote, and overwrite=True replaces exactly those (any other
+file in the folder stays). A folder without the marker (e.g. the real MAI21 data) is never touched.
 """
 import importlib.util
 import os
@@ -34,7 +38,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from utils import (Arg, UsageError, non_negative_float, parse_args, positive_int,
+from utils import (Arg, UsageError, atomic_write_text, non_negative_float, parse_args, positive_int,
                    progress as progress_bar, run_main, to_bool)
 
 ARGS = [
@@ -61,7 +65,7 @@ ARGS = [
     Arg("effects", to_bool, True, "False: none of the six effects above (the plain inverse ISP of earlier versions)"),
     Arg("preview", str, "", "also write a PNG of the first training pairs (RAW as seen | target) to this path"),
     Arg("overwrite", to_bool, False,
-        "replace an existing dataset folder"),
+        "replace the files of a demo dataset this script made in `out` (it never touches other files)"),
 ]
 EFFECT_KEYS = ("wb", "exposure_stops", "iso_stops", "look", "blur", "shift")
 NO_EFFECTS = dict.fromkeys(EFFECT_KEYS, 0.0)
@@ -243,6 +247,64 @@ def full_scene(img, h, w):
     return np.ascontiguousarray(img[y:y + h, x:x + w])
 
 
+MARKER = ".make_demo_data"  # in `out`: the files this script wrote there, one relative path a line
+
+
+def _files_under(folder):
+    """Relative paths of the files under folder (sorted, '/'-separated)."""
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            found.append(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
+    return sorted(found)
+
+
+def earlier_files(out, overwrite):
+    """The files an earlier run wrote to `out` (from its marker; [] for a new or empty folder).
+    UsageError for a non-empty folder without a marker (someone else's data: never touched, even
+    with overwrite=True) and for an earlier demo dataset without overwrite=True."""
+    if not os.path.isdir(out) or set(os.listdir(out)) <= {".gitkeep"}:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UsageError("out=%r is a file, not a folder" % out)
+        return []
+    marker = os.path.join(out, MARKER)
+    if not os.path.isfile(marker):
+        raise UsageError("%r holds files that make_demo_data.py did not write (it has no %s marker); "
+                         "it never replaces or deletes them: choose a new or empty folder with out="
+                         % (out, MARKER))
+    if not overwrite:
+        raise UsageError("%r holds an earlier demo dataset; pass overwrite=True to replace the files "
+                         "make_demo_data.py wrote there (other files stay), or choose another out=" % out)
+    with open(marker) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def swap_in(tmp, out, overwrite):
+    """Move the finished dataset from tmp into out: the files of the earlier demo dataset (listed
+    in its marker) are removed, every other file in out stays; then the new marker is written."""
+    old = set(earlier_files(out, overwrite))
+    new = _files_under(tmp)
+    clash = [rel for rel in new if rel not in old and os.path.exists(os.path.join(out, rel))]
+    if clash:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UsageError("%r already holds %s (and %d more), which make_demo_data.py did not write; "
+                         "move it away or choose another out=" % (out, clash[0], len(clash) - 1))
+    for rel in sorted(old):
+        path = os.path.join(out, rel)
+        if os.path.isfile(path):
+            os.remove(path)
+    for rel in sorted({os.path.dirname(r) for r in old if os.path.dirname(r)}, key=len, reverse=True):
+        folder = os.path.join(out, rel)
+        while folder.rstrip("/") != out.rstrip("/") and os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)  # only folders its own files left empty
+            folder = os.path.dirname(folder)
+    for rel in new:
+        os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
+        os.replace(os.path.join(tmp, rel), os.path.join(out, rel))
+    shutil.rmtree(tmp, ignore_errors=True)
+    atomic_write_text(os.path.join(out, MARKER), "".join(rel + "\n" for rel in new))
+
+
 def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=256, test_h=1088,
                  test_w=1920, dslr_dir="fujifilm/", phone_dir="mediatek_raw/",
                  test_dir="fujifilm_full_resolution/", seed=0, overwrite=False, progress=True,
@@ -259,9 +321,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
             raise UsageError("%s=%d must be even (a Bayer mosaic has 2x2 cells)" % (name, value))
     if test_count > len(TEST_PHOTOS):
         raise UsageError("test_count=%d: at most %d test scenes exist" % (test_count, len(TEST_PHOTOS)))
-    if os.path.exists(out) and os.listdir(out) and not (set(os.listdir(out)) <= {".gitkeep"}):
-        if not overwrite:
-            raise UsageError("dataset folder %r is not empty; pass overwrite=True to replace it" % out)
+    earlier_files(out, overwrite)  # refuses a folder it did not make (before any work)
     rng = np.random.RandomState(seed)
     fx_rng = np.random.RandomState([seed, 1])  # the effects' own draws: rng's stay as they were
     shown = []
@@ -292,16 +352,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
         save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
         bar.update()
     bar.close()
-    # swap in the finished dataset only now: an interrupted run leaves no half-made folder
-    if os.path.exists(out):
-        keep = os.path.join(out, ".gitkeep")
-        had_keep = os.path.exists(keep)
-        shutil.rmtree(out)
-        os.replace(tmp, out)
-        if had_keep:
-            open(keep, "w").close()
-    else:
-        os.replace(tmp, out)
+    swap_in(tmp, out, overwrite)  # only now: an interrupted run leaves the old dataset as it was
     if preview:
         write_preview(preview, shown)
     return out

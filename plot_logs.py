@@ -1,17 +1,20 @@
 """Plot training logs (models/logs_*.txt) as a PNG: loss and validation PSNR against iterations.
 
-    python plot_logs.py logs=models/logs_0-100000.txt out=results/training.png
-    python plot_logs.py logs=runs/a/logs_0-600.txt,runs/b/logs_0-600.txt labels=model,punet
+    python plot_logs.py logs=models/logs_model_0-100000.txt out=results/training.png
+    python plot_logs.py logs=models/logs_model_0-600.txt,models/logs_punet_0-600.txt
 
 Several logs go on one figure with a legend (a resumed run's logs can be given together under
-one label: `logs=models/logs_0-1000.txt+models/logs_1000-2000.txt`). Left: training loss (mean
-since the previous validation) and validation loss; right: validation PSNR.
+one label: `logs=models/logs_model_0-1000.txt+models/logs_model_1000-2000.txt`). Left: training
+loss (mean since the previous validation) and validation loss; right: validation PSNR. Axes carry
+plain numbers (no 10^k or offset notation). Default labels come from the names: `logs_punet_0-600.txt`
+is "punet 0-600"; the seed's `logs_0-600.txt` (no arch) is labelled by its file name.
 """
 import os
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from train_log import read_log_lines
+from train_log import parse_log_name, read_log_lines
 from utils import Arg, UsageError, atomic_output, parse_args, run_main
 
 ARGS = [
@@ -32,8 +35,20 @@ def read_log(path):
     return rows
 
 
+def plain(value, _pos=None):
+    """A tick label as a plain number: 2000, 0.5, 12 (not 2x10^3 or an offset)."""
+    return "%g" % value if abs(value) < 1e6 else "%d" % value
+
+
+def default_label(path):
+    parsed = parse_log_name(path)
+    if parsed and parsed[0]:
+        return "%s %d-%d" % parsed
+    return os.path.basename(path)
+
+
 def plot(runs, out, title=""):
-    """runs: [(label, rows)]; writes the figure to `out` atomically."""
+    """runs: [(label, rows)]; writes the figure to `out` atomically and returns it."""
     fig = Figure(figsize=(11, 4.2))  # no pyplot: no GUI backend, no global figure to close
     ax_loss, ax_psnr = fig.subplots(1, 2)
     for k, (label, rows) in enumerate(runs):
@@ -43,8 +58,11 @@ def plot(runs, out, title=""):
         ax_loss.plot(steps, [r[2] for r in rows], "-o", color=colour, ms=3, label="%s val" % label)
         ax_psnr.plot(steps, [r[3] for r in rows], "-o", color=colour, ms=3, label=label)
     ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log", title="loss")
+    ax_loss.yaxis.set_minor_formatter(NullFormatter())  # a log axis labels its minor ticks otherwise
     ax_psnr.set(xlabel="iteration", ylabel="PSNR (dB)", title="validation PSNR")
     for ax in (ax_loss, ax_psnr):
+        ax.xaxis.set_major_formatter(FuncFormatter(plain))
+        ax.yaxis.set_major_formatter(FuncFormatter(plain))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
@@ -52,6 +70,7 @@ def plot(runs, out, title=""):
     fig.tight_layout()
     with atomic_output(out, ".tmp.png") as tmp:
         fig.savefig(tmp, dpi=110)
+    return fig
 
 
 def main(argv):
@@ -65,7 +84,7 @@ def main(argv):
     runs = []
     for k, group in enumerate(groups):
         rows = sorted(r for path in group.split("+") for r in read_log(path.strip()))
-        runs.append((labels[k] if labels else os.path.basename(group.split("+")[0]), rows))
+        runs.append((labels[k] if labels else default_label(group.split("+")[0].strip()), rows))
     folder = os.path.dirname(os.path.abspath(a["out"]))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError("cannot write %r: folder missing or not writable" % a["out"])

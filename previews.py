@@ -6,7 +6,7 @@ dng2png.py (16-bit PNGs).
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from utils import atomic_output
 
@@ -38,6 +38,35 @@ def grid(rows, gap=4):
         for c, img in enumerate(row):
             out[r * (h + gap):r * (h + gap) + img.shape[0], c * (w + gap):c * (w + gap) + img.shape[1]] = img
     return out
+
+
+LINE = 13  # pixels per line of label text (PIL's built-in font)
+
+
+def labelled_grid(rows, titles, caption="", gap=4):
+    """grid(rows) with a white band above it: the caption on the first line (e.g. the iteration and
+    the PSNR), and each column's title above it (e.g. RAW preview | output | target)."""
+    body = grid(rows, gap)
+    lines = (1 if caption else 0) + 1
+    band = LINE * lines + 3
+    out = np.ones((band + body.shape[0], body.shape[1], 3), np.float32)
+    out[band:] = body
+    canvas = Image.fromarray(to_uint8(out))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    y = 1
+    if caption:
+        draw.text((2, y), caption, fill=(0, 0, 0), font=font)
+        y += LINE
+    col_w = max(img.shape[1] for row in rows for img in row)
+    for c, title in enumerate(titles):
+        draw.text((c * (col_w + gap) + 2, y), title, fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)
+
+
+def label_band_height(caption=True):
+    """Height of the band labelled_grid adds above the images."""
+    return LINE * (2 if caption else 1) + 3
 
 
 def save_png(path, img):

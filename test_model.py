@@ -1,18 +1,24 @@
 """Run a trained network on full-resolution RAW PNGs: result PNGs, PSNR/SSIM, latency, frozen graph.
 
     python test_model.py arch=model restore_iter=None img_h=1088 img_w=1920
+    python test_model.py arch=model restore_iter=latest img_h=full img_w=full
 
 Processes every RAW PNG in <dataset_dir>/test/<test_dir> (or, in a folder without PNGs, every DNG,
 converted as dng2png.py does; an absolute test_dir is used as it is), cropped to img_h x img_w from
-the top left, and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
+the top left (img_h=full img_w=full: each at its own size, cropped only to what the arch needs:
+even sizes, multiples of 32 for punet; an odd-sized RAW loses its last row/column, with a note),
+and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
 a target with the same name, prints PSNR and SSIM per image and their mean and writes
 <name>_<checkpoint>_vs_target.png (output | target). <result_dir>/<checkpoint>_metrics.csv has a
 row per image: PSNR, SSIM (empty without a target) and inference time in ms. Prints the latency
 (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
-`save=True` writes the checkpoint's meta graph (<checkpoint>.ckpt.meta), the frozen graph
-<model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2, img_w/2, 4], output `output_l0`) and
-<model_dir>/<checkpoint>_none.pb, the same network for any size (input [1, None, None, 4]); all
-three without default-valued attributes, so that TF 1.15 and TF 2.x read each other's.
+`save=True` writes the frozen graph <model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2,
+img_w/2, 4], output `output_l0`) at the default 1088x1920; a frozen graph of another size is
+<checkpoint>_<img_h>x<img_w>.pb, beside the default one (none with img_h=full: a frozen graph has
+one size). The checkpoint's meta graph <checkpoint>.ckpt.meta (for ckpt2pb.py) is written at the
+default size, or at another size where none exists yet. It also writes <checkpoint>_none.pb, the
+same network for any size (input [1, None, None, 4]). All of them without default-valued
+attributes, so that TF 1.15 and TF 2.x read each other's.
 """
 import os
 
@@ -21,8 +27,9 @@ import numpy as np
 import load_dataset
 from checkpoints import find_checkpoint, freeze_checkpoint, none_pb_path, restore, write_frozen_graph, write_meta_graph
 from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
-from utils import (Arg, check_arch_and_size, check_writable_dir, ensure_dir, import_tf, optional_int,
-                   parse_args, positive_int, progress, run_main, to_bool)
+from utils import (DEFAULT_SIZE, SIZE_MULTIPLE, Arg, UsageError, check_arch_and_size, check_writable_dir,
+                   ensure_dir, given_keys, import_tf, optional_int_or_latest, parse_args, positive_int, progress,
+                   run_main, size_or_full, size_tag, to_bool)
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -33,9 +40,9 @@ ARGS = [
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("orig", to_bool, False, "load <model_dir>/original/<arch>_pretrained.ckpt"),
-    Arg("restore_iter", optional_int, None, "checkpoint iteration (None: the last one)"),
-    Arg("img_h", positive_int, 1088, "full-resolution height to process"),
-    Arg("img_w", positive_int, 1920, "full-resolution width to process"),
+    Arg("restore_iter", optional_int_or_latest, None, "checkpoint iteration (None or latest: the last one)"),
+    Arg("img_h", size_or_full, 1088, "full-resolution height to process (full: each image's own)"),
+    Arg("img_w", size_or_full, 1920, "full-resolution width to process (full: each image's own)"),
     Arg("use_gpu", to_bool, True, "False hides all GPUs"),
     Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
@@ -45,24 +52,38 @@ ARGS = [
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
-    check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
-    prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
+    full = a["img_h"] == "full"
+    if full != (a["img_w"] == "full"):
+        raise UsageError("img_h=full needs img_w=full too (and the other way round): each image at its own size")
+    if full:
+        check_arch_and_size(a["arch"], "img_w", 32, "img_h", 32, a["num_maps_base"])
+        if not a["test_image"]:
+            raise UsageError("img_h=full img_w=full takes its sizes from the test images; with test_image=False "
+                             "give img_h and img_w")
+    else:
+        check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
+    restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
+    prefix = find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])
     name = os.path.basename(prefix)[:-len(".ckpt")]
-    h, w = a["img_h"], a["img_w"]
+    h, w = (None, None) if full else (a["img_h"], a["img_w"])
+    multiple = SIZE_MULTIPLE[a["arch"]]
 
     names = []
     raw_dir = os.path.join(a["dataset_dir"], "test", a["test_dir"])
     dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
+    if "dslr_dir" in given_keys(argv) and not os.path.isdir(dslr_dir):
+        load_dataset.require_folder(dslr_dir, "target", "dslr_dir")  # given explicitly: not a silent "no targets"
     if a["test_image"]:
         names = load_dataset.list_raws(raw_dir, "test RAW")
         if names[0].lower().endswith(".dng"):
             print("%s holds DNG files: each is converted as dng2png.py does (black/white level, "
-                  "RGGB alignment), then cropped to %dx%d from the top left" % (raw_dir, w, h))
-        check_test_images(raw_dir, dslr_dir, names, h, w)
+                  "RGGB alignment), then cropped %s from the top left" % (
+                      raw_dir, "to its own size" if full else "to %dx%d" % (w, h)))
+        check_test_images(raw_dir, dslr_dir, names, h, w, multiple, crop_odd=True)
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
     import model  # builds on TensorFlow: imported after it
-    x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])  # named "Placeholder"
+    x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])
     saver = tf.train.Saver()
     config = tf.ConfigProto()
@@ -70,15 +91,19 @@ def main(argv):
     with tf.Session(config=config) as sess:
         restore(tf, saver, sess, prefix, a["arch"], a["num_maps_base"])
         print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))
-        if a["save"]:
+        if a["save"] and not full:
             check_writable_dir(os.path.dirname(os.path.abspath(prefix)),
                                "the checkpoint's folder (save=True writes the .meta and .pb there; or save=False)")
         if names:
             ensure_dir(a["result_dir"], "result_dir")
 
+        if full:  # latency and warm-up at the first image's size
+            first = load_dataset.read_raw(os.path.join(raw_dir, names[0]), crop_odd=True).shape
+            h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
         probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
         sess.run(out, {x: probe})  # warm-up, so that no image's time includes graph set-up
-        images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"), h, w)
+        images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
+                               None if full else h, None if full else w, multiple, crop_odd=True)
         results = list(score_images(lambda inp: sess.run(out, {x: inp}), images, SsimMeter(tf),
                                     a["result_dir"], name))
         scores = [r for r in results if r.psnr is not None]
@@ -101,13 +126,23 @@ def main(argv):
         print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs" % (
             w, h, h // 2, w // 2, 1000 * latency, a["runs"]))
 
-        if a["save"]:
-            meta = prefix + ".meta"
-            write_meta_graph(saver, meta)
-            pb = os.path.join(os.path.dirname(prefix), name + ".pb")
+        if a["save"] and full:
+            print("no frozen graph written at a fixed size: img_h=full img_w=full has no one size (give img_h= "
+                  "img_w= to export one; the any-size _none.pb follows)")
+        elif a["save"]:
+            # the size is in the name unless it is the default: exports of other sizes sit beside it
+            pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + ".pb")
             nodes = write_frozen_graph(tf, sess, ["output_l0"], pb)
-            print("wrote %s and the frozen graph %s (%d nodes, Placeholder -> output_l0, 1x%dx%dx4)"
-                  % (meta, pb, nodes, h // 2, w // 2))
+            meta = prefix + ".meta"
+            # the meta graph (for ckpt2pb.py) holds the input size too, under the checkpoint's own name:
+            # written at the default size, or at another where none exists yet (never replacing one)
+            if (h, w) == DEFAULT_SIZE or not os.path.exists(meta):
+                write_meta_graph(saver, meta)
+                print("wrote %s (input 1x%dx%dx4) and the frozen graph %s (%d nodes, Placeholder -> output_l0)"
+                      % (meta, h // 2, w // 2, pb, nodes))
+            else:
+                print("wrote the frozen graph %s (%d nodes, Placeholder -> output_l0, 1x%dx%dx4); %s kept as it was "
+                      "(the default %dx%d writes it)" % (pb, nodes, h // 2, w // 2, meta, DEFAULT_SIZE[0], DEFAULT_SIZE[1]))
     if a["save"]:
         pb_none = none_pb_path(prefix)
         nodes = freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, None, None, pb_none)

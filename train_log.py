@@ -1,5 +1,7 @@
-"""The training log line: train_model.py writes one per validation to <model_dir>/logs_<a>-<b>.txt,
-plot_logs.py and benchmark.py read them back. This module is the one place that knows its format.
+"""The training log: train_model.py writes a line per validation to
+<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt (e.g. logs_model_0-600.txt; the seed's
+runs wrote logs_0-600.txt, without the arch, and both names are read), plot_logs.py and
+benchmark.py read them back. This module is the one place that knows the name and the line format.
 
     step 600 | training loss: 9.1234 | validation: loss 8.7654, content 0.0000, mse 0.012345,
     psnr 19.09, ms-ssim 0.8123, ssim 0.7011 | 123.4 s          (one line)
@@ -13,9 +15,41 @@ _LINE = re.compile(r"step (\d+) \| training loss: %s \| validation: loss %s, con
                    r"ms-ssim %s, ssim %s(?: \| %s s)?\s*$" % ((_NUMBER,) * 8))
 
 
-def log_path(model_dir, start, end):
-    """logs_<start>-<end>.txt: one file per run, named by where it started and where it ends."""
-    return os.path.join(model_dir, "logs_%d-%d.txt" % (start, end))
+_NAME = re.compile(r"^logs_(?:([A-Za-z][A-Za-z0-9]*)_)?(\d+)-(\d+)\.txt$")
+
+
+def log_path(model_dir, arch, start, end):
+    """logs_<arch>_<start>-<end>.txt: one file per run, named by its arch, where it started and
+    where it ends."""
+    return os.path.join(model_dir, "logs_%s_%d-%d.txt" % (arch, start, end))
+
+
+def parse_log_name(path):
+    """(arch, start, end) from a log's file name; arch is None for the seed's logs_<start>-<end>.txt.
+    None for any other name."""
+    m = _NAME.match(os.path.basename(path))
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)), int(m.group(3))
+
+
+def find_log(model_dir, arch, start, end):
+    """The log of a run: logs_<arch>_<start>-<end>.txt, or the seed's logs_<start>-<end>.txt where
+    only that exists (runs from before the arch was in the name)."""
+    path = log_path(model_dir, arch, start, end)
+    old = os.path.join(model_dir, "logs_%d-%d.txt" % (start, end))
+    return old if not os.path.isfile(path) and os.path.isfile(old) else path
+
+
+def run_logs(model_dir, arch):
+    """[(start, end, path)] of the logs named for `arch` in model_dir, sorted."""
+    found = []
+    if os.path.isdir(model_dir):
+        for name in os.listdir(model_dir):
+            parsed = parse_log_name(name)
+            if parsed and parsed[0] == arch:
+                found.append((parsed[1], parsed[2], os.path.join(model_dir, name)))
+    return sorted(found)
 
 
 def format_log_line(step, train_loss, validation, seconds):

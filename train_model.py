@@ -5,11 +5,15 @@
 Loss: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM); Adam. Random 90-degree rotations and
 flips; `train_size` random training patches are reloaded every 1000 iterations. Every `eval_step`
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
-`<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in `<model_dir>/logs_<restore_iter>-<num_train_iters>.txt`.
+`<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in
+`<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`.
 `restore_iter=N` resumes from checkpoint N, `restore_iter=latest` from the newest (after a kill:
 checkpoints are written atomically); restore_iter=None starts afresh (the log is then
-named logs_0-...). TensorBoard summaries (training loss every `summary_step` iterations,
-validation figures and crops every `eval_step`, the graph) go to <model_dir>/tensorboard/;
+named logs_<arch>_0-...). Nothing is replaced unasked: a fresh run into a model_dir that holds
+this arch's checkpoints or logs, and a restore_iter=N below the newest checkpoint, stop with one
+line (overwrite=True removes that arch's checkpoints, logs and TensorBoard runs after the start).
+TensorBoard summaries (training loss every `summary_step` iterations,
+validation figures and crops every `eval_step`, the graph) go to <model_dir>/tensorboard/<arch>_<start>-<end>/;
 `save_mid_imgs=True` also writes <result_dir>/<arch>_iteration_<iter>_val.png (RAW preview |
 output | target for a few validation crops).
 """
@@ -23,8 +27,8 @@ import numpy as np
 import load_dataset
 import previews
 import vgg
-from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, remove_stale_temporaries,
-                         require_checkpoint, restore, save_checkpoint)
+from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
+                         remove_stale_temporaries, require_checkpoint, restore, save_checkpoint)
 from losses import build_losses
 from train_log import format_log_line, log_path
 from utils import (Arg, RunFailure, UsageError, atomic_write_text, check_arch_and_size, ensure_dirs, import_tf,
@@ -57,6 +61,8 @@ ARGS = [
     Arg("augment", to_bool, True, "random 90-degree rotations and flips of each batch"),
     Arg("distributed", to_bool, False, "data-parallel training through Horovod: horovodrun -np N python train_model.py ..."),
     Arg("scale_lr", to_bool, False, "distributed: multiply learning_rate by the number of ranks"),
+    Arg("overwrite", to_bool, False,
+        "start over an earlier run: remove this arch's checkpoints, logs and TensorBoard runs after the start"),
 ]
 HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
     "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",
@@ -85,7 +91,7 @@ def main(argv):
             prepare_outputs(a)
         train(tf, sess, a, net, inputs, patches, start, rng, ranks)
     if ranks.rank == 0:
-        print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path(a["model_dir"], start,
+        print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path(a["model_dir"], a["arch"], start,
                                                                             a["num_train_iters"])))
 
 
@@ -99,7 +105,8 @@ def check_args(a, rank=0):
     check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
-    if a["restore_iter"] == "latest":
+    asked_latest = a["restore_iter"] == "latest"
+    if asked_latest:
         have = existing_iterations(a["model_dir"], a["arch"])
         a["restore_iter"] = have[-1] if have else None
         if not have:
@@ -116,7 +123,39 @@ def check_args(a, rank=0):
         if a["restore_iter"] >= a["num_train_iters"]:
             raise UsageError("restore_iter=%d is not below num_train_iters=%d: nothing to train"
                              % (a["restore_iter"], a["num_train_iters"]))
+    if rank == 0 and not a["overwrite"] and not (asked_latest and a["restore_iter"] is None):
+        check_no_earlier_run(a)
     return True
+
+
+def check_no_earlier_run(a):
+    """UsageError when this run would replace or mix with an earlier run's files in model_dir:
+    a fresh run where this arch's checkpoints, logs or TensorBoard runs exist; a branch from
+    restore_iter=N where later checkpoints exist."""
+    arch, model_dir, start = a["arch"], a["model_dir"], a["restore_iter"]
+    iters, paths = outputs_after(model_dir, arch, start or 0)
+    if start is None:
+        iters = existing_iterations(model_dir, arch)
+        if iters or paths:
+            raise UsageError("model_dir %r already holds an arch=%s run (%s); resume it with restore_iter=latest, "
+                             "choose another model_dir=, or pass overwrite=True to start afresh over it (removes "
+                             "its checkpoints, logs and TensorBoard runs)" % (
+                                 model_dir, arch, describe(iters, paths, model_dir)))
+    elif iters:
+        raise UsageError("restore_iter=%d: model_dir %r holds later arch=%s checkpoints (%s), which this run would "
+                         "replace or leave mixed with its own; continue the newest with restore_iter=latest, branch "
+                         "in another model_dir= (copy %s.* there), or pass overwrite=True to remove them" % (
+                             start, model_dir, arch, describe(iters, paths, model_dir),
+                             os.path.basename(ckpt_prefix(model_dir, arch, start))))
+
+
+def describe(iters, paths, model_dir):
+    parts = []
+    if iters:
+        parts.append("checkpoints of iteration%s %s" % ("" if len(iters) == 1 else "s", ", ".join(map(str, iters))))
+    if paths:
+        parts.append(", ".join(sorted(os.path.relpath(p, model_dir) for p in paths)))
+    return "; ".join(parts)
 
 
 def load_inputs(a):
@@ -141,6 +180,10 @@ def prepare_outputs(a):
     ensure_dirs(*[(a["model_dir"], "model_dir")] +
                 ([(a["result_dir"], "result_dir")] if a["save_mid_imgs"] else []))
     remove_stale_temporaries(a["model_dir"], a["arch"])
+    if a["overwrite"]:
+        removed = remove_outputs_after(a["model_dir"], a["arch"], a["restore_iter"] or 0)
+        if removed:
+            print("overwrite=True: removed %s from %s" % (", ".join(removed), a["model_dir"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,14 +299,15 @@ def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
     line = format_log_line(done, train_loss, v, seconds)
     save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
-    atomic_write_text(log_path(a["model_dir"], start, a["num_train_iters"]), line + "\n", mode="a")
+    atomic_write_text(log_path(a["model_dir"], a["arch"], start, a["num_train_iters"]), line + "\n", mode="a")
     if summaries is not None:
         summaries.scalars(done, {"val/" + k: v[k] for k in ("loss", "content", "mse", "psnr", "ssim", "ms_ssim")})
         summaries.images(done, {"val/%s" % name: previews.grid([[c[k] for c in crops]])
                                 for k, name in enumerate(("input_preview", "output", "target"))})
     if a["save_mid_imgs"]:
         previews.save_png(os.path.join(a["result_dir"], "%s_iteration_%d_val.png" % (a["arch"], done)),
-                          previews.grid([list(c) for c in crops]))
+                          previews.labelled_grid([list(c) for c in crops], ("RAW preview", "output", "target"),
+                                                 "%s iteration %d: validation PSNR %.2f dB" % (a["arch"], done, v["psnr"])))
     return line
 
 

@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections import namedtuple
 
@@ -27,6 +28,21 @@ FALSE_WORDS = ("false", "0", "no", "n")
 # the 2x2 Bayer grid. Kept here so that arguments are checked before TensorFlow is imported.
 ARCHS = ("punet", "model")
 SIZE_MULTIPLE = {"punet": 32, "model": 2}
+# The seed's export size (img_h x img_w, input 1x544x960x4). Frozen graphs and TFLite files of any
+# other size carry it in their names: <stem>_<img_h>x<img_w> (a dynamic-size export: <stem>_none).
+DEFAULT_SIZE = (1088, 1920)
+
+
+def size_tag(h, w):
+    """'' for the default size, else '_<h>x<w>' (e.g. '_512x768'): the suffix export names carry."""
+    return "" if (h, w) == DEFAULT_SIZE else "_%dx%d" % (h, w)
+
+
+def size_or_full(text):
+    """A positive integer, or the word full (each image at its own size)."""
+    if text.strip().lower() == "full":
+        return "full"
+    return positive_int(text)
 
 
 class UsageError(Exception):
@@ -81,7 +97,7 @@ def non_negative_float(text):
     return value
 
 
-TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False",
+TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
               optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
               positive_int: "positive integer",
               positive_float: "positive number", non_negative_float: "number >= 0"}
@@ -144,6 +160,11 @@ def parse_args(table, argv, prog=None, doc=""):
                 text, key, TYPE_NAMES.get(arg.type, "a valid value"),
                 " (" + detail + ")" if detail and "invalid literal" not in detail else ""))
     return values
+
+
+def given_keys(argv):
+    """The keys a command line sets explicitly (to tell a default from a value the user chose)."""
+    return {word.split("=", 1)[0].strip() for word in argv if "=" in word}
 
 
 def run_main(main_fn, argv=None):
@@ -301,12 +322,77 @@ def atomic_write_text(path, text, mode="w"):
 
 
 def progress(iterable=None, **kwargs):
-    """A tqdm progress bar on stderr; redraws rarely when stderr is not a terminal (logs, CI)."""
-    tty = sys.stderr.isatty()
-    kwargs.setdefault("mininterval", 0.2 if tty else 30.0)
+    """A progress display on stderr: a tqdm bar in a terminal; where stderr is a file or a pipe
+    (nohup, CI logs) plain lines instead, at most one every PLAIN_EVERY seconds and one at the end
+    (a redrawn bar would leave carriage returns and frozen bars in the file)."""
+    if kwargs.get("disable"):
+        kwargs.setdefault("file", sys.stderr)
+        return tqdm(iterable, **kwargs)
+    if not sys.stderr.isatty():
+        return PlainProgress(iterable, **kwargs)
+    kwargs.setdefault("mininterval", 0.2)
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("delay", 1.0)  # quick steps draw no bar at all
     return tqdm(iterable, file=sys.stderr, **kwargs)
+
+
+PLAIN_EVERY = 30.0  # seconds between plain progress lines
+
+
+class PlainProgress:
+    """tqdm's interface (iterate, update, set_postfix, write, close) as plain lines:
+    'training model: 200/600 it (33%), 41.0 s, loss=0.1234'."""
+
+    def __init__(self, iterable=None, desc="", total=None, unit="it", initial=0, mininterval=None, leave=True,
+                 **_ignored):
+        self.iterable, self.desc, self.unit = iterable, desc, unit
+        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.n = self.start = initial
+        self.every = PLAIN_EVERY if mininterval is None else mininterval
+        self.leave = leave
+        self.postfix = ""
+        self.t0 = self.last = time.time()
+        self.closed = False
+        self.shown = initial  # the count the last line showed
+
+    def __iter__(self):
+        for item in self.iterable:
+            yield item
+            self.update()
+
+    def update(self, k=1):
+        self.n += k
+        now = time.time()
+        if now - self.last >= self.every:
+            self.last = now
+            self._line()
+
+    def set_postfix(self, refresh=True, **values):
+        self.postfix = ", ".join("%s=%s" % kv for kv in values.items())
+
+    def _line(self):
+        self.shown = self.n
+        done = "%d/%d" % (self.n, self.total) if self.total else "%d" % self.n
+        pct = " (%d%%)" % (100 * self.n // self.total) if self.total else ""
+        sys.stderr.write("%s: %s %s%s, %.1f s%s\n" % (self.desc or "progress", done, self.unit, pct,
+                                                    time.time() - self.t0, ", " + self.postfix if self.postfix else ""))
+        sys.stderr.flush()
+
+    @staticmethod
+    def write(text):
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def close(self):
+        if not self.closed and self.leave and self.n > self.shown:  # no second line for the same count
+            self._line()
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def check_arch_and_size(arch, name_w, w, name_h, h, num_maps_base=16):

@@ -276,7 +276,7 @@ def graph64(trained, tmp_path_factory):
     proc = run_script("test_model.py", "model_dir=" + model_dir, "restore_iter=4", "img_h=64", "img_w=64",
                       "test_image=False", "runs=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return os.path.join(model_dir, "model_iteration_4.pb")
+    return os.path.join(model_dir, "model_iteration_4_64x64.pb")
 
 
 @pytest.fixture(scope="session")

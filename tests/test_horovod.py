@@ -55,7 +55,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
     assert saved and set(saved) <= set(rank1)  # the generator's weights (the Adam slots are not saved)
     for name in saved:  # only rank 0 writes, and what it wrote is what rank 1 holds
         np.testing.assert_array_equal(ckpt.get_tensor(name), rank1[name], err_msg=name)
-    assert sorted(os.listdir(str(tmp_path / "m2"))) == ["logs_0-4.txt", "model_iteration_2.ckpt.data-00000-of-00001",
+    assert sorted(os.listdir(str(tmp_path / "m2"))) == ["logs_model_0-4.txt", "model_iteration_2.ckpt.data-00000-of-00001",
                                                       "model_iteration_2.ckpt.index",
                                                       "model_iteration_4.ckpt.data-00000-of-00001",
                                                       "model_iteration_4.ckpt.index"]
@@ -69,7 +69,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
         np.testing.assert_allclose(plain.get_tensor(name), rank0[name], rtol=1e-4, atol=1e-5, err_msg=name)
     logs = []
     for m in ("m1", "m2"):
-        with open(os.path.join(str(tmp_path / m), "logs_0-4.txt")) as f:
+        with open(os.path.join(str(tmp_path / m), "logs_model_0-4.txt")) as f:
             logs.append([float(re.search(r"training loss: ([\d.]+)", l).group(1)) for l in f])
     np.testing.assert_allclose(logs[0], logs[1], atol=2e-4)  # the log shows the loss averaged over ranks
 
@@ -85,7 +85,7 @@ def test_resume_under_two_ranks(trained, demo_data, tmp_path):
                          "restore_iter=latest", "distributed=True", "learning_rate=1e-12"] + BASE[:-2], dump,
                      str(tmp_path))
     assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt")) == 1  # rank 0 only
-    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+    with open(os.path.join(model_dir, "logs_model_4-6.txt")) as f:
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
     restored = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     rank1 = _weights(os.path.join(dump, "rank1.npz"))

@@ -10,6 +10,7 @@ from PIL import Image
 
 import load_dataset
 from conftest import assert_usage_error, first_file, run_script, sensor_mosaic, write_dng
+from previews import label_band_height
 from utils import tf_major
 
 TF2 = tf_major() >= 2
@@ -41,14 +42,15 @@ def test_save_images_writes_pngs_and_a_csv(converted, demo_data, tmp_path):
                       "raw_dir=" + os.path.join(demo_data, "val", "mediatek_raw"),
                       "target_dir=" + os.path.join(demo_data, "val", "fujifilm"), "runs=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    tag = "model_iteration_4"
+    tag = "model_iteration_4_64x64"  # the model's name: a 64x64 export carries its size (on purpose)
     with open(os.path.join(res, tag + "_metrics.csv")) as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"] and len(rows) == 5
     for row in rows[1:]:
         stem = os.path.splitext(row[0])[0]
         assert Image.open(os.path.join(res, "%s_%s.png" % (stem, tag))).size == (64, 64)
-        assert Image.open(os.path.join(res, "%s_%s_vs_target.png" % (stem, tag))).size == (2 * 64 + 4, 64)
+        # output | target below their labels and the PSNR (the height grew by the band on purpose)
+        assert Image.open(os.path.join(res, "%s_%s_vs_target.png" % (stem, tag))).size == (2 * 64 + 4, 64 + label_band_height())
         printed = re.search(re.escape(row[0]) + r" +PSNR +([\d.]+) dB  SSIM ([\d.]+)", proc.stdout)
         assert abs(float(printed.group(1)) - float(row[1])) < 0.006
         assert abs(float(printed.group(2)) - float(row[2])) < 6e-5
@@ -122,7 +124,7 @@ def test_a_dng_folder_runs_as_its_converted_pngs(converted, demo_data, tmp_path)
                           "result_dir=" + res, "runs=1")
         assert proc.returncode == 0, proc.stderr[-2000:]
         printed[kind] = re.findall(r"PSNR +([\d.]+) dB  SSIM ([\d.]+)", proc.stdout)
-        images[kind] = [np.asarray(Image.open(os.path.join(res, n.replace(".png", "_model_iteration_4.png"))))
+        images[kind] = [np.asarray(Image.open(os.path.join(res, n.replace(".png", "_model_iteration_4_64x64.png"))))
                         for n in names]
     assert len(printed["dng"]) == len(names) + 1 and printed["dng"] == printed["png"]  # per image and the mean
     for a, b in zip(images["dng"], images["png"]):

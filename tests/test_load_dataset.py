@@ -66,3 +66,13 @@ def test_every_bayer_arrangement_lands_as_rggb(cfa, truth, tmp_path):
     # and the debayering (load_dataset.bayer_planes) then reads R from the R sites
     planes = load_dataset.bayer_planes(out)
     np.testing.assert_array_equal(planes[..., 2], out[0::2, 0::2])
+
+
+def test_a_missing_phone_or_dslr_folder_lists_the_folders_that_exist(demo_data):
+    for phone, dslr, needles in (("mediatek/", "fujifilm/", ["train RAW folder", "holds fujifilm/, mediatek_raw/",
+                                                               "set phone_dir="]),
+                                 ("mediatek_raw/", "dslr/", ["train target folder", "set dslr_dir="])):
+        with pytest.raises(UsageError) as err:
+            load_dataset.paired_names(demo_data, "train", phone, dslr)
+        for needle in needles:
+            assert needle in str(err.value), str(err.value)

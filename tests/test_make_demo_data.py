@@ -9,8 +9,9 @@ from PIL import Image
 
 import load_dataset
 import make_demo_data as mdd
-from make_demo_data import inverse_isp, make_dataset
+from make_demo_data import MARKER, inverse_isp, make_dataset
 from conftest import ROOT, assert_usage_error, run_script
+from utils import UsageError
 
 OFF = dict(mdd.NO_EFFECTS)
 SMALL = dict(train_count=16, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96,
@@ -216,3 +217,32 @@ def test_demo_dataset_is_reproducible(tmp_path):
     for rel in ("train/mediatek_raw/1.png", "val/fujifilm/0.png", "test/fujifilm_full_resolution/1.png"):
         assert np.array_equal(np.asarray(Image.open(os.path.join(a, rel))),
                               np.asarray(Image.open(os.path.join(b, rel))))
+
+
+# never replacing or deleting files it did not write
+
+TINY = dict(train_count=2, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=64, seed=0, progress=False)
+
+
+def test_overwrite_replaces_only_its_own_files(tmp_path):
+    out = str(tmp_path / "data")
+    make_dataset(out, **TINY)
+    assert os.path.isfile(os.path.join(out, MARKER))
+    mine = tmp_path / "data" / "train" / "notes.txt"
+    mine.write_text("my notes")
+    with pytest.raises(UsageError, match="overwrite=True"):
+        make_dataset(out, **TINY)
+    make_dataset(out, **dict(TINY, train_count=1, seed=1), overwrite=True)
+    assert mine.read_text() == "my notes"
+    assert sorted(os.listdir(os.path.join(out, "train", "mediatek_raw"))) == ["0.png"]  # 1.png was its own
+
+
+def test_a_folder_it_did_not_make_is_never_touched(tmp_path):
+    data = tmp_path / "raw_images"
+    (data / "train" / "mediatek_raw").mkdir(parents=True)
+    (data / "train" / "mediatek_raw" / "0.png").write_bytes(b"the user's RAW")
+    proc = run_script("make_demo_data.py", "out=" + str(data), "overwrite=True", "train_count=1", "val_count=1",
+                      "test_count=1", "patch_size=32", "test_h=64", "test_w=64")
+    assert_usage_error(proc, "did not write", "out=")
+    assert (data / "train" / "mediatek_raw" / "0.png").read_bytes() == b"the user's RAW"
+    assert sorted(os.listdir(str(data))) == ["train"]

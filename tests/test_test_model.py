@@ -9,6 +9,9 @@ import pytest
 from PIL import Image
 
 import load_dataset
+from convert_tflite import default_out
+from evaluate import full_size
+from previews import label_band_height
 import test_model
 from conftest import (SHARED_FIXTURE, assert_usage_error, first_file, kv_words, run_checkpoint, run_pb, run_script,
                       run_tflite, save_image, save_random_checkpoint, sensor_mosaic, truncate_file, write_dng)
@@ -45,13 +48,16 @@ def test_test_model_reports_and_writes(tested, demo_data):
     # the frozen graph gives the same image
     raw = load_dataset.read_raw(os.path.join(demo_data, "test", "fujifilm_full_resolution", "1.png"))
     x = load_dataset.extract_bayer_channels(raw)[None]
-    pb = os.path.join(model_dir, "model_iteration_4.pb")
+    pb = os.path.join(model_dir, "model_iteration_4_128x192.pb")
     from_pb = (np.clip(run_pb(pb, x)[0], 0, 1) * 255 + 0.5).astype(np.uint8)
     assert np.abs(from_pb.astype(int) - result.astype(int)).max() <= 1
     assert os.path.exists(os.path.join(model_dir, "model_iteration_4.ckpt.meta"))
     # output | target side by side, and a CSV row per image
     side = np.asarray(Image.open(os.path.join(result_dir, "1_model_iteration_4_vs_target.png")))
-    assert side.shape == (128, 2 * 192 + 4, 3)
+    band = label_band_height()  # the labels (output, target, PSNR) above: the images below them (on purpose)
+    assert side.shape == (band + 128, 2 * 192 + 4, 3)
+    assert side[:band].min() < 100  # there is text in the band
+    side = side[band:]
     np.testing.assert_array_equal(side[:, :192], result)
     np.testing.assert_array_equal(side[:, 196:], target)
     with open(os.path.join(result_dir, "model_iteration_4_metrics.csv")) as f:
@@ -75,7 +81,7 @@ def test_orig_punet_checkpoint_to_tflite(demo_data, tmp_path):
                       "img_h=128", "img_w=192", "runs=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "mean over 1 images" in proc.stdout
-    pb = str(model_dir / "original" / "punet_pretrained.pb")
+    pb = str(model_dir / "original" / "punet_pretrained_128x192.pb")  # not the default size: in the name
     ref = np.load(os.path.join(SHARED_FIXTURE, "punet_reference_io.npz"))
     assert np.abs(run_pb(pb, ref["input"]) - ref["output"]).max() < 1e-5
     tfl = str(model_dir / "original" / "punet_pretrained.tflite")
@@ -106,10 +112,15 @@ def test_test_model_bad_inputs(trained, demo_data, tmp_path):
         ({"arch": "punet", "img_h": 100}, "multiple of 32"),
         ({"num_maps_base": 8}, "does not fit arch=model num_maps_base=8: it was made with arch=model num_maps_base=16"),
         ({"arch": "punet", "restore_iter": 4}, "no checkpoint"),
+        # the messages name the fix
+        ({"arch": "punet"}, "holds arch=model checkpoints (2, 4): pass arch=model"),
+        ({"dslr_dir": "fujifim/"}, "target folder", "does not exist", "holds fujifilm/, fujifilm_full_resolution/",
+         "set dslr_dir="),
+        ({"img_h": "full"}, "img_h=full needs img_w=full"),
     ]
-    for change, needle in cases:
+    for change, *needles in cases:
         words = ["%s=%s" % kv for kv in dict(base, **change).items()]
-        assert_usage_error(run_script("test_model.py", *words), needle)
+        assert_usage_error(run_script("test_model.py", *words), *needles)
         assert not os.path.exists(base["result_dir"]), change
     assert_usage_error(run_script("ckpt2pb.py", "--in_path", os.path.join(model_dir, "model_iteration_2.ckpt"),
                                   "--out_path", str(tmp_path / "x.pb")), "has no meta graph")
@@ -198,3 +209,56 @@ def test_punet_none_pb(tmp_path):
     for h, w in ((48, 32), (32, 64)):  # photos of 96x64 and 64x128: multiples of 32, as PUNET needs
         x = rng.rand(1, h, w, 4).astype(np.float32)
         np.testing.assert_allclose(run_pb(pb, x), run_checkpoint(prefix, "punet", 4, x), atol=1e-5)
+
+
+def test_full_size_on_a_folder_of_mixed_sizes_with_an_odd_one(trained, demo_data, tmp_path):
+    """img_h=full img_w=full: each RAW at its own size (cropped only to even sizes for arch=model),
+    an odd-sized RAW cropped to even with a note; restore_iter=latest; no frozen graph (no one size)."""
+    model_dir, _ = trained
+    raw = load_dataset.read_raw(os.path.join(demo_data, "test", "fujifilm_full_resolution", "1.png"))
+    rgb = load_dataset.read_rgb(os.path.join(demo_data, "test", "fujifilm", "1.png"))
+    data = tmp_path / "data"
+    (data / "test" / "raws").mkdir(parents=True)
+    (data / "test" / "targets").mkdir(parents=True)
+    for name, (h, w) in (("big.png", (128, 192)), ("small.png", (96, 130)), ("odd.png", (97, 131))):
+        save_image(str(data / "test" / "raws" / name), np.ascontiguousarray(raw[:h, :w]))
+        save_image(str(data / "test" / "targets" / name), np.ascontiguousarray(rgb[:h, :w]))
+    res = str(tmp_path / "res")
+    before = sorted(os.listdir(model_dir))
+    proc = run_script("test_model.py", "dataset_dir=" + str(data), "test_dir=raws", "dslr_dir=targets",
+                      "model_dir=" + model_dir, "result_dir=" + res, "img_h=full", "img_w=full",
+                      "restore_iter=latest", "runs=1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "note: RAW 'odd.png' is 131x97 (odd); its last row and column are dropped" in proc.stdout
+    assert "mean over 3 images" in proc.stdout and "no frozen graph written" in proc.stdout
+    for name, size in (("big", (192, 128)), ("small", (130, 96)), ("odd", (130, 96))):
+        assert Image.open(os.path.join(res, "%s_model_iteration_4.png" % name)).size == size
+    # no fixed-size export; only the any-size graph, which every save=True writes
+    assert sorted(os.listdir(model_dir)) == sorted(set(before) | {"model_iteration_4_none.pb"})
+    assert full_size(97, 131, 32) == (96, 128) and full_size(97, 131, 2) == (96, 130)  # punet: multiples of 32
+
+
+def test_exports_of_two_sizes_coexist_and_pb2tflite_names_after_the_pb(trained, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "models")
+    shutil.copytree(src, model_dir)
+    for h, w in ((1088, 1920), (64, 96)):
+        proc = run_script("test_model.py", "model_dir=" + model_dir, "restore_iter=4", "img_h=%d" % h, "img_w=%d" % w,
+                          "test_image=False", "runs=1", cwd=str(tmp_path))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    default, small = (os.path.join(model_dir, "model_iteration_4%s.pb" % t) for t in ("", "_64x96"))
+    x = np.zeros((1, 32, 48, 4), np.float32)
+    assert run_pb(small, x).shape == (1, 64, 96, 3)
+    assert run_pb(default, np.zeros((1, 544, 960, 4), np.float32)).shape == (1, 1088, 1920, 3)  # not replaced
+    # pb2tflite.sh with only the .pb: the output is named after it (not models/original/punet_pretrained.tflite)
+    proc = run_script("pb2tflite.sh", small, "precision=fp16", cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.isfile(os.path.join(model_dir, "model_iteration_4_64x96_fp16.tflite"))
+    proc = run_script("pb2tflite.sh", small, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert run_tflite(os.path.join(model_dir, "model_iteration_4_64x96.tflite"), x).shape == (1, 64, 96, 3)
+    assert not os.path.exists(str(tmp_path / "models" / "original"))
+    assert default_out("m/x_none.pb", "fp16", (1, 256, 384, 4)) == "m/x_512x768_fp16.tflite"  # a dynamic graph's
+    assert default_out("m/x_none.pb", "fp32", (1, 544, 960, 4)) == "m/x.tflite"
+    proc = run_script("pb2tflite.sh", "--help")
+    assert proc.returncode == 0 and "pb2tflite.sh [GRAPH.pb] [OUT.tflite]" in proc.stdout and "precision" in proc.stdout

@@ -1,7 +1,7 @@
 """train_log.py: the training log line, written once and read back by the same module."""
 import os
 
-from train_log import FIELDS, format_log_line, log_path, parse_log_line, read_log_lines
+from train_log import FIELDS, find_log, format_log_line, log_path, parse_log_line, parse_log_name, read_log_lines
 
 VALUES = {"loss": 8.76543, "content": 0.0, "mse": 0.0123456, "psnr": 19.0912, "ms_ssim": 0.81234, "ssim": 0.70111}
 
@@ -23,8 +23,21 @@ def test_other_lines_and_non_finite_values():
 
 
 def test_read_log_lines_skips_what_is_not_a_log_line(tmp_path):
-    path = log_path(str(tmp_path), 0, 4)
-    assert os.path.basename(path) == "logs_0-4.txt"
+    path = log_path(str(tmp_path), "model", 0, 4)
+    assert os.path.basename(path) == "logs_model_0-4.txt"
     with open(path, "w") as f:
         f.write("header\n" + format_log_line(2, 1.0, VALUES, 1.0) + "\n" + format_log_line(4, 0.5, VALUES, 2.0) + "\n")
     assert [r["step"] for r in read_log_lines(path)] == [2, 4]
+
+
+def test_log_names_tell_arches_apart_and_the_seeds_names_still_read(tmp_path):
+    assert parse_log_name("runs/logs_punet_1000-2000.txt") == ("punet", 1000, 2000)
+    assert parse_log_name("logs_0-600.txt") == (None, 0, 600)  # the seed's name: no arch
+    assert parse_log_name("logs_0-600.txt.tmp") is None and parse_log_name("notes.txt") is None
+    old = tmp_path / "logs_0-4.txt"
+    old.write_text(format_log_line(4, 0.5, VALUES, 2.0) + "\n")
+    assert find_log(str(tmp_path), "model", 0, 4) == str(old)  # a run from before: found by its old name
+    new = log_path(str(tmp_path), "model", 0, 4)
+    with open(new, "w") as f:
+        f.write(format_log_line(4, 0.5, VALUES, 2.0) + "\n")
+    assert find_log(str(tmp_path), "model", 0, 4) == new

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import train_model
+from previews import label_band_height
 from checkpoints import ckpt_prefix, existing_iterations
 from conftest import (LOG_LINE, RAW_SUB, RGB_SUB, ROOT, SMALL, _is_tf_noise, assert_usage_error, ckpt_reader,
                       first_file, kv_words, run_script, save_image, truncate_file)
@@ -47,8 +48,8 @@ def test_training_writes_checkpoints_and_logs(trained):
     for it in (2, 4):
         assert "model_iteration_%d.ckpt.index" % it in files
         assert "model_iteration_%d.ckpt.data-00000-of-00001" % it in files
-    assert "logs_0-4.txt" in files
-    with open(os.path.join(model_dir, "logs_0-4.txt")) as f:
+    assert "logs_model_0-4.txt" in files
+    with open(os.path.join(model_dir, "logs_model_0-4.txt")) as f:
         lines = f.read().splitlines()
     steps = [LOG_LINE.match(l) for l in lines]
     assert all(steps) and [int(m.group(1)) for m in steps] == [2, 4]
@@ -56,7 +57,8 @@ def test_training_writes_checkpoints_and_logs(trained):
     assert not any(n.endswith(".tmp") for n in files)
     for it in (2, 4):  # save_mid_imgs: 4 validation crops as rows of RAW preview | output | target
         preview = Image.open(os.path.join(model_dir, "results", "model_iteration_%d_val.png" % it))
-        assert preview.size == (3 * 68 - 4, 4 * 68 - 4) and preview.mode == "RGB"
+        # below a band naming the iteration, the PSNR and the columns (the size grew by it on purpose)
+        assert preview.size == (3 * 68 - 4, 4 * 68 - 4 + label_band_height()) and preview.mode == "RGB"
 
 
 def test_tensorboard_events_hold_scalars_images_and_graph(trained):
@@ -78,7 +80,7 @@ def test_tensorboard_events_hold_scalars_images_and_graph(trained):
     for tag in ("val/loss", "val/content", "val/mse", "val/psnr", "val/ssim", "val/ms_ssim"):
         assert [s for s, _ in scalars[tag]] == [2, 4], tag
     assert scalars["val/content"][0][1] > 0
-    with open(os.path.join(model_dir, "logs_0-4.txt")) as f:  # the same PSNR as the log
+    with open(os.path.join(model_dir, "logs_model_0-4.txt")) as f:  # the same PSNR as the log
         assert "psnr %.2f" % scalars["val/psnr"][1][1] in f.read().splitlines()[1]
     for tag in ("val/input_preview", "val/output", "val/target"):
         assert [s for s, _ in images[tag]] == [2, 4], tag
@@ -102,7 +104,7 @@ def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
                       "learning_rate=1e-12")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "restored" in proc.stdout
-    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+    with open(os.path.join(model_dir, "logs_model_4-6.txt")) as f:
         assert [LOG_LINE.match(l).group(1) for l in f.read().splitlines()] == ["6"]
     assert not os.path.exists(os.path.join(model_dir, "model_iteration_2.ckpt.meta"))
     # with a negligible learning rate, iteration 6 continues from iteration 4's weights
@@ -318,7 +320,7 @@ def test_kill_9_at_different_moments_then_resume(demo_data, tmp_path):
     proc = run_script("train_model.py", *kv_words(dict(options, num_train_iters=last + 3)), cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "restored %s" % os.path.join(model_dir, "model_iteration_%d.ckpt" % last) in proc.stdout
-    with open(os.path.join(model_dir, "logs_%d-%d.txt" % (last, last + 3))) as f:
+    with open(os.path.join(model_dir, "logs_model_%d-%d.txt" % (last, last + 3))) as f:
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [last + 1, last + 2, last + 3]
     _check_nothing_unreadable(model_dir)
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
@@ -403,3 +405,29 @@ def test_same_seed_gives_the_same_first_ten_losses(demo_data, vgg_mat, tmp_path)
     for name in ckpt_a.get_variable_to_shape_map():  # and bit-identical weights
         assert np.array_equal(ckpt_a.get_tensor(name), ckpt_b.get_tensor(name)), name
     assert runs["a"] != runs["c"]  # and the seed matters
+
+
+def test_a_second_fresh_run_or_a_branch_never_replaces_an_earlier_run(trained, demo_data, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    before = sorted(os.listdir(model_dir))
+    base = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, tensorboard=False)
+    proc = run_script("train_model.py", *kv_words(base))  # a fresh run where arch=model's run is
+    assert_usage_error(proc, "already holds an arch=model run (checkpoints of iterations 2, 4; logs_model_0-4.txt",
+                       "restore_iter=latest", "another model_dir=", "overwrite=True")
+    proc = run_script("train_model.py", *kv_words(dict(base, restore_iter=2, num_train_iters=3)))  # a branch
+    assert_usage_error(proc, "restore_iter=2:", "later arch=model checkpoints (checkpoints of iteration 4",
+                       "restore_iter=latest", "overwrite=True")
+    assert sorted(os.listdir(model_dir)) == before
+    # asked for: the branch removes the later checkpoint and the runs that started after iteration 2
+    proc = run_script("train_model.py", *kv_words(dict(base, restore_iter=2, num_train_iters=3, overwrite=True)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "overwrite=True: removed model_iteration_4.ckpt" in proc.stdout
+    assert existing_iterations(model_dir, "model") == [2, 3]
+    assert {"logs_model_0-4.txt", "logs_model_2-3.txt"} <= set(os.listdir(model_dir))
+    # another arch beside it is not an earlier run of its own: its log names its arch
+    proc = run_script("train_model.py", *kv_words(dict(base, arch="punet", num_maps_base=4, num_train_iters=1)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.isfile(os.path.join(model_dir, "logs_punet_0-1.txt"))
+    assert existing_iterations(model_dir, "model") == [2, 3]

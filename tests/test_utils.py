@@ -108,3 +108,59 @@ def test_run_failure_is_one_line_and_exit_1(capsys):
         run_main(fails, [])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.endswith(": error: the training loss became NaN/Inf at iteration 3\n")
+
+
+def test_progress_into_a_file_is_plain_lines(capsys):
+    """Where stderr is not a terminal (nohup, CI): plain lines, no carriage returns or bars."""
+    import utils
+    bar = utils.progress(range(2, 6), desc="training model", unit="it", initial=2, total=6, mininterval=0)
+    assert isinstance(bar, utils.PlainProgress)
+    for _ in bar:
+        bar.set_postfix(loss="0.5000", refresh=False)
+    bar.write("step 6 | a log line")
+    bar.close()
+    out, err = capsys.readouterr()
+    assert out == "step 6 | a log line\n"
+    assert "\r" not in err and "\x1b" not in err
+    lines = err.splitlines()
+    assert lines[0].startswith("training model: 3/6 it (50%), ") and lines[0].endswith(", loss=0.5000")
+    assert lines[-1].startswith("training model: 6/6 it (100%)")
+
+
+def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
+    """In a terminal (a pty here), a line written through the bar starts on a cleared line: the bar
+    and the per-evaluation lines never overwrite each other."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from utils import progress\n"
+            "bar = progress(range(6), desc='training model', total=6, delay=0, mininterval=0)\n"
+            "for i in bar:\n"
+            "    if i %% 3 == 2:\n"
+            "        bar.write('step %%d | log line' %% (i + 1))\n"
+            "bar.close()\n" % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait()
+    os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, text
+    assert "training model" in text  # a bar was drawn
+    for step in (3, 6):
+        before = text.split("step %d | log line" % step)[0]
+        assert before.endswith("\r") and before.rstrip("\r").split("\r")[-1].strip() == "", repr(before[-200:])
