@@ -28,3 +28,12 @@ def test_read_log_lines_skips_what_is_not_a_log_line(tmp_path):
     with open(path, "w") as f:
         f.write("header\n" + format_log_line(2, 1.0, VALUES, 1.0) + "\n" + format_log_line(4, 0.5, VALUES, 2.0) + "\n")
     assert [r["step"] for r in read_log_lines(path)] == [2, 4]
+
+
+def test_notes_after_the_seconds_read_back():
+    line = format_log_line(7, 1.0, VALUES, 3.0, notes=["skipped 1 bad training file", "interrupt save (SIGTERM)"])
+    assert line.endswith("| 3.0 s | skipped 1 bad training file | interrupt save (SIGTERM)")
+    row = parse_log_line(line + "\n")
+    assert row["step"] == 7 and row["seconds"] == 3.0 and row["psnr"] == 19.09
+    assert row["notes"] == ["skipped 1 bad training file", "interrupt save (SIGTERM)"]
+    assert parse_log_line(format_log_line(7, 1.0, VALUES, 3.0))["notes"] == []
