@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 import load_dataset
-from checkpoints import find_checkpoint, restore, write_frozen_graph
+from checkpoints import find_checkpoint, find_restorable, restore, write_frozen_graph
 from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
 from utils import (Arg, atomic_output, check_arch_and_size, check_writable_dir, ensure_dir, import_tf, optional_int,
                    parse_args, positive_int, progress, run_main, to_bool)
@@ -44,8 +44,7 @@ ARGS = [
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
-    prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
-    name = os.path.basename(prefix)[:-len(".ckpt")]
+    find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])  # before TF: no checkpoint at all
     h, w = a["img_h"], a["img_w"]
 
     names = []
@@ -59,6 +58,9 @@ def main(argv):
         check_test_images(raw_dir, dslr_dir, names, h, w)
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
+    # a damaged checkpoint: one line, or (restore_iter=None) a warning and the newest whole one
+    prefix = find_restorable(tf, a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
+    name = os.path.basename(prefix)[:-len(".ckpt")]
     import model  # builds on TensorFlow: imported after it
     x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])
