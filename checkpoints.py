@@ -7,9 +7,10 @@ once its .index exists. Nothing here imports TensorFlow: the functions that need
 import glob
 import os
 import shutil
+import sys
 
 from train_log import run_logs
-from utils import ARCHS, UsageError, atomic_output
+from utils import ARCHS, RunFailure, UsageError, atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
 
@@ -125,14 +126,75 @@ def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
     return prefix
 
 
+def damage(tf, prefix):
+    """None when every tensor of the checkpoint reads back whole; else what is wrong, in words
+    that name the file (a .data file cut short by a full disk or an interrupted copy, a missing
+    one). Reads the whole checkpoint: the network's weights, a few MB."""
+    data = sorted(glob.glob(glob.escape(prefix) + ".data-*"))
+    sizes = ", ".join("%s (%d bytes)" % (p, os.path.getsize(p)) for p in data) or "no .data file beside it"
+    try:
+        reader = tf.train.NewCheckpointReader(prefix)
+        for name in sorted(reader.get_variable_to_shape_map()):
+            reader.get_tensor(name)
+    except Exception as err:  # TF 1.15's reader raises tf.errors.*, TF 2.x's IndexError and others
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return "checkpoint %s is damaged: reading it from %s fails with %r (cut short by a full disk or an " \
+               "interrupted copy?)" % (prefix, sizes, detail)
+    return None
+
+
+def restorable(tf, model_dir, arch, iteration, fallback):
+    """The iteration to restore: `iteration` if its checkpoint reads back whole. A damaged one is a
+    UsageError naming the file, or, with `fallback` (restore_iter=latest), a warning and the next
+    older checkpoint that reads back (None when there is no checkpoint at all)."""
+    if iteration is None:
+        return None
+    problem = damage(tf, ckpt_prefix(model_dir, arch, iteration))
+    if problem is None:
+        return iteration
+    if not fallback:
+        raise UsageError("%s; use another restore_iter (existing: %s)" % (
+            problem, ", ".join(map(str, existing_iterations(model_dir, arch)))))
+    sys.stderr.write("warning: %s; trying the one before it\n" % problem)
+    older = [i for i in existing_iterations(model_dir, arch) if i < iteration]
+    if not older:
+        raise UsageError("restore_iter=latest: no %s checkpoint in %s reads back whole (%s); move the damaged "
+                         "ones away to start afresh" % (arch, model_dir, problem))
+    return restorable(tf, model_dir, arch, older[-1], fallback)
+
+
+def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
+    """find_checkpoint's prefix once it reads back whole: a damaged checkpoint named by orig or
+    restore_iter is a UsageError; for the newest (restore_iter=None), older ones are tried in turn,
+    each damaged one with a warning."""
+    prefix = find_checkpoint(model_dir, arch, restore_iter, orig)
+    if orig:
+        problem = damage(tf, prefix)
+        if problem:
+            raise UsageError(problem)
+        return prefix
+    newest = restore_iter is None
+    iteration = existing_iterations(model_dir, arch)[-1] if newest else restore_iter
+    return ckpt_prefix(model_dir, arch, restorable(tf, model_dir, arch, iteration, newest))
+
+
 def save_checkpoint(saver, sess, model_dir, arch, iteration):
     """Write <arch>_iteration_<iteration>.ckpt so that a kill at any moment leaves either the
     complete checkpoint or none: the saver writes under a temporary name, the data file is renamed
     into place, then the .index, which marks a checkpoint complete (`checkpoint_exists`). An older
-    checkpoint of the same name loses its .index first, so new data never meets an old index."""
+    checkpoint of the same name loses its .index first, so new data never meets an old index.
+    A failed write (a full disk: ENOSPC) removes the temporary files and raises RunFailure in one
+    line; the checkpoints already there are untouched."""
     final = ckpt_prefix(model_dir, arch, iteration)
     tmp = os.path.join(model_dir, TMP_PREFIX + os.path.basename(final))
-    saver.save(sess, tmp, write_meta_graph=False, write_state=False)
+    try:
+        saver.save(sess, tmp, write_meta_graph=False, write_state=False)
+    except Exception as err:  # tf.errors.OpError from the C++ writer, OSError
+        _remove(glob.glob(glob.escape(tmp) + "*"))
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise RunFailure("cannot write checkpoint %s (%s); removed its temporary files, the earlier checkpoints "
+                         "are intact; free space in %s and resume with restore_iter=latest"
+                         % (final, detail, model_dir))
     if os.path.exists(final + ".index"):
         os.remove(final + ".index")
     for path in glob.glob(glob.escape(tmp) + ".data-*"):
@@ -147,12 +209,16 @@ def remove_stale_temporaries(model_dir, arch):
     their restore_iter); complete files are never touched."""
     stale = glob.glob(os.path.join(glob.escape(model_dir), TMP_PREFIX + "%s_iteration_*" % arch))
     stale += glob.glob(os.path.join(glob.escape(model_dir), "logs_*-*.txt.tmp"))
-    for path in stale:
+    _remove(stale)
+    return stale
+
+
+def _remove(paths):
+    for path in paths:
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
-        else:
+        elif os.path.exists(path):
             os.remove(path)
-    return stale
 
 
 def restore(tf, saver, sess, prefix, arch, num_maps_base):
@@ -163,6 +229,8 @@ def restore(tf, saver, sess, prefix, arch, num_maps_base):
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
         import model  # builds on TensorFlow, which is imported late (see utils.import_tf)
         raise UsageError(model.restore_error(prefix, arch, num_maps_base, err))
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError):  # damaged since `damage` looked
+        raise UsageError(damage(tf, prefix) or "checkpoint %s is damaged" % prefix)
 
 
 def strip_default_attrs(tf, graph_def):

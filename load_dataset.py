@@ -234,38 +234,52 @@ def _header(path, what):
         raise UsageError("cannot read %s PNG %r (corrupt or not a PNG?): %s" % (what, path, err))
 
 
-def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None):
+def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None, bad=None):
     """Read `names` as (uint16 planes [N, ph/2, pw/2, 4], uint8 targets [N, ph, pw, 3]).
 
-    Images larger than the patch are cropped (randomly with `rng`, centred without).
+    Images larger than the patch are cropped (randomly with `rng`, centred without). A pair that
+    cannot be decoded is a UsageError, or, given a dict `bad`, is left out and recorded there as
+    name -> the one-line reason (the arrays are then shorter than `names`).
     """
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
     raws = np.empty((len(names), patch_h // 2, patch_w // 2, 4), np.uint16)
     rgbs = np.empty((len(names), patch_h, patch_w, 3), np.uint8)
-    for i, name in enumerate(progress_bar(names, desc="loading %s" % split, unit="img", leave=False)):
+    n = 0
+    for name in progress_bar(names, desc="loading %s" % split, unit="img", leave=False):
         raw_path = os.path.join(raw_dir, name)
         rgb_path = os.path.join(rgb_dir, name)
-        raw = read_raw(raw_path)
-        rgb = read_rgb(rgb_path)
-        if rgb.shape[:2] != raw.shape:
-            raise UsageError("RAW %r is %dx%d but its target is %dx%d; they must match" % (
-                raw_path, raw.shape[1], raw.shape[0], rgb.shape[1], rgb.shape[0]))
+        try:
+            raw = read_raw(raw_path)
+            rgb = read_rgb(rgb_path)
+            if rgb.shape[:2] != raw.shape:
+                raise UsageError("RAW %r is %dx%d but its target is %dx%d; they must match" % (
+                    raw_path, raw.shape[1], raw.shape[0], rgb.shape[1], rgb.shape[0]))
+        except UsageError as err:
+            if bad is None:
+                raise
+            bad[name] = str(err)
+            continue
         y, x = _crop_box(raw.shape[0], raw.shape[1], patch_h, patch_w, rng, raw_path)
-        raws[i] = bayer_planes(raw[y:y + patch_h, x:x + patch_w])
-        rgbs[i] = rgb[y:y + patch_h, x:x + patch_w]
-    return raws, rgbs
+        raws[n] = bayer_planes(raw[y:y + patch_h, x:x + patch_w])
+        rgbs[n] = rgb[y:y + patch_h, x:x + patch_w]
+        n += 1
+    return (raws, rgbs) if n == len(names) else (raws[:n].copy(), rgbs[:n].copy())
 
 
-def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng):
-    """`train_size` random training pairs (all of them, with a warning, if fewer exist)."""
+def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng, bad=None):
+    """`train_size` random training pairs (all of them, with a warning, if fewer exist). With a
+    dict `bad`: its names are not drawn, and pairs that cannot be decoded are left out and added
+    to it (see load_pairs)."""
     names = paired_names(dataset_dir, "train", phone_dir, dslr_dir)
+    if bad:
+        names = [name for name in names if name not in bad]
     if train_size > len(names):
         sys.stderr.write("warning: train_size=%d but only %d training images exist; using all\n"
                          % (train_size, len(names)))
         train_size = len(names)
     chosen = [names[i] for i in sorted(rng.choice(len(names), train_size, replace=False))]
-    return load_pairs(dataset_dir, "train", phone_dir, dslr_dir, chosen, patch_h, patch_w, rng)
+    return load_pairs(dataset_dir, "train", phone_dir, dslr_dir, chosen, patch_h, patch_w, rng, bad)
 
 
 def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w):

@@ -25,7 +25,8 @@ import os
 import numpy as np
 
 import load_dataset
-from checkpoints import find_checkpoint, freeze_checkpoint, none_pb_path, restore, write_frozen_graph, write_meta_graph
+from checkpoints import (find_checkpoint, find_restorable, freeze_checkpoint, none_pb_path, restore,
+                         write_frozen_graph, write_meta_graph)
 from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
 from utils import (DEFAULT_SIZE, SIZE_MULTIPLE, Arg, UsageError, check_arch_and_size, check_writable_dir,
                    ensure_dir, given_keys, import_tf, optional_int_or_latest, parse_args, positive_int, progress,
@@ -63,8 +64,7 @@ def main(argv):
     else:
         check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
     restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
-    prefix = find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])
-    name = os.path.basename(prefix)[:-len(".ckpt")]
+    find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     multiple = SIZE_MULTIPLE[a["arch"]]
 
@@ -82,6 +82,9 @@ def main(argv):
         check_test_images(raw_dir, dslr_dir, names, h, w, multiple, crop_odd=True)
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
+    # a damaged checkpoint: one line, or (restore_iter=None) a warning and the newest whole one
+    prefix = find_restorable(tf, a["model_dir"], a["arch"], restore_iter, a["orig"])
+    name = os.path.basename(prefix)[:-len(".ckpt")]
     import model  # builds on TensorFlow: imported after it
     x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])

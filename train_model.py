@@ -19,6 +19,8 @@ output | target for a few validation crops).
 """
 import math
 import os
+import shlex
+import sys
 import time
 from collections import namedtuple
 
@@ -26,14 +28,15 @@ import numpy as np
 
 import load_dataset
 import previews
+import runlock
 import vgg
 from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
-                         remove_stale_temporaries, require_checkpoint, restore, save_checkpoint)
+                         remove_stale_temporaries, require_checkpoint, restorable, restore, save_checkpoint)
 from losses import build_losses
 from train_log import format_log_line, log_path
-from utils import (Arg, RunFailure, UsageError, atomic_write_text, check_arch_and_size, ensure_dirs, import_tf,
-                   optional_int, optional_int_or_latest, parse_args, positive_float, positive_int, progress, run_main,
-                   tf_version, to_bool)
+from utils import (Arg, Interrupted, RunFailure, SignalStop, UsageError, atomic_write_text, check_arch_and_size,
+                   ensure_dirs, import_tf, optional_int, optional_int_or_latest, parse_args, positive_float,
+                   positive_int, progress, run_main, signal_name, tf_version, to_bool)
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
@@ -70,6 +73,7 @@ HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 
 }
 HOROVOD_NEWEST_TF = (2, 12)  # the newest TF that this Horovod was built against here
 RELOAD_EVERY = 1000
+BAD_SHARE = 0.01  # training files that may turn out undecodable (skipped) before the run stops: 1%, at least 1
 VAL_PREVIEW = 4  # validation crops shown in TensorBoard and in save_mid_imgs PNGs
 
 Inputs = namedtuple("Inputs", "vgg_weights val_raw val_rgb")
@@ -81,15 +85,21 @@ def main(argv):
     ranks = HorovodRanks(start_horovod()) if a["distributed"] else SingleProcess()
     if not check_args(a, ranks.rank):
         return  # restore_iter=latest found the training already done
+    if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
+        runlock.hold(a["model_dir"])
     inputs = load_inputs(a)
     tf = import_tf()
+    if ranks.rank == 0:
+        choose_checkpoint(tf, a)
     net = build_graph(tf, a, inputs.vgg_weights, ranks)
     with tf.Session(config=session_config(tf, ranks)) as sess:
         start, rng = start_or_restore(tf, sess, a, net, ranks)
-        patches = load_patches(a, rng)  # the first ones: a bad file is named before anything is written
+        bad = BadFiles(a)
+        # the first patches: on a fresh run a bad file is named before anything is written
+        patches = load_patches(a, rng, bad if start else None)
         if ranks.rank == 0:  # only now, with every input checked, is anything written (and only by rank 0)
             prepare_outputs(a)
-        train(tf, sess, a, net, inputs, patches, start, rng, ranks)
+        train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad)
     if ranks.rank == 0:
         print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path(a["model_dir"], a["arch"], start,
                                                                             a["num_train_iters"])))
@@ -105,7 +115,7 @@ def check_args(a, rank=0):
     check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
-    asked_latest = a["restore_iter"] == "latest"
+    a["latest"] = asked_latest = a["restore_iter"] == "latest"
     if asked_latest:
         have = existing_iterations(a["model_dir"], a["arch"])
         a["restore_iter"] = have[-1] if have else None
@@ -170,15 +180,47 @@ def load_inputs(a):
     return Inputs(vgg_weights, val_raw, val_rgb)
 
 
-def load_patches(a, rng):
-    """`train_size` random training patches (decoded: a truncated file among them is named)."""
-    return load_dataset.load_training_batch(a["dataset_dir"], a["phone_dir"], a["dslr_dir"],
-                                            a["train_size"], a["patch_h"], a["patch_w"], rng)
+def choose_checkpoint(tf, a):
+    """Read the checkpoint to restore back whole: a damaged one is a one-line error naming it, or,
+    with restore_iter=latest, a warning and the newest older one that reads back."""
+    a["restore_iter"] = restorable(tf, a["model_dir"], a["arch"], a["restore_iter"], a["latest"])
+
+
+class BadFiles(dict):
+    """Training files found undecodable (name -> reason): skipped and never drawn again. More than
+    BAD_SHARE of the training files (and more than one) stops the run."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.total = len(load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"]))
+        self.limit = max(1, int(BAD_SHARE * self.total))
+
+    def note(self):
+        return "skipped %d bad training file%s" % (len(self), "" if len(self) == 1 else "s")
+
+
+def load_patches(a, rng, bad=None):
+    """`train_size` random training patches. A file that cannot be decoded is a one-line error
+    with bad=None (the first patches of a fresh run); with a BadFiles it is skipped with a warning
+    naming it, unless that makes more than bad.limit of them."""
+    known = set(bad or ())
+    patches = load_dataset.load_training_batch(a["dataset_dir"], a["phone_dir"], a["dslr_dir"],
+                                               a["train_size"], a["patch_h"], a["patch_w"], rng, bad)
+    if bad is not None and len(bad) > bad.limit:
+        raise UsageError("%d of the %d training files cannot be decoded, more than %g%% (at most %d may be "
+                         "skipped): %s; repair or remove them, then resume with restore_iter=latest" % (
+                             len(bad), bad.total, 100 * BAD_SHARE, bad.limit, ", ".join(sorted(bad))))
+    for name in sorted(set(bad or ()) - known):
+        sys.stderr.write("warning: skipping training file %s (%s); %d of %d training files skipped so far, the run "
+                         "stops above %d (%g%%)\n" % (name, bad[name], len(bad), bad.total, bad.limit,
+                                                        100 * BAD_SHARE))
+    return patches
 
 
 def prepare_outputs(a):
     ensure_dirs(*[(a["model_dir"], "model_dir")] +
                 ([(a["result_dir"], "result_dir")] if a["save_mid_imgs"] else []))
+    runlock.hold(a["model_dir"], create=True)  # a run into a new model_dir takes the lock here
     remove_stale_temporaries(a["model_dir"], a["arch"])
     if a["overwrite"]:
         removed = remove_outputs_after(a["model_dir"], a["arch"], a["restore_iter"] or 0)
@@ -244,9 +286,10 @@ class Diverged(RunFailure):
                          "lower learning_rate and resume with restore_iter=latest" % (what, iteration, last or "none"))
 
 
-def train(tf, sess, a, net, inputs, patches, start, rng, ranks):
+def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
     """Iterations start+1 .. num_train_iters; every eval_step (and at the last) rank 0 validates,
-    saves a checkpoint and logs a line. Raises Diverged on a NaN/Inf loss or weight."""
+    saves a checkpoint and logs a line. Raises Diverged on a NaN/Inf loss or weight, and, after
+    saving the iteration it finished, Interrupted on a SIGINT/SIGTERM (single process only)."""
     summaries = None
     if a["tensorboard"] and ranks.rank == 0:
         summaries = Summaries(tf, os.path.join(a["model_dir"], "tensorboard", "%s_%d-%d" % (
@@ -259,10 +302,13 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks):
     t0 = time.time()
     bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=a["num_train_iters"], disable=ranks.rank != 0)
+    stop = SignalStop() if ranks.size == 1 else None  # Horovod's ranks would have to agree on the step
     try:
+        if stop:
+            stop.__enter__()
         for i in bar:
             if i > start and (i - start) % RELOAD_EVERY == 0:
-                train_raw, train_rgb = load_patches(a, rng)
+                train_raw, train_rgb = load_patches(a, rng, bad)
             # every rank draws the same global batch of ranks x batch_size patches and trains on
             # its own slice: together exactly the patches one process with ranks x batch_size sees
             idx = rng.randint(0, len(train_raw), batch * ranks.size)
@@ -280,26 +326,50 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks):
             done = i + 1
             if summaries is not None and done % a["summary_step"] == 0:
                 summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
-            if ranks.rank == 0 and (done % a["eval_step"] == 0 or done == a["num_train_iters"]):
+            saved = done % a["eval_step"] == 0 or done == a["num_train_iters"]
+            if ranks.rank == 0 and saved:
                 line = validate_and_save(sess, a, net, inputs, summaries, done, np.mean(running),
-                                         time.time() - t0, start)
+                                         time.time() - t0, start, bad)
                 running = []
                 bar.write(line)
+            if stop and stop.signum is not None and done < a["num_train_iters"]:
+                if not saved:
+                    bar.write(validate_and_save(sess, a, net, inputs, summaries, done, np.mean(running),
+                                                time.time() - t0, start, bad, signal_name(stop.signum)))
+                raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
+                    signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
+                    resume_command()), stop.signum)
     finally:
+        if stop:
+            stop.__exit__()
         bar.close()
         if summaries is not None:
             summaries.close()
 
 
-def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds, start):
+def resume_command():
+    """This run's command line with restore_iter=latest."""
+    words = [w for w in sys.argv[1:] if not w.startswith("restore_iter=")] + ["restore_iter=latest"]
+    return " ".join(shlex.quote(w) for w in ["python", "train_model.py"] + words)
+
+
+def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds, start, bad, interrupt=None):
     """Validate; unless that finds a NaN/Inf, save the checkpoint, then append the log line (after
-    its checkpoint: nothing logged is ever missing one); TensorBoard and preview PNGs. The line."""
+    its checkpoint: nothing logged is ever missing one; it counts skipped training files and says
+    when the save was for an interrupt); TensorBoard and preview PNGs. The line. A failed write
+    (a full disk) raises RunFailure."""
     v, crops = validate(sess, net, inputs, a["batch_size"])
     if not (math.isfinite(v["loss"]) and sess.run(net.weights_finite)):
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
-    line = format_log_line(done, train_loss, v, seconds)
-    save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
-    atomic_write_text(log_path(a["model_dir"], a["arch"], start, a["num_train_iters"]), line + "\n", mode="a")
+    notes = ([bad.note()] if bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else [])
+    line = format_log_line(done, train_loss, v, seconds, notes)
+    prefix = save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
+    path = log_path(a["model_dir"], a["arch"], start, a["num_train_iters"])
+    try:
+        atomic_write_text(path, line + "\n", mode="a")
+    except OSError as err:
+        raise RunFailure("cannot append to the log %s (%s); checkpoint %s is saved; free space in %s and resume "
+                         "with restore_iter=latest" % (path, err.strerror or err, prefix, a["model_dir"]))
     if summaries is not None:
         summaries.scalars(done, {"val/" + k: v[k] for k in ("loss", "content", "mse", "psnr", "ssim", "ms_ssim")})
         summaries.images(done, {"val/%s" % name: previews.grid([[c[k] for c in crops]])

@@ -262,3 +262,23 @@ def test_exports_of_two_sizes_coexist_and_pb2tflite_names_after_the_pb(trained, 
     assert default_out("m/x_none.pb", "fp32", (1, 544, 960, 4)) == "m/x.tflite"
     proc = run_script("pb2tflite.sh", "--help")
     assert proc.returncode == 0 and "pb2tflite.sh [GRAPH.pb] [OUT.tflite]" in proc.stdout and "precision" in proc.stdout
+
+
+def test_test_model_damaged_checkpoint_is_named_or_skipped_for_the_one_before(trained, demo_data, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    data = os.path.join(model_dir, "model_iteration_4.ckpt.data-00000-of-00001")
+    truncate_file(data)
+    base = {"dataset_dir": demo_data, "model_dir": model_dir, "result_dir": str(tmp_path / "res"),
+            "img_h": 128, "img_w": 192, "runs": 1, "save": False}
+    proc = run_script("test_model.py", *kv_words(dict(base, restore_iter=4)))
+    assert_usage_error(proc, "checkpoint %s is damaged" % os.path.join(model_dir, "model_iteration_4.ckpt"), data,
+                       "existing: 2, 4")
+    assert not os.path.exists(base["result_dir"])
+    # restore_iter=None (the newest): a warning naming the damaged one, then the one before it
+    proc = run_script("test_model.py", *kv_words(base))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning: checkpoint %s is damaged" % os.path.join(model_dir, "model_iteration_4.ckpt") in proc.stderr
+    assert "restored %s" % os.path.join(model_dir, "model_iteration_2.ckpt") in proc.stdout
+    assert os.path.exists(os.path.join(base["result_dir"], "model_iteration_2_metrics.csv"))

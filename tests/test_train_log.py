@@ -41,3 +41,12 @@ def test_log_names_tell_arches_apart_and_the_seeds_names_still_read(tmp_path):
     with open(new, "w") as f:
         f.write(format_log_line(4, 0.5, VALUES, 2.0) + "\n")
     assert find_log(str(tmp_path), "model", 0, 4) == new
+
+
+def test_notes_after_the_seconds_read_back():
+    line = format_log_line(7, 1.0, VALUES, 3.0, notes=["skipped 1 bad training file", "interrupt save (SIGTERM)"])
+    assert line.endswith("| 3.0 s | skipped 1 bad training file | interrupt save (SIGTERM)")
+    row = parse_log_line(line + "\n")
+    assert row["step"] == 7 and row["seconds"] == 3.0 and row["psnr"] == 19.09
+    assert row["notes"] == ["skipped 1 bad training file", "interrupt save (SIGTERM)"]
+    assert parse_log_line(format_log_line(7, 1.0, VALUES, 3.0))["notes"] == []

@@ -431,3 +431,203 @@ def test_a_second_fresh_run_or_a_branch_never_replaces_an_earlier_run(trained, d
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert os.path.isfile(os.path.join(model_dir, "logs_punet_0-1.txt"))
     assert existing_iterations(model_dir, "model") == [2, 3]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 16: damaged checkpoints, two runs in one model_dir, SIGTERM/SIGINT, files found bad late,
+# a full disk
+
+
+def _cut_short(prefix):
+    (data,) = [p for p in os.listdir(os.path.dirname(prefix)) if p.startswith(os.path.basename(prefix) + ".data-")]
+    truncate_file(os.path.join(os.path.dirname(prefix), data))
+    return os.path.join(os.path.dirname(prefix), data)
+
+
+def test_damaged_checkpoint_is_named_or_skipped_for_the_one_before(trained, demo_data, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    data = _cut_short(ckpt_prefix(model_dir, "model", 4))
+    base = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=2, num_train_iters=6, tensorboard=False)
+    before = sorted(os.listdir(model_dir))
+    proc = run_script("train_model.py", *kv_words(dict(base, restore_iter=4)))
+    assert_usage_error(proc, "checkpoint %s is damaged" % ckpt_prefix(model_dir, "model", 4), data,
+                       "Read less bytes than requested", "existing: 2, 4")
+    assert sorted(os.listdir(model_dir)) == before  # nothing written
+    proc = run_script("train_model.py", *kv_words(dict(base, restore_iter="latest")))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [l for l in _error_lines(proc) if l.startswith("warning:")]
+    assert len(warnings) == 1 and "model_iteration_4.ckpt is damaged" in warnings[0], proc.stderr
+    assert "restored %s" % ckpt_prefix(model_dir, "model", 2) in proc.stdout
+    with open(os.path.join(model_dir, "logs_2-6.txt")) as f:
+        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [4, 6]
+    _check_nothing_unreadable(model_dir)  # iteration 4 was written again, whole
+
+
+def _start_training(options, tmp_path, stderr=subprocess.DEVNULL):
+    cmd = [sys.executable, os.path.join(ROOT, "train_model.py")] + kv_words(options)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=stderr,
+                            universal_newlines=True)
+
+
+def _wait_for_log_step(proc, model_dir, step, timeout=300):
+    """Wait until the run has logged `step` (it is then in its training loop)."""
+    path = os.path.join(model_dir, "logs_0-%d.txt" % 10 ** 6)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(path):
+            with open(path) as f:
+                if any(LOG_LINE.match(l) and int(LOG_LINE.match(l).group(1)) >= step for l in f):
+                    return
+        time.sleep(0.01)
+    raise AssertionError("the run did not log step %d (exit code %s)" % (step, proc.poll()))
+
+
+def test_second_run_in_one_model_dir_stops_and_kill_9_leaves_no_stale_lock(demo_data, tmp_path):
+    model_dir = str(tmp_path / "m")
+    options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=1, tensorboard=False, seed=0,
+                   num_train_iters=10 ** 6)
+    first = _start_training(options, tmp_path)
+    try:
+        _wait_for_log_step(first, model_dir, 1)
+        proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest")), cwd=str(tmp_path))
+        assert_usage_error(proc, "model_dir %r is in use by another training run" % model_dir,
+                           "pid %d:" % first.pid, "train_model.py")
+        assert first.poll() is None  # the first run goes on
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.communicate()
+    # the kernel dropped the dead run's lock: the same command now trains
+    last = _latest(model_dir)
+    proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest", num_train_iters=last + 1)),
+                      cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "restored %s" % ckpt_prefix(model_dir, "model", last) in proc.stdout
+
+
+def _read_stderr(proc, lines):
+    for line in proc.stderr:
+        lines.append(line)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp_path):
+    import threading
+    model_dir = str(tmp_path / "m")
+    name = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}[signum]
+    options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=7, tensorboard=False, seed=0,
+                   num_train_iters=10 ** 6)
+    proc = _start_training(options, tmp_path, stderr=subprocess.PIPE)
+    lines = []
+    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
+    reader.start()
+    try:
+        _wait_for_log_step(proc, model_dir, 7)
+        time.sleep(0.2)  # some steps past the save of iteration 7
+        proc.send_signal(signum)
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join()
+    assert proc.returncode == 128 + signum, "".join(lines)[-2000:]
+    said = [l for l in lines if "stopped by %s after iteration" % name in l]
+    assert len(said) == 1 and "Traceback" not in "".join(lines), "".join(lines)
+    match = re.search(r"after iteration (\d+), saved as (\S+); resume with: (.*)$", said[0])
+    done = int(match.group(1))
+    assert match.group(2) == ckpt_prefix(model_dir, "model", done) and _latest(model_dir) == done
+    assert match.group(3).startswith("python train_model.py ") and match.group(3).endswith(" restore_iter=latest")
+    assert "model_dir=%s" % model_dir in match.group(3)
+    with open(os.path.join(model_dir, "logs_0-%d.txt" % 10 ** 6)) as f:
+        last_line = f.read().splitlines()[-1]
+    assert int(LOG_LINE.match(last_line).group(1)) == done
+    if done % 7:  # not a regular save: the log line says what it was
+        assert last_line.endswith("| interrupt save (%s)" % name), last_line
+    _check_nothing_unreadable(model_dir)
+    assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
+    # resume it the way the line says
+    proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest", num_train_iters=done + 1)),
+                      cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "restored %s" % ckpt_prefix(model_dir, "model", done) in proc.stdout
+    assert _latest(model_dir) == done + 1
+
+
+def test_a_second_signal_stops_at_once(demo_data, tmp_path):
+    import threading
+    model_dir = str(tmp_path / "m")
+    options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=3, tensorboard=False,
+                   num_train_iters=10 ** 6)
+    proc = _start_training(options, tmp_path, stderr=subprocess.PIPE)
+    lines = []
+    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
+    reader.start()
+    try:
+        _wait_for_log_step(proc, model_dir, 3)
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 120
+        while not any("finishing the current step" in l for l in lines) and time.time() < deadline:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join()
+    assert any("SIGTERM: finishing the current step" in l for l in lines), "".join(lines)
+    assert proc.returncode == -signal.SIGTERM, "".join(lines)[-2000:]  # killed by the second one
+    assert not any("stopped by SIGTERM" in l for l in lines)
+    _check_nothing_unreadable(model_dir)
+
+
+def test_training_files_found_bad_after_the_start_are_skipped_up_to_1_percent(trained, demo_data, tmp_path):
+    src, _ = trained
+    model_dir = str(tmp_path / "m")
+    shutil.copytree(src, model_dir)
+    data = str(tmp_path / "data")
+    shutil.copytree(demo_data, data)
+    raws = os.path.join(data, "train", RAW_SUB)
+    names = sorted(os.listdir(raws))
+    truncate_file(os.path.join(raws, names[3]))  # header fine, data cut short
+    # a resumed run's patches (like every re-draw) skip it: 1 of 12 files is allowed (1%, at least one)
+    base = dict(SMALL, dataset_dir=data, model_dir=model_dir, eval_step=2, tensorboard=False)
+    proc = run_script("train_model.py", *kv_words(dict(base, restore_iter=4, num_train_iters=6)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [l for l in _error_lines(proc) if l.startswith("warning:")]
+    assert len(warnings) == 1, proc.stderr
+    assert "skipping training file %s" % names[3] in warnings[0] and "cannot read RAW PNG" in warnings[0]
+    assert "1 of 12 training files skipped so far, the run stops above 1 (1%)" in warnings[0]
+    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+        assert f.read().splitlines()[-1].endswith("| skipped 1 bad training file")
+    # a second bad file is more than the share: one line naming both, exit 2, nothing written
+    truncate_file(os.path.join(raws, names[7]))
+    before = sorted(os.listdir(model_dir))
+    proc = run_script("train_model.py", *kv_words(dict(base, restore_iter=6, num_train_iters=8)))
+    assert_usage_error(proc, "2 of the 12 training files cannot be decoded, more than 1% (at most 1 may be skipped)",
+                       names[3], names[7], "restore_iter=latest")
+    assert sorted(os.listdir(model_dir)) == before
+
+
+@pytest.mark.parametrize("what", ["checkpoint", "log"])
+def test_a_full_disk_while_saving_is_one_line_and_leaves_the_earlier_checkpoints(what, demo_data, tmp_path):
+    model_dir = str(tmp_path / "m")
+    cmd = [sys.executable, os.path.join(ROOT, "tests", "enospc_harness.py")] + kv_words(
+        dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=2, num_train_iters=6, tensorboard=False))
+    proc = subprocess.run(cmd, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", ENOSPC_AT="4", ENOSPC_WHAT=what),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    lines = _error_lines(proc)
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "No space left on device" in lines[0] and "resume with restore_iter=latest" in lines[0], lines[0]
+    if what == "checkpoint":
+        assert "cannot write checkpoint %s" % ckpt_prefix(model_dir, "model", 4) in lines[0]
+        assert existing_iterations(model_dir, "model") == [2]
+    else:
+        assert "cannot append to the log" in lines[0]
+        assert existing_iterations(model_dir, "model") == [2, 4]
+    with open(os.path.join(model_dir, "logs_0-6.txt")) as f:
+        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [2]
+    assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")], os.listdir(model_dir)
+    _check_nothing_unreadable(model_dir)
