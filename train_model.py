@@ -303,6 +303,7 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
     bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=a["num_train_iters"], disable=ranks.rank != 0)
     stop = SignalStop() if ranks.size == 1 else None  # Horovod's ranks would have to agree on the step
+    finished = False
     try:
         if stop:
             stop.__enter__()
@@ -339,9 +340,12 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
                 raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
                     signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
                     resume_command()), stop.signum)
+        finished = True
     finally:
         if stop:
             stop.__exit__()
+        if not finished:  # an error or interrupt line follows: no last progress line before it
+            bar.leave = False
         bar.close()
         if summaries is not None:
             summaries.close()

@@ -203,7 +203,7 @@ def test_punet_none_pb(tmp_path):
     proc = run_script("test_model.py", "arch=punet", "num_maps_base=4", "model_dir=" + str(tmp_path),
                       "test_image=False", "img_h=64", "img_w=64", "runs=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert os.path.isfile(prefix + ".meta") and os.path.isfile(str(tmp_path / "punet_iteration_1.pb"))
+    assert os.path.isfile(prefix + ".meta") and os.path.isfile(str(tmp_path / "punet_iteration_1_64x64.pb"))
     pb = str(tmp_path / "punet_iteration_1_none.pb")
     rng = np.random.RandomState(4)
     for h, w in ((48, 32), (32, 64)):  # photos of 96x64 and 64x128: multiples of 32, as PUNET needs

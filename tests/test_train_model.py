@@ -460,7 +460,7 @@ def test_damaged_checkpoint_is_named_or_skipped_for_the_one_before(trained, demo
     warnings = [l for l in _error_lines(proc) if l.startswith("warning:")]
     assert len(warnings) == 1 and "model_iteration_4.ckpt is damaged" in warnings[0], proc.stderr
     assert "restored %s" % ckpt_prefix(model_dir, "model", 2) in proc.stdout
-    with open(os.path.join(model_dir, "logs_2-6.txt")) as f:
+    with open(os.path.join(model_dir, "logs_model_2-6.txt")) as f:
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [4, 6]
     _check_nothing_unreadable(model_dir)  # iteration 4 was written again, whole
 
@@ -474,7 +474,7 @@ def _start_training(options, tmp_path, stderr=subprocess.DEVNULL):
 
 def _wait_for_log_step(proc, model_dir, step, timeout=300):
     """Wait until the run has logged `step` (it is then in its training loop)."""
-    path = os.path.join(model_dir, "logs_0-%d.txt" % 10 ** 6)
+    path = os.path.join(model_dir, "logs_model_0-%d.txt" % 10 ** 6)
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if os.path.exists(path):
@@ -540,7 +540,7 @@ def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp
     assert match.group(2) == ckpt_prefix(model_dir, "model", done) and _latest(model_dir) == done
     assert match.group(3).startswith("python train_model.py ") and match.group(3).endswith(" restore_iter=latest")
     assert "model_dir=%s" % model_dir in match.group(3)
-    with open(os.path.join(model_dir, "logs_0-%d.txt" % 10 ** 6)) as f:
+    with open(os.path.join(model_dir, "logs_model_0-%d.txt" % 10 ** 6)) as f:
         last_line = f.read().splitlines()[-1]
     assert int(LOG_LINE.match(last_line).group(1)) == done
     if done % 7:  # not a regular save: the log line says what it was
@@ -599,7 +599,7 @@ def test_training_files_found_bad_after_the_start_are_skipped_up_to_1_percent(tr
     assert len(warnings) == 1, proc.stderr
     assert "skipping training file %s" % names[3] in warnings[0] and "cannot read RAW PNG" in warnings[0]
     assert "1 of 12 training files skipped so far, the run stops above 1 (1%)" in warnings[0]
-    with open(os.path.join(model_dir, "logs_4-6.txt")) as f:
+    with open(os.path.join(model_dir, "logs_model_4-6.txt")) as f:
         assert f.read().splitlines()[-1].endswith("| skipped 1 bad training file")
     # a second bad file is more than the share: one line naming both, exit 2, nothing written
     truncate_file(os.path.join(raws, names[7]))
@@ -627,7 +627,7 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_the_earlier_checkpoints
     else:
         assert "cannot append to the log" in lines[0]
         assert existing_iterations(model_dir, "model") == [2, 4]
-    with open(os.path.join(model_dir, "logs_0-6.txt")) as f:
+    with open(os.path.join(model_dir, "logs_model_0-6.txt")) as f:
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [2]
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")], os.listdir(model_dir)
     _check_nothing_unreadable(model_dir)
