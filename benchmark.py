@@ -51,7 +51,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import load_dataset
-from checkpoints import checkpoint_exists, freeze_checkpoint
+from checkpoints import checkpoint_exists, existing_iterations, freeze_checkpoint
 from evaluate import SsimMeter, psnr_between, score_images, timed
 from losses import build_losses
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert, convert_session
@@ -235,7 +235,7 @@ def train_curve(a, arch, nmb, run_dir, points, step):
     if last in done:
         print("%s: complete in %s (delete that folder to train it again)" % (label, run_dir), flush=True)
         return done
-    resume = bool(glob.glob(os.path.join(run_dir, "%s_iteration_*.ckpt.index" % arch)))
+    resume = bool(existing_iterations(run_dir, arch))
     cmd = [sys.executable, os.path.join(HERE, "train_model.py"), "arch=" + arch,
            "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + run_dir,
            "result_dir=" + os.path.join(run_dir, "previews"), "tensorboard=False",

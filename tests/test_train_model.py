@@ -130,22 +130,22 @@ def _drop_target(root):
     os.remove(first_file(os.path.join(root, "train", RGB_SUB)))
 
 
-def _raw_8bit(root):
-    path = first_file(os.path.join(root, "train", RAW_SUB))
-    save_image(path, np.zeros((64, 64), np.uint8))
+def _replace_first_raw(root, split, image):
+    path = first_file(os.path.join(root, split, RAW_SUB))
+    save_image(path, image)
     return path
+
+
+def _raw_8bit(root):
+    return _replace_first_raw(root, "train", np.zeros((64, 64), np.uint8))
 
 
 def _raw_rgb(root):
-    path = first_file(os.path.join(root, "val", RAW_SUB))
-    save_image(path, np.zeros((64, 64, 3), np.uint8))
-    return path
+    return _replace_first_raw(root, "val", np.zeros((64, 64, 3), np.uint8))
 
 
 def _raw_wrong_size(root):
-    path = first_file(os.path.join(root, "train", RAW_SUB))
-    save_image(path, np.zeros((64, 96), np.uint16))
-    return path
+    return _replace_first_raw(root, "train", np.zeros((64, 96), np.uint16))
 
 
 def _raw_truncated(root):
