@@ -32,10 +32,10 @@ import load_dataset
 import previews
 import runlock
 import vgg
-from pool_loader import PoolLoader
 from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
                          remove_stale_temporaries, require_checkpoint, restorable, restore, save_checkpoint)
 from losses import build_losses
+from pool_loader import PoolLoader
 from train_log import format_log_line, log_path
 from utils import (Arg, Interrupted, RunFailure, SignalStop, UsageError, atomic_write_text, check_arch_and_size,
                    ensure_dirs, import_tf, non_negative_int, optional_int, optional_int_or_latest, parse_args,
