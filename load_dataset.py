@@ -2,9 +2,12 @@
 
 Patches are kept compact in memory: RAW as uint16 Bayer planes [N, H/2, W/2, 4], targets as
 uint8 [N, H, W, 3]. `to_float` turns one batch into network inputs (÷1020) and targets (÷255).
+Training pools are decoded by several threads where asked (load_pairs' `workers`).
 """
 import os
+import queue
 import sys
+import threading
 
 import numpy as np
 import rawpy
@@ -199,14 +202,16 @@ def paired_names(dataset_dir, split, phone_dir, dslr_dir):
     return raw_names
 
 
-def _crop_box(h, w, patch_h, patch_w, rng, path):
+def _crop_box(h, w, patch_h, patch_w, offset, path):
+    """(y, x) of a patch_h x patch_w crop of an h x w image: centred with offset=None, else placed
+    by offset = (u, v) in [0, 1) along each axis. Even offsets keep the Bayer phase."""
     if patch_h > h or patch_w > w:
         raise UsageError("patch %dx%d is larger than image %r (%dx%d); lower patch_w/patch_h"
                          % (patch_w, patch_h, path, w, h))
-    # even offsets keep the Bayer phase
-    y = 2 * rng.randint(0, (h - patch_h) // 2 + 1) if rng is not None else (h - patch_h) // 4 * 2
-    x = 2 * rng.randint(0, (w - patch_w) // 2 + 1) if rng is not None else (w - patch_w) // 4 * 2
-    return y, x
+    if offset is None:
+        return (h - patch_h) // 4 * 2, (w - patch_w) // 4 * 2
+    return tuple(2 * min(int(u * ((size - patch) // 2 + 1)), (size - patch) // 2)
+                 for u, size, patch in ((offset[0], h, patch_h), (offset[1], w, patch_w)))
 
 
 def check_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w):
@@ -234,21 +239,31 @@ def _header(path, what):
         raise UsageError("cannot read %s PNG %r (corrupt or not a PNG?): %s" % (what, path, err))
 
 
-def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, rng=None, bad=None):
+class Cancelled(Exception):
+    """Loading stopped because its `stop` event was set (the caller is closing)."""
+
+
+def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, offsets=None, bad=None,
+               workers=0, stop=None, show_progress=True):
     """Read `names` as (uint16 planes [N, ph/2, pw/2, 4], uint8 targets [N, ph, pw, 3]).
 
-    Images larger than the patch are cropped (randomly with `rng`, centred without). A pair that
-    cannot be decoded is a UsageError, or, given a dict `bad`, is left out and recorded there as
-    name -> the one-line reason (the arrays are then shorter than `names`).
+    Images larger than the patch are cropped: centred, or at `offsets` (one (u, v) in [0, 1) per
+    name, see _crop_box), so the patches depend only on the names and offsets, never on the order
+    files are decoded in. A pair that cannot be decoded is a UsageError, or, given a dict `bad`, is
+    left out and recorded there as name -> the one-line reason (the arrays are then shorter than
+    `names`: views of the same buffers, never a copy). `workers` > 1 decodes in that many threads
+    (PNG decoding releases the GIL). A set threading.Event `stop` ends the loading between files
+    with Cancelled.
     """
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
     raws = np.empty((len(names), patch_h // 2, patch_w // 2, 4), np.uint16)
     rgbs = np.empty((len(names), patch_h, patch_w, 3), np.uint8)
-    n = 0
-    for name in progress_bar(names, desc="loading %s" % split, unit="img", leave=False):
-        raw_path = os.path.join(raw_dir, name)
-        rgb_path = os.path.join(rgb_dir, name)
+    errors = [None] * len(names)
+
+    def one(k):
+        raw_path = os.path.join(raw_dir, names[k])
+        rgb_path = os.path.join(rgb_dir, names[k])
         try:
             raw = read_raw(raw_path)
             rgb = read_rgb(rgb_path)
@@ -258,28 +273,110 @@ def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w,
         except UsageError as err:
             if bad is None:
                 raise
-            bad[name] = str(err)
-            continue
-        y, x = _crop_box(raw.shape[0], raw.shape[1], patch_h, patch_w, rng, raw_path)
-        raws[n] = bayer_planes(raw[y:y + patch_h, x:x + patch_w])
-        rgbs[n] = rgb[y:y + patch_h, x:x + patch_w]
-        n += 1
-    return (raws, rgbs) if n == len(names) else (raws[:n].copy(), rgbs[:n].copy())
+            errors[k] = err
+            return
+        y, x = _crop_box(raw.shape[0], raw.shape[1], patch_h, patch_w, None if offsets is None else offsets[k],
+                         raw_path)
+        raws[k] = bayer_planes(raw[y:y + patch_h, x:x + patch_w])
+        rgbs[k] = rgb[y:y + patch_h, x:x + patch_w]
+
+    for_each(len(names), one, workers, stop, "loading %s" % split, show_progress)
+    good = [k for k, err in enumerate(errors) if err is None]
+    for k, err in enumerate(errors):
+        if err is not None:
+            bad[names[k]] = str(err)
+    if len(good) == len(names):
+        return raws, rgbs
+    for j, k in enumerate(good):  # close the gaps in place (j <= k): no second copy of the arrays
+        raws[j], rgbs[j] = raws[k], rgbs[k]
+    return raws[:len(good)], rgbs[:len(good)]
 
 
-def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng, bad=None):
-    """`train_size` random training pairs (all of them, with a warning, if fewer exist). With a
-    dict `bad`: its names are not drawn, and pairs that cannot be decoded are left out and added
-    to it (see load_pairs)."""
+def for_each(count, work, workers=0, stop=None, desc="", show_progress=True):
+    """work(k) for k in 0..count-1: here, or in `workers` threads (workers > 1). The first exception
+    of any call is raised here (the other threads stop after their current call); a set `stop`
+    event ends it between calls with Cancelled. No thread outlives the call."""
+    bar = progress_bar(total=count, desc=desc, unit="img", leave=False, disable=not show_progress)
+    try:
+        if workers <= 1:
+            for k in range(count):
+                if stop is not None and stop.is_set():
+                    raise Cancelled()
+                work(k)
+                bar.update()
+            return
+        halt = threading.Event()
+        todo = iter(range(count))
+        lock = threading.Lock()
+        done = queue.Queue()
+
+        def worker():
+            while not halt.is_set() and not (stop is not None and stop.is_set()):
+                with lock:
+                    k = next(todo, None)
+                if k is None:
+                    break
+                try:
+                    work(k)
+                except BaseException as err:  # handed to the calling thread, which raises it
+                    done.put(err)
+                    break
+                done.put(k)
+            done.put(None)
+
+        threads = [threading.Thread(target=worker, name="load-worker-%d" % j, daemon=True)
+                   for j in range(min(workers, count))]
+        error = None
+        try:
+            for t in threads:
+                t.start()
+            running = len(threads)
+            while running:
+                item = done.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    error = error or item
+                    halt.set()
+                else:
+                    bar.update()
+        finally:
+            halt.set()  # also when the calling thread is interrupted (Ctrl-C while waiting)
+            for t in threads:
+                if t.ident is not None:
+                    t.join()
+        if error is not None:
+            raise error
+        if stop is not None and stop.is_set():
+            raise Cancelled()
+    finally:
+        bar.close()
+
+
+def draw_training_pool(names, train_size, rng):
+    """The random part of a training pool: `train_size` of `names` (sorted as given) and a crop
+    offset (u, v) in [0, 1) for each. Everything else about the pool follows from these."""
+    chosen = sorted(rng.choice(len(names), train_size, replace=False))
+    return [names[i] for i in chosen], rng.random_sample((train_size, 2))
+
+
+def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng, bad=None, workers=0,
+                        stop=None, show_progress=True, warn=True):
+    """`train_size` random training pairs (all of them, with a warning unless warn=False, if fewer
+    exist), drawn by draw_training_pool from `rng`. With a dict `bad`: its names are not drawn, and
+    pairs that cannot be decoded are left out and added to it (see load_pairs, also for `workers`
+    and `stop`)."""
     names = paired_names(dataset_dir, "train", phone_dir, dslr_dir)
     if bad:
         names = [name for name in names if name not in bad]
     if train_size > len(names):
-        sys.stderr.write("warning: train_size=%d but only %d training images exist; using all\n"
-                         % (train_size, len(names)))
+        if warn:
+            sys.stderr.write("warning: train_size=%d but only %d training images exist; using all\n"
+                             % (train_size, len(names)))
         train_size = len(names)
-    chosen = [names[i] for i in sorted(rng.choice(len(names), train_size, replace=False))]
-    return load_pairs(dataset_dir, "train", phone_dir, dslr_dir, chosen, patch_h, patch_w, rng, bad)
+    chosen, offsets = draw_training_pool(names, train_size, rng)
+    return load_pairs(dataset_dir, "train", phone_dir, dslr_dir, chosen, patch_h, patch_w, offsets, bad, workers,
+                      stop, show_progress)
 
 
 def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w):

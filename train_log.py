@@ -6,8 +6,10 @@ benchmark.py read them back. This module is the one place that knows the name an
     step 600 | training loss: 9.1234 | validation: loss 8.7654, content 0.0000, mse 0.012345,
     psnr 19.09, ms-ssim 0.8123, ssim 0.7011 | 123.4 s          (one line)
 
-and, where there is something to say, notes after it: `| skipped 2 bad training files`,
-`| interrupt save (SIGTERM)`.
+and, where there is something to say, notes after it: `| data wait 0.12 s` (the seconds the
+training loop waited for its patch pool at the re-draws since the line before: only where one
+happened), `| skipped 2 bad training files`, `| interrupt save (SIGTERM)`. Lines without a note
+(older logs) read back as well.
 """
 import os
 import re
@@ -18,6 +20,7 @@ _LINE = re.compile(r"step (\d+) \| training loss: %s \| validation: loss %s, con
                    r"ms-ssim %s, ssim %s(?: \| %s s)?((?: \| [^|]*)*?)\s*$" % ((_NUMBER,) * 8))
 
 
+_DATA_WAIT = re.compile(r"^data wait ([^\s|]+) s$")
 _NAME = re.compile(r"^logs_(?:([A-Za-z][A-Za-z0-9]*)_)?(\d+)-(\d+)\.txt$")
 
 
@@ -55,10 +58,12 @@ def run_logs(model_dir, arch):
     return sorted(found)
 
 
-def format_log_line(step, train_loss, validation, seconds, notes=()):
+def format_log_line(step, train_loss, validation, seconds, notes=(), data_wait=None):
     """The line for `step`: mean training loss since the last line, the validation figures
-    (a dict with FIELDS), the seconds since the run started and any notes (words without '|')."""
+    (a dict with FIELDS), the seconds since the run started, the seconds waited for patch pools
+    since the last line (data_wait; None: no re-draw happened) and any notes (words without '|')."""
     v = validation
+    notes = (["data wait %.2f s" % data_wait] if data_wait is not None else []) + list(notes)
     return ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, mse %.6f, psnr %.2f, "
             "ms-ssim %.4f, ssim %.4f | %.1f s" % (step, train_loss, v["loss"], v["content"], v["mse"],
                                                   v["psnr"], v["ms_ssim"], v["ssim"], seconds)
@@ -66,8 +71,9 @@ def format_log_line(step, train_loss, validation, seconds, notes=()):
 
 
 def parse_log_line(line):
-    """A dict with step, train_loss, FIELDS, seconds (None if the line has none) and notes (a
-    list) from a log line; None for any other line."""
+    """A dict with step, train_loss, FIELDS, seconds (None if the line has none), data_wait_s (None
+    if the line has none) and notes (a list, without the data wait) from a log line; None for any
+    other line."""
     m = _LINE.match(line)
     if not m:
         return None
@@ -76,8 +82,17 @@ def parse_log_line(line):
         seconds = float(m.group(9)) if m.group(9) is not None else None
     except ValueError:
         return None
-    out = {"step": int(m.group(1)), "train_loss": values[0], "seconds": seconds,
-           "notes": [n.strip() for n in m.group(10).split("|") if n.strip()]}
+    notes = [n.strip() for n in m.group(10).split("|") if n.strip()]
+    waits = [_DATA_WAIT.match(n) for n in notes]
+    data_wait = None
+    if waits and waits[0]:
+        try:
+            data_wait = float(waits[0].group(1))
+            notes = notes[1:]
+        except ValueError:
+            pass
+    out = {"step": int(m.group(1)), "train_loss": values[0], "seconds": seconds, "data_wait_s": data_wait,
+           "notes": notes}
     out.update(zip(FIELDS, values[1:]))
     return out
 

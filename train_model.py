@@ -3,7 +3,9 @@
     python train_model.py arch=model batch_size=32 num_train_iters=100000
 
 Loss: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM); Adam. Random 90-degree rotations and
-flips; `train_size` random training patches are reloaded every 1000 iterations. Every `eval_step`
+flips; `train_size` random training patches are re-drawn at every multiple of 1000 iterations, each
+pool a function of the seed and that iteration alone, decoded in the background while the pool
+before it trains (`load_workers` threads; 0: in the training loop). Every `eval_step`
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in
 `<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`.
@@ -33,10 +35,11 @@ import vgg
 from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
                          remove_stale_temporaries, require_checkpoint, restorable, restore, save_checkpoint)
 from losses import build_losses
+from pool_loader import PoolLoader
 from train_log import format_log_line, log_path
 from utils import (Arg, Interrupted, RunFailure, SignalStop, UsageError, atomic_write_text, check_arch_and_size,
-                   ensure_dirs, import_tf, optional_int, optional_int_or_latest, parse_args, positive_float,
-                   positive_int, progress, run_main, signal_name, tf_version, to_bool)
+                   ensure_dirs, import_tf, non_negative_int, optional_int, optional_int_or_latest, parse_args,
+                   positive_float, positive_int, progress, run_main, signal_name, tf_version, to_bool)
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
@@ -52,7 +55,9 @@ ARGS = [
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
     Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
     Arg("batch_size", positive_int, 32, "patches per training step (per rank with distributed=True)"),
-    Arg("train_size", positive_int, 5000, "training patches held in memory (reloaded every 1000 iterations)"),
+    Arg("train_size", positive_int, 5000, "training patches held in memory (re-drawn every 1000 iterations)"),
+    Arg("load_workers", non_negative_int, min(4, os.cpu_count() or 1),
+        "threads decoding the next patch pool in the background while training goes on (0: in the training loop)"),
     Arg("learning_rate", positive_float, 5e-5, "Adam learning rate"),
     Arg("eval_step", positive_int, 1000, "validate and save a checkpoint every this many iterations"),
     Arg("num_train_iters", positive_int, 100000, "train up to this iteration"),
@@ -72,7 +77,8 @@ HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 
     "tf2": "bash setup_env.sh tf2-horovod (TF 2.12.1 with Horovod 0.28.1 in .venv-tf2-horovod/)",
 }
 HOROVOD_NEWEST_TF = (2, 12)  # the newest TF that this Horovod was built against here
-RELOAD_EVERY = 1000
+RELOAD_EVERY = 1000  # the patch pool is re-drawn at every multiple of this many iterations
+POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' [seed, start]
 BAD_SHARE = 0.01  # training files that may turn out undecodable (skipped) before the run stops: 1%, at least 1
 VAL_PREVIEW = 4  # validation crops shown in TensorBoard and in save_mid_imgs PNGs
 
@@ -93,13 +99,14 @@ def main(argv):
         choose_checkpoint(tf, a)
     net = build_graph(tf, a, inputs.vgg_weights, ranks)
     with tf.Session(config=session_config(tf, ranks)) as sess:
-        start, rng = start_or_restore(tf, sess, a, net, ranks)
+        start, seed, rng = start_or_restore(tf, sess, a, net, ranks)
         bad = BadFiles(a)
-        # the first patches: on a fresh run a bad file is named before anything is written
-        patches = load_patches(a, rng, bad if start else None)
-        if ranks.rank == 0:  # only now, with every input checked, is anything written (and only by rank 0)
-            prepare_outputs(a)
-        train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad)
+        with PoolLoader(PoolDraws(a, seed), background=a["load_workers"] > 0) as pools:
+            # the first patches: on a fresh run a bad file is named before anything is written
+            admit_pool(a, pools.first(pool_iteration(start), None if not start else dict(bad)), bad)
+            if ranks.rank == 0:  # only now, with every input checked, is anything written (and only by rank 0)
+                prepare_outputs(a)
+            train(tf, sess, a, net, inputs, pools, start, rng, ranks, bad)
     if ranks.rank == 0:
         print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path(a["model_dir"], a["arch"], start,
                                                                             a["num_train_iters"])))
@@ -125,6 +132,8 @@ def check_args(a, rank=0):
             print("restore_iter=latest: %s already reached iteration %d of num_train_iters=%d; nothing to train"
                   % (ckpt_prefix(a["model_dir"], a["arch"], have[-1]), have[-1], a["num_train_iters"]))
             return False
+    if a["seed"] is not None and not 0 <= a["seed"] < 2 ** 32:
+        raise UsageError("seed=%d: the seed must be an integer from 0 to 2**32 - 1, or None" % a["seed"])
     if a["restore_iter"] is not None:
         if a["restore_iter"] < 0:
             raise UsageError("restore_iter must be a non-negative integer or None")
@@ -199,22 +208,52 @@ class BadFiles(dict):
         return "skipped %d bad training file%s" % (len(self), "" if len(self) == 1 else "s")
 
 
-def load_patches(a, rng, bad=None):
-    """`train_size` random training patches. A file that cannot be decoded is a one-line error
-    with bad=None (the first patches of a fresh run); with a BadFiles it is skipped with a warning
-    naming it, unless that makes more than bad.limit of them."""
-    known = set(bad or ())
-    patches = load_dataset.load_training_batch(a["dataset_dir"], a["phone_dir"], a["dslr_dir"],
-                                               a["train_size"], a["patch_h"], a["patch_w"], rng, bad)
-    if bad is not None and len(bad) > bad.limit:
+def pool_iteration(i):
+    """The iteration at which the pool that iteration i (0-based) trains on became active."""
+    return i - i % RELOAD_EVERY
+
+
+class PoolDraws:
+    """Builds the training patch pool that becomes active at an iteration: `train_size` random
+    patches drawn from np.random.RandomState([seed, iteration, POOL_STREAM]) alone, so the pool
+    is known before it is needed (PoolLoader builds it while the one before trains), a resumed run
+    trains on the pool the uninterrupted run had at that iteration, and Horovod's ranks (which
+    share the seed) hold the same pool. `known` is None for the strict first pool of a fresh run (a
+    bad file is then a one-line error), else a dict of the training files already found bad: they
+    are not drawn, and the pool carries the ones it finds (admit_pool warns about them)."""
+
+    def __init__(self, a, seed):
+        self.a, self.seed = a, seed
+        self.warn = True  # train_size larger than the data: said once, for the first pool
+
+    def rng(self, iteration):
+        return np.random.RandomState([self.seed, iteration, POOL_STREAM])
+
+    def __call__(self, iteration, known, stop, foreground):
+        a = self.a
+        found = None if known is None else dict(known)
+        raw, rgb = load_dataset.load_training_batch(
+            a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], a["patch_h"], a["patch_w"],
+            self.rng(iteration), found, a["load_workers"], stop, show_progress=foreground, warn=self.warn)
+        self.warn = False
+        return Pool(iteration, raw, rgb, {k: v for k, v in (found or {}).items() if k not in known})
+
+
+Pool = namedtuple("Pool", "iteration raw rgb new_bad")
+
+
+def admit_pool(a, pool, bad):
+    """Add the bad files a pool found to `bad`, one warning line for each; UsageError if that makes
+    more than bad.limit of them (in the training loop's thread, whichever thread built the pool)."""
+    bad.update(pool.new_bad)
+    if len(bad) > bad.limit:
         raise UsageError("%d of the %d training files cannot be decoded, more than %g%% (at most %d may be "
                          "skipped): %s; repair or remove them, then resume with restore_iter=latest" % (
                              len(bad), bad.total, 100 * BAD_SHARE, bad.limit, ", ".join(sorted(bad))))
-    for name in sorted(set(bad or ()) - known):
+    for name in sorted(pool.new_bad):
         sys.stderr.write("warning: skipping training file %s (%s); %d of %d training files skipped so far, the run "
                          "stops above %d (%g%%)\n" % (name, bad[name], len(bad), bad.total, bad.limit,
                                                         100 * BAD_SHARE))
-    return patches
 
 
 def prepare_outputs(a):
@@ -260,17 +299,18 @@ def session_config(tf, ranks):
 
 
 def start_or_restore(tf, sess, a, net, ranks):
-    """Initialise (or restore) the weights; returns the starting iteration and the data RNG."""
+    """Initialise (or restore) the weights; returns the starting iteration, the data seed (a random
+    one for seed=None, the same on every rank) and the RNG of the batches and augmentations."""
     sess.run(tf.global_variables_initializer())
     start, seed = ranks.agree(sess, a["restore_iter"] or 0, a["seed"])
-    # a resumed run draws other patches than the run it continues (same seed: same draws)
-    rng = np.random.RandomState(seed if seed is None or not start else [seed, start])
+    # a resumed run draws other batches than the run it continues (same seed: same draws)
+    rng = np.random.RandomState(seed if not start else [seed, start])
     if a["restore_iter"] is not None and ranks.rank == 0:
         path = ckpt_prefix(a["model_dir"], a["arch"], start)
         restore(tf, net.saver, sess, path, a["arch"], a["num_maps_base"])
         print("restored %s" % path)
     ranks.sync(sess, a)
-    return start, rng
+    return start, seed, rng
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,19 +326,20 @@ class Diverged(RunFailure):
                          "lower learning_rate and resume with restore_iter=latest" % (what, iteration, last or "none"))
 
 
-def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
-    """Iterations start+1 .. num_train_iters; every eval_step (and at the last) rank 0 validates,
-    saves a checkpoint and logs a line. Raises Diverged on a NaN/Inf loss or weight, and, after
-    saving the iteration it finished, Interrupted on a SIGINT/SIGTERM (single process only)."""
+def train(tf, sess, a, net, inputs, pools, start, rng, ranks, bad):
+    """Iterations start+1 .. num_train_iters on the patch pools of `pools` (a PoolLoader holding
+    the first one); every eval_step (and at the last) rank 0 validates, saves a checkpoint and logs
+    a line. Raises Diverged on a NaN/Inf loss or weight, and, after saving the iteration it
+    finished, Interrupted on a SIGINT/SIGTERM (single process only)."""
     summaries = None
     if a["tensorboard"] and ranks.rank == 0:
         summaries = Summaries(tf, os.path.join(a["model_dir"], "tensorboard", "%s_%d-%d" % (
             a["arch"], start, a["num_train_iters"])), sess.graph)
-    train_raw, train_rgb = patches
     square = a["patch_h"] == a["patch_w"]
     batch = a["batch_size"]
     mine = slice(ranks.rank * batch, (ranks.rank + 1) * batch)
     running = []
+    waits = []  # seconds the loop waited for its patch pool at each re-draw since the last log line
     t0 = time.time()
     bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=a["num_train_iters"], disable=ranks.rank != 0)
@@ -307,13 +348,18 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
     try:
         if stop:
             stop.__enter__()
+        prefetch_after(a, pools, pool_iteration(start), bad)
         for i in bar:
-            if i > start and (i - start) % RELOAD_EVERY == 0:
-                train_raw, train_rgb = load_patches(a, rng, bad)
+            if i > start and i % RELOAD_EVERY == 0:  # swap in the next pool (built meanwhile), fetch the one after
+                waits.append(pools.take(i))
+                admit_pool(a, pools.pool, bad)
+                prefetch_after(a, pools, i, bad)
+                if summaries is not None:
+                    summaries.scalars(i, {"train/data_wait_s": waits[-1]})
             # every rank draws the same global batch of ranks x batch_size patches and trains on
             # its own slice: together exactly the patches one process with ranks x batch_size sees
-            idx = rng.randint(0, len(train_raw), batch * ranks.size)
-            raw, rgb = train_raw[idx], train_rgb[idx]
+            idx = rng.randint(0, len(pools.pool.raw), batch * ranks.size)
+            raw, rgb = pools.pool.raw[idx], pools.pool.rgb[idx]
             if a["augment"]:
                 raw, rgb = augment(raw, rgb, rng, square)
             x, y = load_dataset.to_float(raw[mine], rgb[mine])
@@ -330,13 +376,13 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
             saved = done % a["eval_step"] == 0 or done == a["num_train_iters"]
             if ranks.rank == 0 and saved:
                 line = validate_and_save(sess, a, net, inputs, summaries, done, np.mean(running),
-                                         time.time() - t0, start, bad)
-                running = []
+                                         time.time() - t0, start, bad, waits)
+                running, waits = [], []
                 bar.write(line)
             if stop and stop.signum is not None and done < a["num_train_iters"]:
                 if not saved:
                     bar.write(validate_and_save(sess, a, net, inputs, summaries, done, np.mean(running),
-                                                time.time() - t0, start, bad, signal_name(stop.signum)))
+                                                time.time() - t0, start, bad, waits, signal_name(stop.signum)))
                 raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
                     signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
                     resume_command()), stop.signum)
@@ -351,22 +397,31 @@ def train(tf, sess, a, net, inputs, patches, start, rng, ranks, bad):
             summaries.close()
 
 
+def prefetch_after(a, pools, iteration, bad):
+    """Start building the pool of the next re-draw after `iteration`, if training gets there."""
+    following = iteration + RELOAD_EVERY
+    if following < a["num_train_iters"]:
+        pools.prefetch(following, dict(bad))
+
+
 def resume_command():
     """This run's command line with restore_iter=latest."""
     words = [w for w in sys.argv[1:] if not w.startswith("restore_iter=")] + ["restore_iter=latest"]
     return " ".join(shlex.quote(w) for w in ["python", "train_model.py"] + words)
 
 
-def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds, start, bad, interrupt=None):
+def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds, start, bad, waits=(),
+                      interrupt=None):
     """Validate; unless that finds a NaN/Inf, save the checkpoint, then append the log line (after
-    its checkpoint: nothing logged is ever missing one; it counts skipped training files and says
-    when the save was for an interrupt); TensorBoard and preview PNGs. The line. A failed write
-    (a full disk) raises RunFailure."""
+    its checkpoint: nothing logged is ever missing one; it gives the time waited for patch pools at
+    the re-draws since the last line, counts skipped training files and says when the save was for
+    an interrupt); TensorBoard and preview PNGs. The line. A failed write (a full disk) raises
+    RunFailure."""
     v, crops = validate(sess, net, inputs, a["batch_size"])
     if not (math.isfinite(v["loss"]) and sess.run(net.weights_finite)):
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
     notes = ([bad.note()] if bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else [])
-    line = format_log_line(done, train_loss, v, seconds, notes)
+    line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None)
     prefix = save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
     path = log_path(a["model_dir"], a["arch"], start, a["num_train_iters"])
     try:
@@ -492,7 +547,8 @@ class SingleProcess:
         pass
 
     def agree(self, sess, start, seed):
-        return start, seed
+        """The starting iteration and the data seed (seed=None: a random one, drawn once)."""
+        return start, np.random.randint(2 ** 31 - 1) if seed is None else seed
 
     def sync(self, sess, a):
         pass

@@ -128,6 +128,13 @@ def positive_float(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
 def non_negative_float(text):
     value = float(text)
     if not (value >= 0 and math.isfinite(value)):
@@ -137,7 +144,7 @@ def non_negative_float(text):
 
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
               optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
-              positive_int: "positive integer",
+              positive_int: "positive integer", non_negative_int: "integer >= 0",
               positive_float: "positive number", non_negative_float: "number >= 0"}
 
 

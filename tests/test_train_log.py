@@ -50,3 +50,16 @@ def test_notes_after_the_seconds_read_back():
     assert row["step"] == 7 and row["seconds"] == 3.0 and row["psnr"] == 19.09
     assert row["notes"] == ["skipped 1 bad training file", "interrupt save (SIGTERM)"]
     assert parse_log_line(format_log_line(7, 1.0, VALUES, 3.0))["notes"] == []
+
+
+def test_the_data_wait_reads_back_and_older_lines_still_parse():
+    line = format_log_line(2000, 1.0, VALUES, 30.0, notes=["skipped 1 bad training file"], data_wait=0.123)
+    assert line.endswith("| 30.0 s | data wait 0.12 s | skipped 1 bad training file")
+    row = parse_log_line(line + "\n")
+    assert row["data_wait_s"] == 0.12 and row["notes"] == ["skipped 1 bad training file"]
+    assert row["seconds"] == 30.0 and row["psnr"] == 19.09
+    older = format_log_line(1000, 1.0, VALUES, 15.0, notes=["interrupt save (SIGTERM)"])  # no re-draw: no field
+    assert "data wait" not in older
+    assert parse_log_line(older)["data_wait_s"] is None and parse_log_line(older)["notes"] == ["interrupt save (SIGTERM)"]
+    seed_style = "step 600 | training loss: 9.1235 | validation: loss 8.7654, content 0.0000, mse 0.012346, psnr 19.09, ms-ssim 0.8123, ssim 0.7011"
+    assert parse_log_line(seed_style)["data_wait_s"] is None  # a line of the seed's, without seconds
