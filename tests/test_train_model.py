@@ -2,6 +2,7 @@
 nothing written; kill -9 and resume; NaN stops training without saving it; same seed, same losses;
 the patch pool re-drawn in the background (issue 15).
 Each case runs the script as a user types it (a subprocess), on whichever stack runs pytest."""
+import contextlib
 import json
 import os
 import re
@@ -518,26 +519,34 @@ def _read_stderr(proc, lines):
         lines.append(line)
 
 
+@contextlib.contextmanager
+def _stderr_lines(proc):
+    """A list that a thread fills with the process's stderr lines while the block runs; on leaving,
+    the process is killed if it still runs and the list is complete."""
+    import threading
+    lines = []
+    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
+    reader.start()
+    try:
+        yield lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp_path):
-    import threading
     model_dir = str(tmp_path / "m")
     name = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}[signum]
     options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=7, tensorboard=False, seed=0,
                    num_train_iters=10 ** 6)
     proc = _start_training(options, tmp_path, stderr=subprocess.PIPE)
-    lines = []
-    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
-    reader.start()
-    try:
+    with _stderr_lines(proc) as lines:
         _wait_for_log_step(proc, model_dir, 7)
         time.sleep(0.2)  # some steps past the save of iteration 7
         proc.send_signal(signum)
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join()
     assert proc.returncode == 128 + signum, "".join(lines)[-2000:]
     said = [l for l in lines if "stopped by %s after iteration" % name in l]
     assert len(said) == 1 and "Traceback" not in "".join(lines), "".join(lines)
@@ -562,15 +571,11 @@ def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp
 
 
 def test_a_second_signal_stops_at_once(demo_data, tmp_path):
-    import threading
     model_dir = str(tmp_path / "m")
     options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=3, tensorboard=False,
                    num_train_iters=10 ** 6)
     proc = _start_training(options, tmp_path, stderr=subprocess.PIPE)
-    lines = []
-    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
-    reader.start()
-    try:
+    with _stderr_lines(proc) as lines:
         _wait_for_log_step(proc, model_dir, 3)
         proc.send_signal(signal.SIGTERM)
         deadline = time.time() + 120
@@ -578,10 +583,6 @@ def test_a_second_signal_stops_at_once(demo_data, tmp_path):
             time.sleep(0.002)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join()
     assert any("SIGTERM: finishing the current step" in l for l in lines), "".join(lines)
     assert proc.returncode == -signal.SIGTERM, "".join(lines)[-2000:]  # killed by the second one
     assert not any("stopped by SIGTERM" in l for l in lines)
@@ -720,7 +721,6 @@ def test_a_resumed_run_trains_on_the_pools_the_uninterrupted_run_had(pooled_runs
 
 
 def test_the_loader_stops_when_the_loop_ends_in_an_error_or_by_sigterm(demo_data, tmp_path):
-    import threading
     # an error inside the loop (a NaN at iteration 1) while the next pool is being built
     dump = str(tmp_path / "nan.jsonl")
     options = dict(SMALL, dataset_dir=demo_data, model_dir=str(tmp_path / "nan"), num_train_iters=20, eval_step=1,
@@ -735,17 +735,10 @@ def test_the_loader_stops_when_the_loop_ends_in_an_error_or_by_sigterm(demo_data
                                     tensorboard=False, load_workers=2, num_train_iters=10 ** 6), dump, 2)
     proc = subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
-    lines = []
-    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
-    reader.start()
-    try:
+    with _stderr_lines(proc) as lines:
         _wait_for_log_step(proc, model_dir, 7)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join()
     assert proc.returncode == 128 + signal.SIGTERM, "".join(lines)[-2000:]
     assert sum("stopped by SIGTERM after iteration" in l for l in lines) == 1, "".join(lines)
     assert "Traceback" not in "".join(lines)
