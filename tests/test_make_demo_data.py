@@ -170,12 +170,57 @@ def test_splits_use_different_photos():
     assert not (set(mdd.TRAIN_PHOTOS) | set(mdd.VAL_PHOTOS)) & set(mdd.TEST_PHOTOS)
 
 
+def test_every_photo_loads_in_colour():
+    for name in mdd.TRAIN_PHOTOS + mdd.VAL_PHOTOS + mdd.TEST_PHOTOS:
+        img = mdd.load_photo(name)
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 256, name
+        assert not (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2])), name
+    for name, tint in mdd.TEXTURE_TINTS.items():  # the grey textures in their colours
+        means = mdd.load_photo(name).reshape(-1, 3).mean(axis=0)
+        assert np.argmax(means) == np.argmax(tint) and np.argmin(means) == np.argmin(tint), (name, means)
+
+
+def test_recolour_turns_hues_about_the_grey_axis():
+    grey = np.array([[[0, 0, 0], [60, 60, 60], [200, 200, 200]]], np.uint8)
+    for angle, sat in ((0.7, 1.0), (-2.0, 1.4), (3.0, 0.5)):
+        assert np.abs(mdd.recolour(grey, angle, sat).astype(int) - grey).max() <= 1
+    red = np.array([[[180, 60, 60]]], np.uint8)
+    assert np.abs(mdd.recolour(red, 0.0, 1.0).astype(int) - red).max() <= 1
+    # a third of a turn takes red to green and green to blue (R -> G -> B about the grey axis)
+    np.testing.assert_allclose(mdd.recolour(red, 2 * np.pi / 3, 1.0)[0, 0], [60, 180, 60], atol=1)
+    np.testing.assert_allclose(mdd.recolour(red, 4 * np.pi / 3, 1.0)[0, 0], [60, 60, 180], atol=1)
+    np.testing.assert_allclose(mdd.recolour(red, 0.0, 0.0)[0, 0], [100, 100, 100], atol=1)  # no colour left
+    np.testing.assert_allclose(mdd.recolour(red, 0.0, 1.5)[0, 0], [220, 40, 40], atol=1)
+
+
+def test_recolour_varies_the_training_colours_only(tmp_path):
+    kwargs = dict(train_count=9, val_count=2, test_count=1, patch_size=32, test_h=64, test_w=96,
+                  seed=3, progress=False)
+    plain = mdd.make_dataset(str(tmp_path / "plain"), **dict(kwargs, **OFF))
+    turned = mdd.make_dataset(str(tmp_path / "turned"), **dict(kwargs, **dict(OFF, recolour=1.0)))
+
+    def files(out, split, sub):
+        return [np.asarray(Image.open(p)).astype(float)
+                for p in sorted(glob.glob(os.path.join(out, split, sub, "*.png")))]
+
+    for split, sub in (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm")):
+        for a, b in zip(files(plain, split, sub), files(turned, split, sub)):
+            assert np.array_equal(a, b), (split, sub)
+    hue_moves = []
+    for a, b in zip(files(plain, "train", "fujifilm"), files(turned, "train", "fujifilm")):
+        assert a.shape == b.shape
+        # the same crop, recoloured: brightness (channel mean) mostly kept, the colours moved
+        assert np.median(np.abs(a.mean(-1) - b.mean(-1))) < 12
+        hue_moves.append(np.abs(a - b).mean())
+    assert max(hue_moves) > 10 and np.mean(hue_moves) > 5, hue_moves
+
+
 def test_preview_picture_and_the_summary_line(tmp_path):
     out, preview = str(tmp_path / "d"), str(tmp_path / "pairs.png")
     proc = run_script("make_demo_data.py", "out=" + out, "train_count=3", "val_count=1", "test_count=1",
                       "patch_size=32", "test_h=64", "test_w=64", "preview=" + preview)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "effects: wb=1, exposure_stops=1, iso_stops=1.5, look=1, blur=0.6, shift=1" in proc.stdout
+    assert "effects: wb=1, exposure_stops=1, iso_stops=1.5, look=1, blur=0.6, shift=1, recolour=0.5" in proc.stdout
     img = np.asarray(Image.open(preview))
     # three pairs, two to a row (RAW | target | RAW | target) under a line of labels
     assert img.shape[0] > 2 * 32 and img.shape[1] >= 4 * 32 and img.shape[2] == 3
