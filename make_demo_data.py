@@ -65,8 +65,9 @@ ARGS = [
     Arg("blur", non_negative_float, 0.6, "phone optics: Gaussian lens blur sigma of the RAW side, in pixels (0: off)"),
     Arg("shift", non_negative_float, 1.0, "misalignment: RAW shifted against the target by up to this many pixels (0: off)"),
     Arg("recolour", non_negative_float, 0.5,
-        "scene variety of the training crops: hues turned by up to 180 degrees x this and saturation scaled "
-        "by up to 2^(+-this/2), neutrals kept neutral (0: the photos' own colours; val and test never)"),
+        "scene variety of the training crops: hues (of the sRGB values) turned by up to 180 degrees x this "
+        "(at most 180) and saturation scaled by up to 2^(+-this/2), greys kept grey (0: the photos' own "
+        "colours; val and test never)"),
     Arg("effects", to_bool, True, "False: none of the seven keys above (the plain inverse ISP of earlier versions)"),
     Arg("preview", str, "", "also write a PNG of the first training pairs (RAW as seen | target) to this path"),
     Arg("overwrite", to_bool, False,
@@ -79,7 +80,7 @@ NO_EFFECTS = dict.fromkeys(EFFECT_KEYS, 0.0)
 # matplotlib's sample_data folder. The three grey textures (grass, gravel, brick) are given their
 # natural colours (TEXTURE_TINTS). Five colour photos alone made the network learn their colours by
 # heart on long runs (validation PSNR peaked at ~4k iterations and fell while the training loss
-# kept falling); the textures, a fourth photo of a person and `recolour` give it variety.
+# kept falling); the textures, a second photo of a person and `recolour` give it variety.
 TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png",
                 "mpl:grace_hopper.jpg", "grass.png", "gravel.png", "brick.png")
 VAL_PHOTOS = ("rocket.jpg", "chelsea.png")
@@ -104,6 +105,9 @@ WHITE_LEVEL = 1023
 PREVIEW_PAIRS = 4
 
 
+PHOTO_PACKAGES = {"": "skimage", "mpl": "matplotlib"}  # photo-name prefix -> the package shipping it
+
+
 def photo_folder(package="skimage"):
     spec = importlib.util.find_spec(package)
     pip = {"skimage": "scikit-image"}.get(package, package)
@@ -116,8 +120,12 @@ def photo_folder(package="skimage"):
 
 def load_photo(name):
     """A photo as 8-bit sRGB [H, W, 3]; a grey texture in its natural colour (TEXTURE_TINTS)."""
-    package, _, file = name.rpartition(":")
-    path = os.path.join(photo_folder({"mpl": "matplotlib"}.get(package, "skimage")), file)
+    prefix, _, file = name.rpartition(":")
+    package = PHOTO_PACKAGES[prefix]  # KeyError: a name in the tables above with an unknown prefix
+    path = os.path.join(photo_folder(package), file)
+    if not os.path.isfile(path):
+        raise UsageError("the photo %s is missing from %s's data (%s): reinstall %s" % (
+            file, package, os.path.dirname(path), package))
     with Image.open(path) as img:
         rgb = np.asarray(img.convert("RGB"))
     if name in TEXTURE_TINTS:

@@ -1,4 +1,4 @@
-"""make_demo_data.py: each of the six effects of a real phone/DSLR pair does what it says, and with
+"""make_demo_data.py: each of the effects of a real phone/DSLR pair does what it says, and with
 the effects off the data is what earlier versions made."""
 import glob
 import os
@@ -200,12 +200,25 @@ def test_recolour_varies_the_training_colours_only(tmp_path):
     turned = mdd.make_dataset(str(tmp_path / "turned"), **dict(kwargs, **dict(OFF, recolour=1.0)))
 
     def files(out, split, sub):
-        return [np.asarray(Image.open(p)).astype(float)
-                for p in sorted(glob.glob(os.path.join(out, split, sub, "*.png")))]
+        found = [np.asarray(Image.open(p)).astype(float)
+                 for p in sorted(glob.glob(os.path.join(out, split, sub, "*.png")))]
+        assert found, (out, split, sub)
+        return found
 
-    for split, sub in (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm")):
-        for a, b in zip(files(plain, split, sub), files(turned, split, sub)):
-            assert np.array_equal(a, b), (split, sub)
+    def same(out_a, out_b, splits):
+        for split, sub in splits:
+            a_files, b_files = files(out_a, split, sub), files(out_b, split, sub)
+            assert len(a_files) == len(b_files)
+            for a, b in zip(a_files, b_files):
+                assert np.array_equal(a, b), (split, sub)
+
+    untouched = (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm"),
+                 ("test", "fujifilm_full_resolution"))
+    same(plain, turned, untouched)
+    # with every other effect on too: recolour's draws are its own, so val and test stay as they were
+    on = mdd.make_dataset(str(tmp_path / "on"), **kwargs)
+    off = mdd.make_dataset(str(tmp_path / "on0"), **dict(kwargs, recolour=0.0))
+    same(on, off, untouched)
     hue_moves = []
     for a, b in zip(files(plain, "train", "fujifilm"), files(turned, "train", "fujifilm")):
         assert a.shape == b.shape
