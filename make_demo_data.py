@@ -18,8 +18,10 @@ at random (`recolour`; neutrals stay neutral). Its RAW is made by an inverse ISP
 
 Its target is the scene with a DSLR look that no inverse ISP undoes (`look`): a contrast tone
 curve, more saturation and mild sharpening, the same for the whole dataset. `effects=False` (or
-every strength 0) gives the plain inverse ISP of earlier versions, byte for byte (for the first
-five training patches: later ones also come from the photos added since).
+every strength 0) gives the plain inverse ISP of earlier versions; with `more_photos=False` too
+(the five training photos of earlier versions) the training data are theirs byte for byte. Each
+split draws from its own random streams, so the val and test data do not depend on train_count,
+the training photos or recolour (they differ from those of versions before the added photos).
 
 Train and val patches (256x256 by default) come from different photos; the test RAWs are
 full-resolution scenes (the default 1088x1920 is larger than any shipped photo, so these are
@@ -69,6 +71,8 @@ ARGS = [
         "(at most 180) and saturation scaled by up to 2^(+-this/2), greys kept grey (0: the photos' own "
         "colours; val and test never)"),
     Arg("effects", to_bool, True, "False: none of the seven keys above (the plain inverse ISP of earlier versions)"),
+    Arg("more_photos", to_bool, True,
+        "False: the training crops come from the five colour photos of earlier versions only"),
     Arg("preview", str, "", "also write a PNG of the first training pairs (RAW as seen | target) to this path"),
     Arg("overwrite", to_bool, False,
         "replace the files of a demo dataset this script made in `out` (it never touches other files)"),
@@ -81,8 +85,8 @@ NO_EFFECTS = dict.fromkeys(EFFECT_KEYS, 0.0)
 # natural colours (TEXTURE_TINTS). Five colour photos alone made the network learn their colours by
 # heart on long runs (validation PSNR peaked at ~4k iterations and fell while the training loss
 # kept falling); the textures, a second photo of a person and `recolour` give it variety.
-TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png",
-                "mpl:grace_hopper.jpg", "grass.png", "gravel.png", "brick.png")
+FIRST_PHOTOS = ("astronaut.png", "coffee.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png")
+TRAIN_PHOTOS = FIRST_PHOTOS + ("mpl:grace_hopper.jpg", "grass.png", "gravel.png", "brick.png")
 VAL_PHOTOS = ("rocket.jpg", "chelsea.png")
 TEST_PHOTOS = ("motorcycle_left.png", "motorcycle_right.png")
 
@@ -359,7 +363,7 @@ def swap_in(tmp, out, overwrite):
 def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=256, test_h=1088,
                  test_w=1920, dslr_dir="fujifilm/", phone_dir="mediatek_raw/",
                  test_dir="fujifilm_full_resolution/", seed=0, overwrite=False, progress=True,
-                 effects=True, preview="", **strengths):
+                 effects=True, more_photos=True, preview="", **strengths):
     """Write the dataset to `out`; strengths: the EFFECT_KEYS (missing ones take their defaults;
     effects=False sets all of them to 0)."""
     unknown = set(strengths) - set(EFFECT_KEYS)
@@ -373,25 +377,30 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     if test_count > len(TEST_PHOTOS):
         raise UsageError("test_count=%d: at most %d test scenes exist" % (test_count, len(TEST_PHOTOS)))
     earlier_files(out, overwrite)  # refuses a folder it did not make (before any work)
-    rng = np.random.RandomState(seed)
-    fx_rng = np.random.RandomState([seed, 1])  # the effects' own draws: rng's stay as they were
-    hue_rng = np.random.RandomState([seed, 2])  # recolour's own draws
+    # Each split draws from its own streams (crops and noise; the effects; recolour), so the val and
+    # test data do not depend on train_count, the training photos or recolour. The training streams
+    # are those of earlier versions.
+    streams = {split: [np.random.RandomState(s) for s in keys] for split, keys in (
+        ("train", (seed, [seed, 1], [seed, 2])), ("val", ([seed, 3], [seed, 4], [seed, 2])),
+        ("test", ([seed, 5], [seed, 6], [seed, 2])))}
     shown = []
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     jobs = []
-    for split, photos, count in (("train", TRAIN_PHOTOS, train_count), ("val", VAL_PHOTOS, val_count)):
+    train_photos = TRAIN_PHOTOS if more_photos else FIRST_PHOTOS
+    for split, photos, count in (("train", train_photos, train_count), ("val", VAL_PHOTOS, val_count)):
         jobs.append((split, [load_photo(p) for p in photos], count))
     total = train_count + val_count + test_count
     bar = progress_bar(total=total, desc="making demo data", unit="img", disable=not progress)
     for split, photos, count in jobs:
+        rng, fx_rng, hue_rng = streams[split]
         raw_dir = os.path.join(tmp, split, phone_dir)
         rgb_dir = os.path.join(tmp, split, dslr_dir)
         os.makedirs(raw_dir)
         os.makedirs(rgb_dir)
         for i, rgb in enumerate(random_patches(photos, count, patch_size, rng)):
-            angle, sat = hue_rng.uniform(-1, 1), hue_rng.uniform(-1, 1)
             if split == "train" and strengths["recolour"]:
+                angle, sat = hue_rng.uniform(-1, 1), hue_rng.uniform(-1, 1)
                 rgb = recolour(rgb, np.pi * angle * min(strengths["recolour"], 1.0),
                                2.0 ** (0.5 * sat * strengths["recolour"]))
             raw, target = make_pair(rgb, rng, fx_rng, strengths)
@@ -403,6 +412,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     rgb_dir = os.path.join(tmp, "test", dslr_dir)
     os.makedirs(raw_dir)
     os.makedirs(rgb_dir)
+    rng, fx_rng, _ = streams["test"]
     for i, photo in enumerate(TEST_PHOTOS[:test_count]):
         raw, target = make_pair(full_scene(load_photo(photo), test_h, test_w), rng, fx_rng, strengths)
         save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
@@ -428,6 +438,8 @@ def main(argv):
         print("effects: " + ", ".join("%s=%g" % (k, a[k]) for k in EFFECT_KEYS))
     else:
         print("effects: none (the plain inverse ISP)")
+    print("training crops from %d photos%s" % (len(TRAIN_PHOTOS if a["more_photos"] else FIRST_PHOTOS),
+                                              "" if a["more_photos"] else " (more_photos=False)"))
     if a["preview"]:
         print("preview of the first training pairs: %s" % a["preview"])
 

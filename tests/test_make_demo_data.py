@@ -54,24 +54,58 @@ def measurable(raws, rgbs):
     return [(r, t) for r, t in zip(raws, rgbs) if camera_means(r, t)[2] >= 100]
 
 
-def test_effects_off_equals_the_plain_inverse_isp_of_commit_377ac06(tmp_path):
+def test_effects_off_with_the_first_photos_equals_the_training_data_of_commit_377ac06(tmp_path):
     # tests/data/plain_demo_377ac06.npz: made by make_demo_data.py of commit 377ac06 with these
     # arguments (train_count=3 val_count=2 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5).
+    # The training split keeps that version's streams and photos (more_photos=False); val and test
+    # draw from their own streams since, so only the training files are compared.
     # Targets must match exactly; RAWs within 1 DN (float32 rounding in another numpy may flip
     # a value that lands on .5 before the integer rounding) at no more than 0.5% of the pixels.
     ref = np.load(os.path.join(ROOT, "tests", "data", "plain_demo_377ac06.npz"))
+    train_keys = [k for k in ref.files if k.startswith("train__")]
+    assert len(train_keys) == 6
     for kwargs in ({"effects": False}, OFF):
         out = mdd.make_dataset(str(tmp_path / ("d%d" % len(kwargs))), train_count=3, val_count=2, test_count=1,
-                               patch_size=32, test_h=64, test_w=96, seed=5, progress=False, **kwargs)
+                               patch_size=32, test_h=64, test_w=96, seed=5, progress=False,
+                               more_photos=False, **kwargs)
         assert sorted(k.replace("__", "/") for k in ref.files) == sorted(
             os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*", "*.png")))
-        for key in ref.files:
+        for key in train_keys:
             got = np.asarray(Image.open(os.path.join(out, key.replace("__", "/")))).astype(int)
             diff = np.abs(got - ref[key].astype(int))
             if got.ndim == 3:
                 assert diff.max() == 0, key
             else:
                 assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+
+
+def test_val_and_test_data_do_not_depend_on_the_training_split(tmp_path):
+    kwargs = dict(val_count=3, test_count=1, patch_size=32, test_h=64, test_w=96, seed=4, progress=False)
+    outs = [mdd.make_dataset(str(tmp_path / ("d%d" % i)), **dict(kwargs, **extra)) for i, extra in enumerate((
+        dict(train_count=2), dict(train_count=11), dict(train_count=5, more_photos=False, recolour=0.0)))]
+    for split, sub in (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm"),
+                       ("test", "fujifilm_full_resolution")):
+        names = sorted(os.listdir(os.path.join(outs[0], split, sub)))
+        assert len(names) == (3 if split == "val" else 1)
+        for name in names:
+            first = np.asarray(Image.open(os.path.join(outs[0], split, sub, name)))
+            for out in outs[1:]:
+                assert np.array_equal(first, np.asarray(Image.open(os.path.join(out, split, sub, name)))), (
+                    split, sub, name)
+
+
+def test_more_photos_adds_training_scenes_after_the_first_five(tmp_path):
+    kwargs = dict(train_count=10, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96, seed=2,
+                  progress=False, recolour=0.0)
+    five = mdd.make_dataset(str(tmp_path / "five"), **dict(kwargs, more_photos=False))
+    nine = mdd.make_dataset(str(tmp_path / "nine"), **kwargs)
+    n_first = len(mdd.FIRST_PHOTOS)
+    assert mdd.TRAIN_PHOTOS[:n_first] == mdd.FIRST_PHOTOS and len(mdd.TRAIN_PHOTOS) > n_first
+
+    def target(out, i):
+        return np.asarray(Image.open(os.path.join(out, "train", "fujifilm", "%d.png" % i)))
+    for i in range(kwargs["train_count"]):  # one crop per photo in turn: the first five are shared
+        assert np.array_equal(target(five, i), target(nine, i)) == (i < n_first), i
 
 
 def test_defaults_have_every_effect_on():
@@ -234,6 +268,7 @@ def test_preview_picture_and_the_summary_line(tmp_path):
                       "patch_size=32", "test_h=64", "test_w=64", "preview=" + preview)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "effects: wb=1, exposure_stops=1, iso_stops=1.5, look=1, blur=0.6, shift=1, recolour=0.5" in proc.stdout
+    assert "training crops from %d photos\n" % len(mdd.TRAIN_PHOTOS) in proc.stdout
     img = np.asarray(Image.open(preview))
     # three pairs, two to a row (RAW | target | RAW | target) under a line of labels
     assert img.shape[0] > 2 * 32 and img.shape[1] >= 4 * 32 and img.shape[2] == 3
