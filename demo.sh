@@ -24,7 +24,7 @@ MODELS="$DEMO/models"
 RESULTS="$DEMO/results"
 mkdir -p "$DEMO"
 
-echo "== 1/5 demo dataset (inverse ISP on scikit-image photos) -> $DATA/"
+echo "== 1/5 demo dataset (inverse ISP on photos that scikit-image and matplotlib ship) -> $DATA/"
 "$PY" make_demo_data.py out="$DATA/" overwrite=True ${DEMO_DATA_ARGS:-}  # replaces only the files it wrote there itself
 [ "${DEMO_UNTIL:-5}" -le 1 ] && exit 0
 
