@@ -1,8 +1,9 @@
 """Make a small dataset in the MAI21 layout from real photos that scikit-image and matplotlib ship.
 
 No download is needed or possible: the photos come from the packages' data. Each photo (8-bit
-sRGB) is the scene; for variety the training crops' hues are turned and their saturation scaled
-at random (`recolour`; neutrals stay neutral). Its RAW is made by an inverse ISP:
+sRGB; the grey textures tinted to their natural colours) is the scene; for variety the training
+crops' hues are turned and their saturation scaled at random (`recolour`; neutrals stay neutral).
+A scene's RAW is made by an inverse ISP:
 
   1. undo the sRGB gamma (to linear light)
   2. shift the scene by up to `shift` pixels against the target (pairs aligned by feature matching
@@ -70,7 +71,8 @@ ARGS = [
         "scene variety of the training crops: hues (of the sRGB values) turned by up to 180 degrees x this "
         "(at most 180) and saturation scaled by up to 2^(+-this/2), greys kept grey (0: the photos' own "
         "colours; val and test never)"),
-    Arg("effects", to_bool, True, "False: none of the seven keys above (the plain inverse ISP of earlier versions)"),
+    Arg("effects", to_bool, True, "False: none of the seven keys above (the plain inverse ISP of earlier versions; their "
+        "training data with more_photos=False too)"),
     Arg("more_photos", to_bool, True,
         "False: the training crops come from the five colour photos of earlier versions only"),
     Arg("preview", str, "", "also write a PNG of the first training pairs (RAW as seen | target) to this path"),
@@ -381,8 +383,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     # test data do not depend on train_count, the training photos or recolour. The training streams
     # are those of earlier versions.
     streams = {split: [np.random.RandomState(s) for s in keys] for split, keys in (
-        ("train", (seed, [seed, 1], [seed, 2])), ("val", ([seed, 3], [seed, 4], [seed, 2])),
-        ("test", ([seed, 5], [seed, 6], [seed, 2])))}
+        ("train", (seed, [seed, 1], [seed, 2])), ("val", ([seed, 3], [seed, 4])), ("test", ([seed, 5], [seed, 6])))}
     shown = []
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -393,14 +394,14 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     total = train_count + val_count + test_count
     bar = progress_bar(total=total, desc="making demo data", unit="img", disable=not progress)
     for split, photos, count in jobs:
-        rng, fx_rng, hue_rng = streams[split]
+        rng, fx_rng, *hue_rng = streams[split]  # recolour's stream: training crops only
         raw_dir = os.path.join(tmp, split, phone_dir)
         rgb_dir = os.path.join(tmp, split, dslr_dir)
         os.makedirs(raw_dir)
         os.makedirs(rgb_dir)
         for i, rgb in enumerate(random_patches(photos, count, patch_size, rng)):
             if split == "train" and strengths["recolour"]:
-                angle, sat = hue_rng.uniform(-1, 1), hue_rng.uniform(-1, 1)
+                angle, sat = hue_rng[0].uniform(-1, 1), hue_rng[0].uniform(-1, 1)
                 rgb = recolour(rgb, np.pi * angle * min(strengths["recolour"], 1.0),
                                2.0 ** (0.5 * sat * strengths["recolour"]))
             raw, target = make_pair(rgb, rng, fx_rng, strengths)
@@ -412,7 +413,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     rgb_dir = os.path.join(tmp, "test", dslr_dir)
     os.makedirs(raw_dir)
     os.makedirs(rgb_dir)
-    rng, fx_rng, _ = streams["test"]
+    rng, fx_rng = streams["test"]
     for i, photo in enumerate(TEST_PHOTOS[:test_count]):
         raw, target = make_pair(full_scene(load_photo(photo), test_h, test_w), rng, fx_rng, strengths)
         save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
@@ -438,8 +439,9 @@ def main(argv):
         print("effects: " + ", ".join("%s=%g" % (k, a[k]) for k in EFFECT_KEYS))
     else:
         print("effects: none (the plain inverse ISP)")
-    print("training crops from %d photos%s" % (len(TRAIN_PHOTOS if a["more_photos"] else FIRST_PHOTOS),
-                                              "" if a["more_photos"] else " (more_photos=False)"))
+    photos = len(TRAIN_PHOTOS if a["more_photos"] else FIRST_PHOTOS)
+    print("training crops from %d of the %d training photos%s" % (
+        min(photos, a["train_count"]), photos, "" if a["more_photos"] else " (more_photos=False)"))
     if a["preview"]:
         print("preview of the first training pairs: %s" % a["preview"])
 

@@ -1,5 +1,6 @@
-"""make_demo_data.py: each of the effects of a real phone/DSLR pair does what it says, and with
-the effects off the data is what earlier versions made."""
+"""make_demo_data.py: each of the effects of a real phone/DSLR pair does what it says; with the
+effects off and the first five photos the training data are what earlier versions made, and the
+val and test data do not depend on the training split."""
 import glob
 import os
 
@@ -72,6 +73,27 @@ def test_effects_off_with_the_first_photos_equals_the_training_data_of_commit_37
             os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*", "*.png")))
         for key in train_keys:
             got = np.asarray(Image.open(os.path.join(out, key.replace("__", "/")))).astype(int)
+            diff = np.abs(got - ref[key].astype(int))
+            if got.ndim == 3:
+                assert diff.max() == 0, key
+            else:
+                assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+
+
+def test_the_first_photos_give_the_training_data_of_commit_6d24882_past_the_fifth_crop(tmp_path):
+    # tests/data/train_demo_6d24882.npz: the training files that make_demo_data.py of commit 6d24882
+    # (the last one with five training photos, and the data of the README's 20k curves) made with
+    # train_count=7 val_count=1 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5, with
+    # effects=False ("off") and with its default effects ("on"); crops 5 and 6 are the second
+    # round over the photos. Same tolerances as above.
+    ref = np.load(os.path.join(ROOT, "tests", "data", "train_demo_6d24882.npz"))
+    for tag, kwargs in (("off", {"effects": False}), ("on", {"recolour": 0.0})):
+        out = mdd.make_dataset(str(tmp_path / tag), train_count=7, val_count=1, test_count=1, patch_size=32,
+                               test_h=64, test_w=96, seed=5, progress=False, more_photos=False, **kwargs)
+        keys = [k for k in ref.files if k.startswith(tag + "__")]
+        assert len(keys) == 14
+        for key in keys:
+            got = np.asarray(Image.open(os.path.join(out, key.split("__", 1)[1].replace("__", "/")))).astype(int)
             diff = np.abs(got - ref[key].astype(int))
             if got.ndim == 3:
                 assert diff.max() == 0, key
@@ -268,7 +290,7 @@ def test_preview_picture_and_the_summary_line(tmp_path):
                       "patch_size=32", "test_h=64", "test_w=64", "preview=" + preview)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "effects: wb=1, exposure_stops=1, iso_stops=1.5, look=1, blur=0.6, shift=1, recolour=0.5" in proc.stdout
-    assert "training crops from %d photos\n" % len(mdd.TRAIN_PHOTOS) in proc.stdout
+    assert "training crops from 3 of the %d training photos\n" % len(mdd.TRAIN_PHOTOS) in proc.stdout
     img = np.asarray(Image.open(preview))
     # three pairs, two to a row (RAW | target | RAW | target) under a line of labels
     assert img.shape[0] > 2 * 32 and img.shape[1] >= 4 * 32 and img.shape[2] == 3
