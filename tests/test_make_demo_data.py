@@ -55,13 +55,25 @@ def measurable(raws, rgbs):
     return [(r, t) for r, t in zip(raws, rgbs) if camera_means(r, t)[2] >= 100]
 
 
+def assert_same_files(out, ref, keys):
+    """The PNGs under `out` named by the fixture's keys ("[tag__]split__sub__name.png") hold its
+    arrays: targets exactly, RAWs within 1 DN (float32 rounding in another numpy may flip a value
+    that lands on .5 before the integer rounding) at no more than 0.5% of the pixels."""
+    for key in keys:
+        rel = key.split("__", 1)[1] if key.split("__")[0] in ("off", "on") else key
+        got = np.asarray(Image.open(os.path.join(out, rel.replace("__", "/")))).astype(int)
+        diff = np.abs(got - ref[key].astype(int))
+        if got.ndim == 3:
+            assert diff.max() == 0, key
+        else:
+            assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+
+
 def test_effects_off_with_the_first_photos_equals_the_training_data_of_commit_377ac06(tmp_path):
     # tests/data/plain_demo_377ac06.npz: made by make_demo_data.py of commit 377ac06 with these
     # arguments (train_count=3 val_count=2 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5).
     # The training split keeps that version's streams and photos (more_photos=False); val and test
     # draw from their own streams since, so only the training files are compared.
-    # Targets must match exactly; RAWs within 1 DN (float32 rounding in another numpy may flip
-    # a value that lands on .5 before the integer rounding) at no more than 0.5% of the pixels.
     ref = np.load(os.path.join(ROOT, "tests", "data", "plain_demo_377ac06.npz"))
     train_keys = [k for k in ref.files if k.startswith("train__")]
     assert len(train_keys) == 6
@@ -71,13 +83,7 @@ def test_effects_off_with_the_first_photos_equals_the_training_data_of_commit_37
                                more_photos=False, **kwargs)
         assert sorted(k.replace("__", "/") for k in ref.files) == sorted(
             os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*", "*.png")))
-        for key in train_keys:
-            got = np.asarray(Image.open(os.path.join(out, key.replace("__", "/")))).astype(int)
-            diff = np.abs(got - ref[key].astype(int))
-            if got.ndim == 3:
-                assert diff.max() == 0, key
-            else:
-                assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+        assert_same_files(out, ref, train_keys)
 
 
 def test_the_first_photos_give_the_training_data_of_commit_6d24882_past_the_fifth_crop(tmp_path):
@@ -85,20 +91,14 @@ def test_the_first_photos_give_the_training_data_of_commit_6d24882_past_the_fift
     # (the last one with five training photos, and the data of the README's 20k curves) made with
     # train_count=7 val_count=1 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5, with
     # effects=False ("off") and with its default effects ("on"); crops 5 and 6 are the second
-    # round over the photos. Same tolerances as above.
+    # round over the photos.
     ref = np.load(os.path.join(ROOT, "tests", "data", "train_demo_6d24882.npz"))
     for tag, kwargs in (("off", {"effects": False}), ("on", {"recolour": 0.0})):
         out = mdd.make_dataset(str(tmp_path / tag), train_count=7, val_count=1, test_count=1, patch_size=32,
                                test_h=64, test_w=96, seed=5, progress=False, more_photos=False, **kwargs)
         keys = [k for k in ref.files if k.startswith(tag + "__")]
         assert len(keys) == 14
-        for key in keys:
-            got = np.asarray(Image.open(os.path.join(out, key.split("__", 1)[1].replace("__", "/")))).astype(int)
-            diff = np.abs(got - ref[key].astype(int))
-            if got.ndim == 3:
-                assert diff.max() == 0, key
-            else:
-                assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+        assert_same_files(out, ref, keys)
 
 
 def test_val_and_test_data_do_not_depend_on_the_training_split(tmp_path):
