@@ -111,27 +111,31 @@ WHITE_LEVEL = 1023
 PREVIEW_PAIRS = 4
 
 
-PHOTO_PACKAGES = {"": "skimage", "mpl": "matplotlib"}  # photo-name prefix -> the package shipping it
+# photo-name prefix -> (module, its pip name, the photos' folder inside it)
+PHOTO_PACKAGES = {"": ("skimage", "scikit-image", "data"),
+                  "mpl": ("matplotlib", "matplotlib", os.path.join("mpl-data", "sample_data"))}
 
 
-def photo_folder(package="skimage"):
-    spec = importlib.util.find_spec(package)
-    pip = {"skimage": "scikit-image"}.get(package, package)
+def training_photos(more_photos=True):
+    return TRAIN_PHOTOS if more_photos else FIRST_PHOTOS
+
+
+def photo_folder(prefix=""):
+    module, pip, folder = PHOTO_PACKAGES[prefix]  # KeyError: a name in the tables above with an unknown prefix
+    spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise UsageError("%s is not installed; it ships the photos: pip install %s" % (pip, pip))
-    if package == "matplotlib":
-        return os.path.join(os.path.dirname(spec.origin), "mpl-data", "sample_data")
-    return os.path.join(os.path.dirname(spec.origin), "data")
+    return os.path.join(os.path.dirname(spec.origin), folder)
 
 
 def load_photo(name):
     """A photo as 8-bit sRGB [H, W, 3]; a grey texture in its natural colour (TEXTURE_TINTS)."""
     prefix, _, file = name.rpartition(":")
-    package = PHOTO_PACKAGES[prefix]  # KeyError: a name in the tables above with an unknown prefix
-    path = os.path.join(photo_folder(package), file)
+    path = os.path.join(photo_folder(prefix), file)
     if not os.path.isfile(path):
+        module = PHOTO_PACKAGES[prefix][0]
         raise UsageError("the photo %s is missing from %s's data (%s): reinstall %s" % (
-            file, package, os.path.dirname(path), package))
+            file, module, os.path.dirname(path), module))
     with Image.open(path) as img:
         rgb = np.asarray(img.convert("RGB"))
     if name in TEXTURE_TINTS:
@@ -379,29 +383,29 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     if test_count > len(TEST_PHOTOS):
         raise UsageError("test_count=%d: at most %d test scenes exist" % (test_count, len(TEST_PHOTOS)))
     earlier_files(out, overwrite)  # refuses a folder it did not make (before any work)
-    # Each split draws from its own streams (crops and noise; the effects; recolour), so the val and
-    # test data do not depend on train_count, the training photos or recolour. The training streams
-    # are those of earlier versions.
-    streams = {split: [np.random.RandomState(s) for s in keys] for split, keys in (
-        ("train", (seed, [seed, 1], [seed, 2])), ("val", ([seed, 3], [seed, 4])), ("test", ([seed, 5], [seed, 6])))}
+    # Each split draws from its own streams (crops and noise; the effects), and recolour from its
+    # own, so the val and test data do not depend on train_count, the training photos or recolour.
+    # The training streams are those of earlier versions.
+    streams = {split: (np.random.RandomState(a), np.random.RandomState(b)) for split, a, b in (
+        ("train", seed, [seed, 1]), ("val", [seed, 3], [seed, 4]), ("test", [seed, 5], [seed, 6]))}
+    hue_rng = np.random.RandomState([seed, 2])
     shown = []
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     jobs = []
-    train_photos = TRAIN_PHOTOS if more_photos else FIRST_PHOTOS
-    for split, photos, count in (("train", train_photos, train_count), ("val", VAL_PHOTOS, val_count)):
+    for split, photos, count in (("train", training_photos(more_photos), train_count), ("val", VAL_PHOTOS, val_count)):
         jobs.append((split, [load_photo(p) for p in photos], count))
     total = train_count + val_count + test_count
     bar = progress_bar(total=total, desc="making demo data", unit="img", disable=not progress)
     for split, photos, count in jobs:
-        rng, fx_rng, *hue_rng = streams[split]  # recolour's stream: training crops only
+        rng, fx_rng = streams[split]
         raw_dir = os.path.join(tmp, split, phone_dir)
         rgb_dir = os.path.join(tmp, split, dslr_dir)
         os.makedirs(raw_dir)
         os.makedirs(rgb_dir)
         for i, rgb in enumerate(random_patches(photos, count, patch_size, rng)):
             if split == "train" and strengths["recolour"]:
-                angle, sat = hue_rng[0].uniform(-1, 1), hue_rng[0].uniform(-1, 1)
+                angle, sat = hue_rng.uniform(-1, 1), hue_rng.uniform(-1, 1)
                 rgb = recolour(rgb, np.pi * angle * min(strengths["recolour"], 1.0),
                                2.0 ** (0.5 * sat * strengths["recolour"]))
             raw, target = make_pair(rgb, rng, fx_rng, strengths)
@@ -439,7 +443,7 @@ def main(argv):
         print("effects: " + ", ".join("%s=%g" % (k, a[k]) for k in EFFECT_KEYS))
     else:
         print("effects: none (the plain inverse ISP)")
-    photos = len(TRAIN_PHOTOS if a["more_photos"] else FIRST_PHOTOS)
+    photos = len(training_photos(a["more_photos"]))
     print("training crops from %d of the %d training photos%s" % (
         min(photos, a["train_count"]), photos, "" if a["more_photos"] else " (more_photos=False)"))
     if a["preview"]:
