@@ -22,7 +22,7 @@ curve, more saturation and mild sharpening, the same for the whole dataset. `eff
 every strength 0) gives the plain inverse ISP of earlier versions; with `more_photos=False` too
 (the five training photos of earlier versions) the training data are theirs byte for byte. Each
 split draws from its own random streams, so the val and test data do not depend on train_count,
-the training photos or recolour (they differ from those of versions before the added photos).
+the training photos or recolour (they changed once, when each split got its own streams).
 
 Train and val patches (256x256 by default) come from different photos; the test RAWs are
 full-resolution scenes (the default 1088x1920 is larger than any shipped photo, so these are
