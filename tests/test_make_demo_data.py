@@ -55,6 +55,26 @@ def measurable(raws, rgbs):
     return [(r, t) for r, t in zip(raws, rgbs) if camera_means(r, t)[2] >= 100]
 
 
+VAL_AND_TEST = (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm"),
+                ("test", "fujifilm_full_resolution"))
+
+
+def split_files(out, split, sub):
+    """The PNGs of out/split/sub in name order, as float arrays (at least one)."""
+    found = [np.asarray(Image.open(p)).astype(float) for p in sorted(glob.glob(os.path.join(out, split, sub, "*.png")))]
+    assert found, (out, split, sub)
+    return found
+
+
+def assert_same_split_files(out_a, out_b, splits):
+    """Two datasets hold the same files, pixel for pixel, in each (split, sub) folder."""
+    for split, sub in splits:
+        a_files, b_files = split_files(out_a, split, sub), split_files(out_b, split, sub)
+        assert len(a_files) == len(b_files), (split, sub)
+        for a, b in zip(a_files, b_files):
+            assert np.array_equal(a, b), (split, sub)
+
+
 def assert_same_files(out, ref, keys):
     """The PNGs under `out` named by the fixture's keys ("[tag__]split__sub__name.png") hold its
     arrays: targets exactly, RAWs within 1 DN (float32 rounding in another numpy may flip a value
@@ -105,15 +125,10 @@ def test_val_and_test_data_do_not_depend_on_the_training_split(tmp_path):
     kwargs = dict(val_count=3, test_count=1, patch_size=32, test_h=64, test_w=96, seed=4, progress=False)
     outs = [mdd.make_dataset(str(tmp_path / ("d%d" % i)), **dict(kwargs, **extra)) for i, extra in enumerate((
         dict(train_count=2), dict(train_count=11), dict(train_count=5, more_photos=False, recolour=0.0)))]
-    for split, sub in (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm"),
-                       ("test", "fujifilm_full_resolution")):
-        names = sorted(os.listdir(os.path.join(outs[0], split, sub)))
-        assert len(names) == (3 if split == "val" else 1)
-        for name in names:
-            first = np.asarray(Image.open(os.path.join(outs[0], split, sub, name)))
-            for out in outs[1:]:
-                assert np.array_equal(first, np.asarray(Image.open(os.path.join(out, split, sub, name)))), (
-                    split, sub, name)
+    for split, sub in VAL_AND_TEST:
+        assert len(split_files(outs[0], split, sub)) == (3 if split == "val" else 1)
+    for out in outs[1:]:
+        assert_same_split_files(outs[0], out, VAL_AND_TEST)
 
 
 def test_more_photos_adds_training_scenes_after_the_first_five(tmp_path):
@@ -255,28 +270,13 @@ def test_recolour_varies_the_training_colours_only(tmp_path):
     plain = mdd.make_dataset(str(tmp_path / "plain"), **dict(kwargs, **OFF))
     turned = mdd.make_dataset(str(tmp_path / "turned"), **dict(kwargs, **dict(OFF, recolour=1.0)))
 
-    def files(out, split, sub):
-        found = [np.asarray(Image.open(p)).astype(float)
-                 for p in sorted(glob.glob(os.path.join(out, split, sub, "*.png")))]
-        assert found, (out, split, sub)
-        return found
-
-    def same(out_a, out_b, splits):
-        for split, sub in splits:
-            a_files, b_files = files(out_a, split, sub), files(out_b, split, sub)
-            assert len(a_files) == len(b_files)
-            for a, b in zip(a_files, b_files):
-                assert np.array_equal(a, b), (split, sub)
-
-    untouched = (("val", "fujifilm"), ("val", "mediatek_raw"), ("test", "fujifilm"),
-                 ("test", "fujifilm_full_resolution"))
-    same(plain, turned, untouched)
+    assert_same_split_files(plain, turned, VAL_AND_TEST)
     # with every other effect on too: recolour's draws are its own, so val and test stay as they were
     on = mdd.make_dataset(str(tmp_path / "on"), **kwargs)
     off = mdd.make_dataset(str(tmp_path / "on0"), **dict(kwargs, recolour=0.0))
-    same(on, off, untouched)
+    assert_same_split_files(on, off, VAL_AND_TEST)
     hue_moves = []
-    for a, b in zip(files(plain, "train", "fujifilm"), files(turned, "train", "fujifilm")):
+    for a, b in zip(split_files(plain, "train", "fujifilm"), split_files(turned, "train", "fujifilm")):
         assert a.shape == b.shape
         # the same crop, recoloured: brightness (channel mean) mostly kept, the colours moved
         assert np.median(np.abs(a.mean(-1) - b.mean(-1))) < 12
