@@ -395,6 +395,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     jobs = []
     for split, photos, count in (("train", training_photos(more_photos), train_count), ("val", VAL_PHOTOS, val_count)):
         jobs.append((split, [load_photo(p) for p in photos], count))
+    test_photos = [load_photo(p) for p in TEST_PHOTOS[:test_count]]  # every photo read before anything is written
     total = train_count + val_count + test_count
     bar = progress_bar(total=total, desc="making demo data", unit="img", disable=not progress)
     for split, photos, count in jobs:
@@ -418,8 +419,8 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     os.makedirs(raw_dir)
     os.makedirs(rgb_dir)
     rng, fx_rng = streams["test"]
-    for i, photo in enumerate(TEST_PHOTOS[:test_count]):
-        raw, target = make_pair(full_scene(load_photo(photo), test_h, test_w), rng, fx_rng, strengths)
+    for i, photo in enumerate(test_photos):
+        raw, target = make_pair(full_scene(photo, test_h, test_w), rng, fx_rng, strengths)
         save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
         bar.update()
     bar.close()
