@@ -133,9 +133,9 @@ def load_photo(name):
     prefix, _, file = name.rpartition(":")
     path = os.path.join(photo_folder(prefix), file)
     if not os.path.isfile(path):
-        module = PHOTO_PACKAGES[prefix][0]
-        raise UsageError("the photo %s is missing from %s's data (%s): reinstall %s" % (
-            file, module, os.path.dirname(path), module))
+        module, pip, _ = PHOTO_PACKAGES[prefix]
+        raise UsageError("the photo %s is missing from %s's data (%s): pip install --force-reinstall %s" % (
+            file, module, os.path.dirname(path), pip))
     with Image.open(path) as img:
         rgb = np.asarray(img.convert("RGB"))
     if name in TEXTURE_TINTS:
