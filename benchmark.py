@@ -41,6 +41,7 @@ import glob
 import math
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,8 +57,8 @@ from evaluate import SsimMeter, psnr_between, score_images, timed
 from losses import build_losses
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert, convert_session
 from train_log import find_log, parse_log_line, parse_log_name, read_log_lines
-from utils import (Arg, UsageError, atomic_output, check_arch_and_size, import_tf, parse_args, positive_float,
-                   positive_int, progress, run_main, tf_major, tf_version, to_bool)
+from utils import (Arg, Interrupted, UsageError, atomic_output, check_arch_and_size, import_tf, parse_args, positive_float,
+                   positive_int, progress, run_main, signal_name, tf_major, tf_version, to_bool)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -251,21 +252,51 @@ def train_curve(a, arch, nmb, run_dir, points, step):
     err_path = os.path.join(run_dir, "train_stderr.txt")
     t0 = time.time()
     with open(err_path, "a") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True)
-        for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
-            row = parse_log_line(line)
-            if row:
-                it = row["step"]
-                rate = (time.time() - t0) / max(it - start_at, 1)
-                print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
-                    label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
-        proc.wait()
+        # In its own session, so that a Ctrl-C in the terminal reaches this process only: each
+        # SIGINT/SIGTERM that this process gets is passed on to the training once (the first makes
+        # it save and stop, a second stops it at once). Left to itself, a training whose parent
+        # was killed would run on unseen until its next progress line broke the pipe, unsaved.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True,
+                                start_new_session=True)
+        with _signals_passed_to(proc) as received:
+            for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
+                row = parse_log_line(line)
+                if row:
+                    it = row["step"]
+                    rate = (time.time() - t0) / max(it - start_at, 1)
+                    print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
+                        label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
+            proc.wait()
     if proc.returncode != 0:
         with open(err_path) as f:
             tail = [line for line in f.read().splitlines() if line.strip()][-1:]
+        said = tail[0] if tail else ""
+        if received:  # stopped by us: say what it saved and how to go on
+            what = (said.split(": ", 1)[-1].split("; resume with:")[0] if "stopped by" in said
+                    else "stopped by %s before saving anything new" % signal_name(received[0]))
+            raise Interrupted("%s %s; the same benchmark.py command continues from its last checkpoint" % (
+                label, what), received[0])
         raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
-            label, proc.returncode, tail[0] if tail else "", err_path))
+            label, proc.returncode, said, err_path))
     return read_curve(run_dir)
+
+
+@contextlib.contextmanager
+def _signals_passed_to(proc):
+    """A block during which this process's SIGINT and SIGTERM are sent on to proc; yields the list
+    of the signals received."""
+    received = []
+
+    def forward(signum, frame):
+        received.append(signum)
+        if proc.poll() is None:
+            proc.send_signal(signum)
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def quality(a, archs):

@@ -3,8 +3,15 @@ mode=horovod is tested with the distributed training, in test_horovod.py."""
 import csv
 import os
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 
-from conftest import assert_usage_error, run_script
+import pytest
+
+from conftest import ROOT, assert_usage_error, run_script
 from utils import tf_major
 
 TF2 = tf_major() >= 2
@@ -84,3 +91,56 @@ def test_quality_curves_table_csv_png_and_resume(demo_data, tmp_path):
     proc = run_script("benchmark.py", *common + ["curve=2,4,6", "infer=False"])
     assert proc.returncode == 0 and proc.stdout.count("complete in") == 2, proc.stdout
     assert_usage_error(run_script("benchmark.py", *common + ["curve=2,x"]), "curve=")
+
+
+def _processes_mentioning(text):
+    """The pids of running processes whose command line contains text."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if text.encode() in f.read():
+                    pids.append(int(pid))
+        except OSError:  # ended meanwhile
+            pass
+    return pids
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_quality_mode_saves_the_training_and_the_same_command_continues(signum, demo_data, tmp_path):
+    work = str(tmp_path / "curves")
+    common = ["mode=quality", "archs=model", "dataset_dir=" + demo_data, "patch=64", "batch_size=2",
+              "work_dir=" + work, "infer=False"]
+    run_dir = os.path.join(work, "model16_lr0.0005_b2_p64_s0")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "benchmark.py")] + common + ["curve=7,100000"],
+                            cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    out = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout))
+    reader.start()
+    try:
+        deadline = time.time() + 300
+        while not any("model:16 step 7/" in line for line in out) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert any("model:16 step 7/" in line for line in out), "".join(out)
+        proc.send_signal(signum)  # to benchmark.py only, as `kill PID` does
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join()
+    err = proc.stderr.read()
+    name = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}[signum]
+    assert proc.returncode == 128 + signum and "Traceback" not in err, err[-3000:]
+    said = [line for line in err.splitlines() if line.startswith("benchmark.py: ")]
+    assert len(said) == 1, err[-3000:]
+    match = re.search(r"model:16 stopped by %s after iteration (\d+), saved as (\S+); the same benchmark.py "
+                      r"command continues from its last checkpoint$" % name, said[0])
+    assert match, said[0]
+    done = int(match.group(1))
+    assert done >= 7 and match.group(2) == os.path.join(run_dir, "model_iteration_%d.ckpt" % done)
+    assert not _processes_mentioning(run_dir)        # the training stopped with it, not left running
+    proc = run_script("benchmark.py", *common + ["curve=7,%d" % (done + 1)], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model:16: training to %d iterations (resuming from %d)" % (done + 1, done) in proc.stdout, proc.stdout
