@@ -267,13 +267,17 @@ def train_curve(a, arch, nmb, run_dir, points, step):
                     print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
                         label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
             proc.wait()
-    if proc.returncode != 0:
+    if proc.returncode != 0 or received:
         with open(err_path) as f:
             tail = [line for line in f.read().splitlines() if line.strip()][-1:]
         said = tail[0] if tail else ""
-        if received:  # stopped by us: say what it saved and how to go on
-            what = (said.split(": ", 1)[-1].split("; resume with:")[0] if "stopped by" in said
-                    else "stopped by %s before saving anything new" % signal_name(received[0]))
+        if received:  # stopped by the user: say what it saved and how to go on
+            if proc.returncode == 0:
+                what = "had finished when %s came" % signal_name(received[0])
+            elif "stopped by" in said:
+                what = said.split(": ", 1)[-1].split("; resume with:")[0]
+            else:
+                what = "stopped by %s before saving anything new" % signal_name(received[0])
             raise Interrupted("%s %s; the same benchmark.py command continues from its last checkpoint" % (
                 label, what), received[0])
         raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
