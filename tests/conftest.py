@@ -6,11 +6,13 @@ Tests run on whichever stack's Python runs pytest (run_tests.sh runs them on bot
 started as subprocesses with that same Python, exactly as a user types them. Test files import
 helpers from here, never from each other.
 """
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -46,6 +48,22 @@ def run_script(*words, cwd=ROOT, env=None, timeout=600, python=None):
     return subprocess.run(cmd + [str(w) for w in words[1:]], cwd=cwd, env=full_env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def lines_read_while_running(stream, proc):
+    """A list that a thread fills with `stream`'s lines (proc.stdout or proc.stderr, opened as
+    text) while the block runs; on leaving, proc is killed if it still runs, and the list is then
+    complete."""
+    lines = []
+    reader = threading.Thread(target=lines.extend, args=(stream,))
+    reader.start()
+    try:
+        yield lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join()
 
 
 def assert_usage_error(proc, *needles):

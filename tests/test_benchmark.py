@@ -6,12 +6,11 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from conftest import ROOT, assert_usage_error, run_script
+from conftest import ROOT, assert_usage_error, lines_read_while_running, run_script
 from utils import tf_major
 
 TF2 = tf_major() >= 2
@@ -116,20 +115,13 @@ def test_a_signal_to_quality_mode_saves_the_training_and_the_same_command_contin
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "benchmark.py")] + common + ["curve=7,100000"],
                             cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
-    out = []
-    reader = threading.Thread(target=lambda: out.extend(proc.stdout))
-    reader.start()
-    try:
+    with lines_read_while_running(proc.stdout, proc) as out:
         deadline = time.time() + 300
         while not any("model:16 step 7/" in line for line in out) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert any("model:16 step 7/" in line for line in out), "".join(out)
         proc.send_signal(signum)  # to benchmark.py only, as `kill PID` does
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join()
     err = proc.stderr.read()
     name = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}[signum]
     assert proc.returncode == 128 + signum and "Traceback" not in err, err[-3000:]

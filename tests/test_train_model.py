@@ -2,7 +2,6 @@
 nothing written; kill -9 and resume; NaN stops training without saving it; same seed, same losses;
 the patch pool re-drawn in the background (issue 15).
 Each case runs the script as a user types it (a subprocess), on whichever stack runs pytest."""
-import contextlib
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import train_model
 from previews import label_band_height
 from checkpoints import ckpt_prefix, existing_iterations
 from conftest import (LOG_LINE, RAW_SUB, RGB_SUB, ROOT, SMALL, _is_tf_noise, assert_usage_error, ckpt_reader,
-                      first_file, kv_words, run_script, save_image, truncate_file)
+                      first_file, kv_words, lines_read_while_running, run_script, save_image, truncate_file)
 from train_log import read_log_lines
 from utils import import_tf
 
@@ -514,27 +513,6 @@ def test_second_run_in_one_model_dir_stops_and_kill_9_leaves_no_stale_lock(demo_
     assert "restored %s" % ckpt_prefix(model_dir, "model", last) in proc.stdout
 
 
-def _read_stderr(proc, lines):
-    for line in proc.stderr:
-        lines.append(line)
-
-
-@contextlib.contextmanager
-def _stderr_lines(proc):
-    """A list that a thread fills with the process's stderr lines while the block runs; on leaving,
-    the process is killed if it still runs and the list is complete."""
-    import threading
-    lines = []
-    reader = threading.Thread(target=_read_stderr, args=(proc, lines))
-    reader.start()
-    try:
-        yield lines
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join()
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp_path):
     model_dir = str(tmp_path / "m")
@@ -542,7 +520,7 @@ def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp
     options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=7, tensorboard=False, seed=0,
                    num_train_iters=10 ** 6)
     proc = _start_training(options, tmp_path, stderr=subprocess.PIPE)
-    with _stderr_lines(proc) as lines:
+    with lines_read_while_running(proc.stderr, proc) as lines:
         _wait_for_log_step(proc, model_dir, 7)
         time.sleep(0.2)  # some steps past the save of iteration 7
         proc.send_signal(signum)
@@ -575,7 +553,7 @@ def test_a_second_signal_stops_at_once(demo_data, tmp_path):
     options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, eval_step=3, tensorboard=False,
                    num_train_iters=10 ** 6)
     proc = _start_training(options, tmp_path, stderr=subprocess.PIPE)
-    with _stderr_lines(proc) as lines:
+    with lines_read_while_running(proc.stderr, proc) as lines:
         _wait_for_log_step(proc, model_dir, 3)
         proc.send_signal(signal.SIGTERM)
         deadline = time.time() + 120
@@ -735,7 +713,7 @@ def test_the_loader_stops_when_the_loop_ends_in_an_error_or_by_sigterm(demo_data
                                     tensorboard=False, load_workers=2, num_train_iters=10 ** 6), dump, 2)
     proc = subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
-    with _stderr_lines(proc) as lines:
+    with lines_read_while_running(proc.stderr, proc) as lines:
         _wait_for_log_step(proc, model_dir, 7)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=300)
