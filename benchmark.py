@@ -5,6 +5,7 @@
     python benchmark.py mode=quality archs=model,punet iters=600   # equal-budget training on the demo data
     python benchmark.py mode=quality archs=model,punet patch=128 curve=1000,2000,5000,10000,20000 \
         work_dir=results/curves/                                  # learning curves, resumable
+    python benchmark.py mode=quality ... seed=0,1,2               # the same, mean over three seeds
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
 
@@ -22,7 +23,10 @@ CSV and a PNG, and prints one plain progress line per validation (fit for a log 
 `work_dir=` each arch's run lives in its own folder there (arch, num_maps_base, learning rate,
 batch, patch and seed in its name): a restart of the same command continues each arch from its
 last checkpoint and skips finished ones, so the command can be left running in the background
-(`nohup ... > curves.log &`) and started again after a reboot. Unless `infer=False`, it then times
+(`nohup ... > curves.log &`) and started again after a reboot. With several seeds (`seed=0,1,2`;
+two runs of one design can differ by more than the effect being measured) every arch is trained
+once per seed, each seed in its own folder, and the tables, the trade-off and the plot give the
+mean over the seeds, each seed's row below it. Unless `infer=False`, it then times
 each arch's inference at img_h x img_w and prints the MAI-style trade-off against the first arch:
 PSNR gained per doubling of run time.
 
@@ -57,10 +61,18 @@ from evaluate import SsimMeter, psnr_between, score_images, timed
 from losses import build_losses
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert, convert_session
 from train_log import find_log, parse_log_line, parse_log_name, read_log_lines
-from utils import (Arg, Interrupted, UsageError, atomic_output, check_arch_and_size, import_tf, parse_args, positive_float,
-                   positive_int, progress, run_main, signal_name, tf_major, tf_version, to_bool)
+from utils import (Arg, Interrupted, IntList, UsageError, atomic_output, check_arch_and_size, distinct_ints, import_tf,
+                   parse_args, positive_float, positive_int, progress, run_main, signal_name, tf_major, tf_version,
+                   to_bool)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def one_seed(a):
+    """The seed of the modes that take one."""
+    if len(a["seed"]) > 1:
+        raise UsageError("seed=%s: several seeds are for mode=quality; mode=%s takes one" % (a["seed"], a["mode"]))
+    return a["seed"][0]
 
 ARGS = [
     Arg("mode", str, "speed", "speed, quality, precision or horovod (see above)"),
@@ -83,7 +95,9 @@ ARGS = [
         "<work_dir or results>/curves_lr<learning_rate>)"),
     Arg("infer", to_bool, True, "quality mode: also time inference at img_h x img_w and print the trade-off"),
     Arg("learning_rate", positive_float, 5e-4, "quality mode: Adam learning rate"),
-    Arg("seed", int, 0, "quality mode: random seed"),
+    Arg("seed", distinct_ints, IntList([0]),
+        "random seed; quality mode takes several (seed=0,1,2): each arch is trained once per seed and the "
+        "tables and plot give the mean"),
     Arg("ckpt", str, "", "precision mode: checkpoint prefix of the first arch (.../<arch>_iteration_N.ckpt)"),
     Arg("calib_size", positive_int, 100, "precision mode: INT8 calibration inputs"),
 ]
@@ -228,11 +242,11 @@ def read_curve(run_dir):
     return points
 
 
-def train_curve(a, arch, nmb, run_dir, points, step):
-    """Train arch in run_dir up to the last curve point, resuming from its newest checkpoint."""
+def train_curve(a, arch, nmb, seed, run_dir, points, step):
+    """Train arch with this seed in run_dir up to the last curve point, resuming from its newest checkpoint."""
     last = points[-1]
     done = read_curve(run_dir) if os.path.isdir(run_dir) else {}
-    label = "%s:%d" % (arch, nmb)
+    label = "%s:%d" % (arch, nmb) + (" seed %d" % seed if len(a["seed"]) > 1 else "")
     if last in done:
         print("%s: complete in %s (delete that folder to train it again)" % (label, run_dir), flush=True)
         return done
@@ -242,7 +256,7 @@ def train_curve(a, arch, nmb, run_dir, points, step):
            "result_dir=" + os.path.join(run_dir, "previews"), "tensorboard=False",
            "content_loss=False", "batch_size=%d" % a["batch_size"], "patch_w=%d" % a["patch"],
            "patch_h=%d" % a["patch"], "train_size=100000", "learning_rate=%g" % a["learning_rate"],
-           "eval_step=%d" % step, "num_train_iters=%d" % last, "seed=%d" % a["seed"]]
+           "eval_step=%d" % step, "num_train_iters=%d" % last, "seed=%d" % seed]
     if resume:
         cmd.append("restore_iter=latest")
     start_at = max(done) if done else 0
@@ -307,24 +321,32 @@ def quality(a, archs):
     load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
     load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
     points, step = curve_points(a)
+    seeds = a["seed"]
     with contextlib.ExitStack() as stack:
         work = a["work_dir"] or stack.enter_context(tempfile.TemporaryDirectory())
-        curves = []
-        for arch, nmb in archs:
-            run_dir = os.path.join(work, "%s%d_lr%g_b%d_p%d_s%d" % (
-                arch, nmb, a["learning_rate"], a["batch_size"], a["patch"], a["seed"]))
-            curve = train_curve(a, arch, nmb, run_dir, points, step)
-            missing = [p for p in points if p not in curve]
-            if missing:
-                raise UsageError("the log of %s has no validation at iteration(s) %s" % (
-                    run_dir, ",".join(map(str, missing))))
-            curves.append(("%s:%d" % (arch, nmb), curve))
-    print("equal budget: batch %d, %dx%d patches, Adam %g, loss 20*MSE + 20*(1-SSIM), seed %d, data %s"
-          % (a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]))
+        runs = {}  # (arch, nmb): {seed: curve}
+        for seed in seeds:  # every arch at the first seed, then at the next: comparable pairs come early
+            for arch, nmb in archs:
+                run_dir = os.path.join(work, "%s%d_lr%g_b%d_p%d_s%d" % (
+                    arch, nmb, a["learning_rate"], a["batch_size"], a["patch"], seed))
+                curve = train_curve(a, arch, nmb, seed, run_dir, points, step)
+                missing = [p for p in points if p not in curve]
+                if missing:
+                    raise UsageError("the log of %s has no validation at iteration(s) %s" % (
+                        run_dir, ",".join(map(str, missing))))
+                runs.setdefault((arch, nmb), {})[seed] = curve
+    # (label, mean curve over the seeds, {seed: curve}); with one seed the mean is that seed's curve
+    curves = [("%s:%d" % key, mean_curve(list(per_seed.values())), per_seed) for key, per_seed in runs.items()]
+    print("equal budget: batch %d, %dx%d patches, Adam %g, loss 20*MSE + 20*(1-SSIM), %s, data %s" % (
+        a["batch_size"], a["patch"], a["patch"], a["learning_rate"],
+        ("seed " if len(seeds) == 1 else "seeds ") + str(seeds) +
+        ("" if len(seeds) == 1 else " (each arch's row: the mean; its seeds below it)"),
+        a["dataset_dir"]))
     if len(points) == 1:  # a single budget: one row per arch, as before
         print("%-10s %9s %8s %8s %9s" % ("arch", "val PSNR", "SSIM", "MS-SSIM", "train s"))
-        for label, curve in curves:
-            print("%-10s %9.2f %8.4f %8.4f %9.0f" % ((label,) + curve[points[0]]))
+        for label, curve, per_seed in curves:
+            for name, c in _rows(label, curve, per_seed):
+                print("%-10s %9.2f %8.4f %8.4f %9.0f" % ((name,) + c[points[0]]))
     else:
         print_curves(curves, points)
         write_curves(a, curves, points)
@@ -332,43 +354,70 @@ def quality(a, archs):
         tradeoff(a, archs, curves, points[-1])
 
 
+def mean_curve(curves):
+    """{iteration: mean of each figure} over the iterations that every curve has."""
+    common = set.intersection(*(set(c) for c in curves))
+    return {it: tuple(float(np.mean([c[it][k] for c in curves])) for k in range(len(curves[0][it])))
+            for it in sorted(common)}
+
+
+def _rows(label, curve, per_seed):
+    """The rows of one arch: its (mean) curve, then each seed's when there are several."""
+    rows = [(label, curve)]
+    if len(per_seed) > 1:
+        rows += [("  seed %d" % seed, c) for seed, c in per_seed.items()]
+    return rows
+
+
 def print_curves(curves, points):
     print("validation PSNR (dB) / SSIM at each iteration:")
     print("%-10s" % "arch" + "".join("%16d" % p for p in points))
-    for label, curve in curves:
-        print("%-10s" % label + "".join("%9.2f/%.4f" % curve[p][:2] for p in points))
+    for label, curve, per_seed in curves:
+        for name, c in _rows(label, curve, per_seed):
+            print("%-10s" % name + "".join("%9.2f/%.4f" % c[p][:2] for p in points))
     if len(curves) > 1:  # rows "-punet": the first arch's lead over that arch
-        first_label, first = curves[0]
-        for label, curve in curves[1:]:
+        first_label, first = curves[0][:2]
+        for label, curve, _ in curves[1:]:
             print("%-10s" % ("-" + label.split(":")[0])[:10] +
                   "".join("%+9.2f/%+.4f" % (first[p][0] - curve[p][0], first[p][1] - curve[p][1])
                           for p in points))
 
 
 def write_curves(a, curves, points):
-    """CSV and PNG of the curves beside the runs (or in results/ for a temporary work_dir)."""
-    base = a["out"] or os.path.join(a["work_dir"] or "results", "curves_lr%g" % a["learning_rate"])
+    """CSV and PNG of the curves beside the runs (or in results/ for a temporary work_dir). With several
+    seeds: each seed's rows and the mean's in the CSV, the mean (thick) and each seed (thin) in the PNG."""
+    seeds = a["seed"]
+    name = "curves_lr%g" % a["learning_rate"] + ("" if list(seeds) == [0] else "_s" + "-".join(map(str, seeds)))
+    base = a["out"] or os.path.join(a["work_dir"] or "results", name)
     with atomic_output(base + ".csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["arch", "learning_rate", "iteration", "val_psnr", "val_ssim", "val_ms_ssim", "train_s"])
-            for label, curve in curves:
-                for it in sorted(curve):
-                    w.writerow([label, a["learning_rate"], it] + ["%.4f" % v for v in curve[it]])
+            w.writerow(["arch", "learning_rate", "seed", "iteration", "val_psnr", "val_ssim", "val_ms_ssim",
+                        "train_s"])
+            for label, curve, per_seed in curves:
+                rows = list(per_seed.items()) + ([("mean", curve)] if len(per_seed) > 1 else [])
+                for seed, c in rows:
+                    for it in sorted(c):
+                        w.writerow([label, a["learning_rate"], seed, it] + ["%.4f" % v for v in c[it]])
     fig = Figure(figsize=(11, 4.2))  # no pyplot: no GUI backend, no global figure to close
     axes = fig.subplots(1, 2)
-    for k, (label, curve) in enumerate(curves):
+    for k, (label, curve, per_seed) in enumerate(curves):
         its = sorted(curve)
         for ax, col in zip(axes, (0, 1)):
-            ax.plot(its, [curve[i][col] for i in its], "-", color="C%d" % k, label=label)
+            ax.plot(its, [curve[i][col] for i in its], "-", color="C%d" % k,
+                    label=label if len(seeds) == 1 else "%s, mean of %d seeds" % (label, len(seeds)))
             ax.plot(points, [curve[p][col] for p in points], "o", color="C%d" % k, ms=4)
-    for ax, name in zip(axes, ("validation PSNR (dB)", "validation SSIM")):
-        ax.set(xlabel="iteration", ylabel=name, title=name)
+            if len(per_seed) > 1:
+                for c in per_seed.values():
+                    ax.plot(sorted(c), [c[i][col] for i in sorted(c)], "-", color="C%d" % k, lw=0.7, alpha=0.4)
+    for ax, title in zip(axes, ("validation PSNR (dB)", "validation SSIM")):
+        ax.set(xlabel="iteration", ylabel=title, title=title)
         ax.ticklabel_format(axis="both", style="plain", useOffset=False)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("batch %d, %dx%d patches, Adam %g, seed %d, %s" % (
-        a["batch_size"], a["patch"], a["patch"], a["learning_rate"], a["seed"], a["dataset_dir"]), fontsize=9)
+    fig.suptitle("batch %d, %dx%d patches, Adam %g, %s, %s" % (
+        a["batch_size"], a["patch"], a["patch"], a["learning_rate"], "seed %s" % str(seeds) if len(seeds) == 1
+        else "seeds %s (thin lines: each seed)" % str(seeds), a["dataset_dir"]), fontsize=9)
     fig.tight_layout()
     with atomic_output(base + ".png", ".tmp.png") as tmp:
         fig.savefig(tmp, dpi=110)
@@ -392,7 +441,7 @@ def tradeoff(a, archs, curves, last):
     print("%-10s %10s %10s %7s %9s %8s %13s" % ("arch", "params", "infer ms", "ratio", "val PSNR", "dPSNR",
                                                "dB/doubling"))
     p0 = curves[0][1][last][0]
-    for s, t, (label, curve) in zip(subjects, times, curves):
+    for s, t, (label, curve, _) in zip(subjects, times, curves):
         p = curve[last][0]
         doublings = math.log2(t / times[0])
         per = "-" if abs(doublings) < 1e-3 else "%+.2f" % ((p - p0) / doublings)
@@ -401,6 +450,7 @@ def tradeoff(a, archs, curves, last):
 
 def precision(a, archs):
     arch, nmb = archs[0]
+    seed = one_seed(a)
     tf = import_tf()  # before anything imports tensorflow: it quiets TF's C++ logs
     if not checkpoint_exists(a["ckpt"]):
         raise UsageError("ckpt=%r: no such checkpoint (give the prefix, e.g. models/model_iteration_600.ckpt)"
@@ -420,7 +470,7 @@ def precision(a, archs):
             for p in progress(precisions, desc="converting at %dx%d" % (w, h), unit="model"):
                 if p == "int8":
                     calib = calib or list(calibration_inputs(a["dataset_dir"], "mediatek_raw/", shape,
-                                                             a["calib_size"], a["seed"]))
+                                                             a["calib_size"], seed))
                 path = os.path.join(tmp, "%s_%s.tflite" % (size, p))
                 with open(path, "wb") as f:
                     f.write(convert(tf, pb, shape, p, "uint8", calib))
@@ -471,6 +521,7 @@ def precision(a, archs):
 
 
 def horovod(a, archs):
+    seed = one_seed(a)
     load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
     runner = os.path.join(os.path.dirname(sys.executable), "horovodrun")
     if subprocess.run([sys.executable, "-c", "import horovod.tensorflow"], stderr=subprocess.DEVNULL).returncode:
@@ -488,7 +539,7 @@ def horovod(a, archs):
                        "num_maps_base=%d" % nmb, "dataset_dir=" + a["dataset_dir"], "model_dir=" + model_dir,
                        "content_loss=False", "tensorboard=False", "batch_size=%d" % a["batch_size"],
                        "patch_w=%d" % a["patch"], "patch_h=%d" % a["patch"], "train_size=100000",
-                       "eval_step=%d" % iters, "num_train_iters=%d" % iters, "seed=%d" % a["seed"]]
+                       "eval_step=%d" % iters, "num_train_iters=%d" % iters, "seed=%d" % seed]
                 print("%d rank%s, %d iterations ..." % (ranks, "s" if ranks > 1 else "", iters), flush=True)
                 proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
                 if proc.returncode != 0:

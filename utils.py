@@ -142,10 +142,29 @@ def non_negative_float(text):
     return value
 
 
+class IntList(tuple):
+    """Integers as given on the command line (e.g. seed=0,1,2); str() gives them back as typed."""
+
+    def __str__(self):
+        return ",".join(map(str, self))
+
+
+def distinct_ints(text):
+    """One integer or several, comma-separated and each once: 0 or 0,1,2."""
+    try:
+        values = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise ValueError("not a list of integers")
+    if len(set(values)) < len(values):
+        raise ValueError("each value once")
+    return IntList(values)
+
+
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
               optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
               positive_int: "positive integer", non_negative_int: "integer >= 0",
-              positive_float: "positive number", non_negative_float: "number >= 0"}
+              positive_float: "positive number", non_negative_float: "number >= 0",
+              distinct_ints: "an integer or several, comma-separated (e.g. 0,1,2)"}
 
 
 def format_help(prog, table, doc=""):

@@ -92,6 +92,46 @@ def test_quality_curves_table_csv_png_and_resume(demo_data, tmp_path):
     assert_usage_error(run_script("benchmark.py", *common + ["curve=2,x"]), "curve=")
 
 
+def test_quality_curves_over_several_seeds_give_the_mean_and_each_seed(demo_data, tmp_path):
+    work = str(tmp_path / "curves")
+    common = ["mode=quality", "archs=model,punet:4", "dataset_dir=" + demo_data, "patch=64", "batch_size=2",
+              "work_dir=" + work, "curve=2,4", "infer=False"]
+    proc = run_script("benchmark.py", *common + ["seed=0,1"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model:16 seed 1 step 4/4: val PSNR" in proc.stdout, proc.stdout
+    # each arch's row is the mean of its seeds' rows, which follow it
+    cell = r"\s+([\d.]+)/([\d.]+)\s+([\d.]+)/([\d.]+)$"
+    rows = re.findall(r"^(model:16|punet:4|  seed 0|  seed 1)" + cell, proc.stdout, re.M)
+    assert [r[0] for r in rows] == ["model:16", "  seed 0", "  seed 1", "punet:4", "  seed 0", "  seed 1"], proc.stdout
+    means = {}
+    for k in (0, 3):
+        mean, s0, s1 = ([float(v) for v in r[1:]] for r in rows[k:k + 3])
+        assert all(abs(m - (a + b) / 2) <= 0.0051 for m, a, b in zip(mean, s0, s1)), rows[k:k + 3]
+        means[rows[k][0]] = mean
+    lead = re.search(r"^-punet\s+([-+][\d.]+)/([-+][\d.]+)\s+([-+][\d.]+)/([-+][\d.]+)$", proc.stdout, re.M)
+    assert lead, proc.stdout
+    assert abs(float(lead.group(3)) - (means["model:16"][2] - means["punet:4"][2])) <= 0.011
+    assert sorted(os.listdir(work)) == ["curves_lr0.0005_s0-1.csv", "curves_lr0.0005_s0-1.png",
+                                        "model16_lr0.0005_b2_p64_s0", "model16_lr0.0005_b2_p64_s1",
+                                        "punet4_lr0.0005_b2_p64_s0", "punet4_lr0.0005_b2_p64_s1"]
+    with open(os.path.join(work, "curves_lr0.0005_s0-1.csv")) as f:
+        table = list(csv.DictReader(f))
+    assert [(r["arch"], r["seed"], r["iteration"]) for r in table] == [
+        (arch, seed, it) for arch in ("model:16", "punet:4") for seed in ("0", "1", "mean") for it in ("2", "4")]
+    for r in (r for r in table if r["seed"] == "mean"):
+        pair = [float(q["val_psnr"]) for q in table if (q["arch"], q["iteration"]) == (r["arch"], r["iteration"])
+                and q["seed"] != "mean"]
+        assert abs(float(r["val_psnr"]) - sum(pair) / 2) < 1e-3
+    # one of those seeds alone: its finished runs are reused, and the table has no seed rows
+    proc = run_script("benchmark.py", *common + ["seed=1"])
+    assert proc.returncode == 0 and proc.stdout.count("complete in") == 2, proc.stdout
+    assert "_s1 (delete" in proc.stdout and "  seed" not in proc.stdout, proc.stdout
+    assert_usage_error(run_script("benchmark.py", *common + ["seed=0,x"]), "comma-separated")
+    assert_usage_error(run_script("benchmark.py", *common + ["seed=1,1"]), "each value once")
+    assert_usage_error(run_script("benchmark.py", "mode=precision", "seed=0,1", "ckpt=x"),
+                       "several seeds are for mode=quality")
+
+
 def _processes_mentioning(text):
     """The pids of running processes whose command line contains text."""
     pids = []
