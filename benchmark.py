@@ -378,7 +378,8 @@ def print_curves(curves, points):
     if len(curves) > 1:  # rows "-punet": the first arch's lead over that arch
         first_label, first = curves[0][:2]
         for label, curve, _ in curves[1:]:
-            print("%-10s" % ("-" + label.split(":")[0])[:10] +
+            name = label.split(":")[0]  # the arch's name, or all of the label where it is the first arch's
+            print("%-10s" % ("-" + (label if name == first_label.split(":")[0] else name)) +
                   "".join("%+9.2f/%+.4f" % (first[p][0] - curve[p][0], first[p][1] - curve[p][1])
                           for p in points))
 

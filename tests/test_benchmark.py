@@ -176,3 +176,14 @@ def test_a_signal_to_quality_mode_saves_the_training_and_the_same_command_contin
     proc = run_script("benchmark.py", *common + ["curve=7,%d" % (done + 1)], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "model:16: training to %d iterations (resuming from %d)" % (done + 1, done) in proc.stdout, proc.stdout
+
+
+def test_lead_rows_name_the_arch_and_its_size_where_both_archs_share_a_name(capsys):
+    import benchmark
+    one = {1000: (17.0, 0.5, 0.8, 1.0)}
+    other = {1000: (16.0, 0.4, 0.8, 1.0)}
+    benchmark.print_curves([("model:16", one, {0: one}), ("model:8", other, {0: other}),
+                            ("punet:16", other, {0: other})], [1000])
+    out = capsys.readouterr().out
+    assert re.search(r"^-model:8\s+\+1\.00/\+0\.1000$", out, re.M), out
+    assert re.search(r"^-punet\s+\+1\.00/\+0\.1000$", out, re.M), out
