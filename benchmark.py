@@ -68,6 +68,11 @@ from utils import (Arg, Interrupted, IntList, UsageError, atomic_output, check_a
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def seed_words(seeds):
+    """"seed 0" or "seeds 0,1,2"."""
+    return ("seed " if len(seeds) == 1 else "seeds ") + str(seeds)
+
+
 def one_seed(a):
     """The seed of the modes that take one."""
     if len(a["seed"]) > 1:
@@ -339,8 +344,7 @@ def quality(a, archs):
     curves = [("%s:%d" % key, mean_curve(list(per_seed.values())), per_seed) for key, per_seed in runs.items()]
     print("equal budget: batch %d, %dx%d patches, Adam %g, loss 20*MSE + 20*(1-SSIM), %s, data %s" % (
         a["batch_size"], a["patch"], a["patch"], a["learning_rate"],
-        ("seed " if len(seeds) == 1 else "seeds ") + str(seeds) +
-        ("" if len(seeds) == 1 else " (each arch's row: the mean; its seeds below it)"),
+        seed_words(seeds) + ("" if len(seeds) == 1 else " (each arch's row: the mean; its seeds below it)"),
         a["dataset_dir"]))
     if len(points) == 1:  # a single budget: one row per arch, as before
         print("%-10s %9s %8s %8s %9s" % ("arch", "val PSNR", "SSIM", "MS-SSIM", "train s"))
@@ -417,8 +421,8 @@ def write_curves(a, curves, points):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("batch %d, %dx%d patches, Adam %g, %s, %s" % (
-        a["batch_size"], a["patch"], a["patch"], a["learning_rate"], "seed %s" % str(seeds) if len(seeds) == 1
-        else "seeds %s (thin lines: each seed)" % str(seeds), a["dataset_dir"]), fontsize=9)
+        a["batch_size"], a["patch"], a["patch"], a["learning_rate"],
+        seed_words(seeds) + ("" if len(seeds) == 1 else " (thin lines: each seed)"), a["dataset_dir"]), fontsize=9)
     fig.tight_layout()
     with atomic_output(base + ".png", ".tmp.png") as tmp:
         fig.savefig(tmp, dpi=110)
