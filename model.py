@@ -113,9 +113,10 @@ def punet(x, num_maps_base=16):
 #   field and run at 49-54 ms / 98-120 ms.
 # - UNITS=1, BLOCKS=1: a second unit per block took inference to 89 ms on TF 2.21 (4.9x PUNET,
 #   below the 5x target); one unit gives 5.3 GFLOP in all (PUNET 78.8), 8.2-8.6x / 8.8-9.1x faster.
-#   Nor does added capacity buy quality: on 20k-iteration curves on the realistic demo data a
-#   second unit, num_maps_base=32 and coarser levels all learned faster at first, reached a lower
-#   training loss and ended lower on the validation scenes (README, "Learning curves").
+#   Nor does added capacity buy quality: on learning curves of 10k-20k iterations on the realistic
+#   demo data a second unit, num_maps_base=32 and coarser levels all learned faster at first,
+#   reached a lower training loss and were lower on the validation scenes at the end of their runs
+#   (README, "Learning curves").
 # - DENSE_LAYERS=2 with growth = b: the dense concatenation hands the second conv the input and
 #   the first conv's maps; 16 output maps keep each conv efficient (8-map convs ran at ~90
 #   GFLOP/s against ~145 GFLOP/s for 16 maps).
