@@ -131,8 +131,8 @@ def punet(x, num_maps_base=16):
 # - Output mapping: a sigmoid on the 12-channel half-resolution tensor (as many elements as the
 #   output) bounds the output to (0, 1) like the targets, then depth_to_space(2). PUNET's
 #   tanh * 0.58 + 0.5 and a per-pixel colour matrix applied to the input's own colour ended
-#   within the spread between seeds of it on 20k-iteration curves, three seeds each (README), and
-#   the colour matrix takes ~3x the time.
+#   level with the sigmoid, within the spread between seeds, on 20k-iteration curves of three
+#   seeds each (README); the colour matrix also takes ~3x the time.
 # - Head conv with stride 2 rather than a space-to-depth: one op that sees a 3x3 neighbourhood of
 #   Bayer cells. Any even photo size works: when half the size is odd, the extra row/column of
 #   the quarter-resolution grid is cropped after the depth_to_space.
