@@ -4,7 +4,8 @@ Both map a debayered RAW `[N, H/2, W/2, 4]` (float32, ÷1020) to RGB `[N, H, W, 
 a node named `output_l0`. `build(arch, input, num_maps_base)` is the one entry point.
 
 Every op used here converts to a TFLite builtin (CONV_2D with fused ReLU, TRANSPOSE_CONV,
-MAX_POOL_2D, LEAKY_RELU, CONCATENATION, ADD, MUL, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
+MAX_POOL_2D, AVERAGE_POOL_2D, REDUCE_MAX, STRIDED_SLICE, LEAKY_RELU, CONCATENATION, ADD, MUL,
+MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
 """
 import numpy as np
 
@@ -93,7 +94,8 @@ def punet(x, num_maps_base=16):
 # --------------------------------------------------------------------------------------------
 # arch=model: a compact network for the speed-weighted MAI21 score (b = num_maps_base).
 #
-#   head: 3x3 conv, stride 2, on the 4-channel Bayer planes -> 2b maps at quarter resolution
+#   head: 3x3 conv, stride 2, on the 4-channel Bayer planes -> 2b maps at quarter resolution,
+#       each map times a per-image white-patch gain (below)
 #   LFB x BLOCKS: UNITS stacked RRDB units, their outputs fused by an LRFU
 #       RRDB unit: DENSE_LAYERS dense 3x3 convs of `growth` maps each (every conv sees the unit
 #       input and all earlier convs), then a 1x1 local fusion back to 2b maps with an adaptively
@@ -133,9 +135,18 @@ def punet(x, num_maps_base=16):
 #   tanh * 0.58 + 0.5 and a per-pixel colour matrix applied to the input's own colour ended
 #   level with the sigmoid, within the spread between seeds, on 20k-iteration curves of three
 #   seeds each (README); the colour matrix also takes ~3x the time.
-# - No global prior on the input: each Bayer plane divided by its brightest 4x4 average (a
-#   white-patch estimate of the light and exposure), given beside the RAW, raised the late part of
-#   the curve but lowered SSIM at every point and slowed the first 5k-8k iterations (README).
+# - White-patch gain, the one global path: most of the validation error left on the realistic
+#   demo data is each scene's light and exposure (README), which a body that sees a few dozen
+#   pixels cannot read. The brightest 4x4 average of each Bayer plane (a white-patch estimate of
+#   light times exposure) sets a gain per image and head map, exp(W log wp + b): a learned power
+#   law, so W = -1 on the greens cancels exposure exactly (the head is ReLU(conv), homogeneous).
+#   Multiplying the maps rather than adding inputs: the RAW divided by wp given beside it raised
+#   the late curve too but lowered SSIM throughout and slowed the start (probably the dark
+#   patches' noise, amplified); given through zero-initialised weights it ended lower than
+#   without it. W and b start at zero, so the network starts as it did without the gain; x10 on
+#   them lets Adam move the exponents by O(1) within a few thousand steps; the cap bounds the
+#   gain at e^4 = 55 (the trained gains reach it on the darkest patches).
+#   Cost: a 4x4 average pool and a max over the input, ~0.1 % of the FLOPs, 160 parameters.
 # - Head conv with stride 2 rather than a space-to-depth: one op that sees a 3x3 neighbourhood of
 #   Bayer cells. Any even photo size works: when half the size is odd, the extra row/column of
 #   the quarter-resolution grid is cropped after the depth_to_space.
@@ -146,6 +157,9 @@ UNITS = 1
 DENSE_LAYERS = 2
 WIDTH = 2      # body maps = WIDTH * b
 GROWTH = 1     # dense growth = GROWTH * b
+WP_FLOOR = 0.05  # white-patch gain: the floor on each plane's brightest 4x4 average
+GAIN_RATE = 10.0  # its weights' scale (a learning-rate factor for Adam)
+GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
 
 
 def _conv(x, k, out, name, act=True, stride=1):
@@ -189,6 +203,26 @@ def _lfb(x, c, growth, name, skip_init):
         return _fuse_with_residual(outs, c, "lrfu", skip_init=skip_init, fuse_init=1.0)
 
 
+def _white_patch(x):
+    """[N, 1, 1, 4]: the brightest 4x4 average of each Bayer plane (the two greens share one),
+    floored at WP_FLOOR: where a patch has a white region, its light and exposure."""
+    cells = tf.nn.avg_pool(x, ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1], padding="SAME")
+    wp = tf.reduce_max(cells, axis=[1, 2], keepdims=True)
+    green = 0.5 * (wp[..., 1:2] + wp[..., 2:3])
+    return tf.maximum(tf.concat([wp[..., 0:1], green, green, wp[..., 3:4]], axis=3), WP_FLOOR)
+
+
+def _light_gain(wp, c):
+    """[N, 1, 1, c]: a gain per image and head map, exp(GAIN_RATE * (W log wp + b)) capped at
+    e^GAIN_CAP. W and b start at zero: gain 1, so at step 0 the head is as without it."""
+    lw = tf.math.log(wp)
+    with tf.variable_scope("white_patch"):
+        w = tf.get_variable("weights", [1, 1, 4, c], initializer=tf.zeros_initializer())
+        b = tf.get_variable("biases", [c], initializer=tf.zeros_initializer())
+        e = tf.nn.bias_add(tf.nn.conv2d(lw, w * GAIN_RATE, strides=[1, 1, 1, 1], padding="SAME"), b * GAIN_RATE)
+    return tf.exp(tf.minimum(e, GAIN_CAP))
+
+
 def compact_model(x, num_maps_base=16):
     b = num_maps_base
     c = WIDTH * b
@@ -196,7 +230,8 @@ def compact_model(x, num_maps_base=16):
         raise ValueError("arch=model needs an even num_maps_base (2b maps -> b/2 after depth_to_space)")
     growth = GROWTH * b
     with tf.variable_scope("generator"):
-        head = _conv(x, 3, c, "head", stride=2)
+        wp = _white_patch(x)
+        head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(wp, c), name="lit_head")
         h = head
         for i in range(BLOCKS):
             # with one block its identity term also carries the global residual (same skip path)
@@ -222,15 +257,27 @@ def checkpoint_arch(prefix):
     if "generator/Variable" in shapes:              # PUNET: first conv is [3, 3, 4, b]
         return "punet", shapes["generator/Variable"][3]
     if "generator/head/weights" in shapes:          # arch=model: head is [3, 3, 4, WIDTH * b]
-        return "model", shapes["generator/head/weights"][3] // WIDTH
+        b = shapes["generator/head/weights"][3] // WIDTH
+        if "generator/white_patch/weights" not in shapes:
+            return EARLIER_MODEL, b
+        return "model", b
     return None
+
+
+# what checkpoint_arch calls an arch=model checkpoint from before the white-patch gain (2026-11-27)
+EARLIER_MODEL = "model-without-white-patch"
 
 
 def restore_error(prefix, arch, num_maps_base, err):
     """The one-line message for a checkpoint that does not fit the graph."""
     found = checkpoint_arch(prefix)
-    what = ("it was made with arch=%s num_maps_base=%d" % found if found
-            else str(err).splitlines()[0][:160])
+    if found and found[0] == EARLIER_MODEL:
+        what = ("it was made with the earlier arch=model (num_maps_base=%d, before the white-patch gain of "
+                "2026-11-27); train again, or use it with that code: git checkout 717bc4b" % found[1])
+    elif found:
+        what = "it was made with arch=%s num_maps_base=%d" % found
+    else:
+        what = str(err).splitlines()[0][:160]
     return "checkpoint %s does not fit arch=%s num_maps_base=%d: %s" % (prefix, arch, num_maps_base, what)
 
 

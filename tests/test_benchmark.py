@@ -23,7 +23,7 @@ def test_speed_mode_prints_a_row_per_arch():
     rows = re.findall(r"^(model:16|punet:8)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)"
                       r"\s+([\d.]+)\s+([\d.]+)$", proc.stdout, re.M)
     assert [r[0] for r in rows] == ["model:16", "punet:8"], proc.stdout
-    assert int(rows[0][1]) == 17776
+    assert int(rows[0][1]) == 17936
     assert rows[0][4] == rows[0][6] == rows[0][8] == "1.000"  # ratios are to the first arch
     assert float(rows[1][2]) > float(rows[0][2])               # PUNET costs more GFLOP
 
