@@ -208,8 +208,9 @@ def _white_patch(x):
     floored at WP_FLOOR: where a patch has a white region, its light and exposure."""
     cells = tf.nn.avg_pool(x, ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1], padding="SAME")
     wp = tf.reduce_max(cells, axis=[1, 2], keepdims=True)
-    green = 0.5 * (wp[..., 1:2] + wp[..., 2:3])
-    return tf.maximum(tf.concat([wp[..., 0:1], green, green, wp[..., 3:4]], axis=3), WP_FLOOR)
+    # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
+    green = 0.5 * (wp[:, :, :, 1:2] + wp[:, :, :, 2:3])
+    return tf.maximum(tf.concat([wp[:, :, :, 0:1], green, green, wp[:, :, :, 3:4]], axis=3), WP_FLOOR)
 
 
 def _light_gain(wp, c):
