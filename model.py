@@ -106,7 +106,7 @@ def punet(x, num_maps_base=16):
 #   tail: 3x3 conv to 12 channels, sigmoid, depth_to_space(2) -> full-resolution RGB in (0, 1)
 #
 # Why this shape. Costs at 1088x1920 (input 544x960) from benchmark.py on a 2-core CPU, given as
-# TF 2.21 / TF 1.15 inference times; PUNET takes 418-453 ms / 870-1050 ms there.
+# TF 2.21 / TF 1.15 inference times; PUNET takes 418-461 ms / 870-1100 ms there.
 # - Body at quarter resolution (272x480) with 2b = 32 maps: at half resolution with b = 16 maps
 #   the narrow convs are memory-bound and every concat is a pass over a 33 MB tensor. A first
 #   half-resolution version (b maps, 2 units of 2 dense convs, growth b/2; 10.4 GFLOP) took
@@ -114,7 +114,8 @@ def punet(x, num_maps_base=16):
 #   resolution, with twice the maps and growth b, do more work per pixel at twice the receptive
 #   field and run at 49-54 ms / 98-120 ms.
 # - UNITS=1, BLOCKS=1: a second unit per block took inference to 89 ms on TF 2.21 (4.9x PUNET,
-#   below the 5x target); one unit gives 5.3 GFLOP in all (PUNET 78.8), 8.2-8.6x / 8.8-9.1x faster.
+#   below the 5x target); one unit gives 5.3 GFLOP in all (PUNET 78.8), 7.5-8.6x / 10-11x faster
+#   (the README's speed tables).
 #   Nor does added capacity buy quality: on learning curves of 10k-20k iterations on the realistic
 #   demo data a second unit, num_maps_base=32 and coarser levels all learned faster at first,
 #   reached a lower training loss and were lower on the validation scenes at the end of their runs
@@ -138,15 +139,19 @@ def punet(x, num_maps_base=16):
 # - White-patch gain, the one global path: most of the validation error left on the realistic
 #   demo data is each scene's light and exposure (README), which a body that sees a few dozen
 #   pixels cannot read. The brightest 4x4 average of each Bayer plane (a white-patch estimate of
-#   light times exposure) sets a gain per image and head map, exp(W log wp + b): a learned power
-#   law, so W = -1 on the greens cancels exposure exactly (the head is ReLU(conv), homogeneous).
+#   light times exposure) sets a gain per image and head map, exp(GAIN_RATE (W log wp + b)): a
+#   learned power law; an exponent of -1 on the greens' wp cancels the exposure (exactly while
+#   the head's bias is zero, wp is above its floor and the gain below its cap: ReLU(conv) is
+#   homogeneous). wp is taken over the whole input: a 64x64 crop in training, the whole photo at
+#   test time (the README compares both designs on full-size test scenes too).
 #   Multiplying the maps rather than adding inputs: the RAW divided by wp given beside it raised
 #   the late curve too but lowered SSIM throughout and slowed the start (probably the dark
 #   patches' noise, amplified); given through zero-initialised weights it ended lower than
 #   without it. W and b start at zero, so the network starts as it did without the gain; x10 on
 #   them lets Adam move the exponents by O(1) within a few thousand steps; the cap bounds the
 #   gain at e^4 = 55 (the trained gains reach it on the darkest patches).
-#   Cost: a 4x4 average pool and a max over the input, ~0.1 % of the FLOPs, 160 parameters.
+#   Cost: a 4x4 average pool and a max over the input and one multiply over the head's maps,
+#   ~0.2 % of the FLOPs; 10b parameters (160 at b = 16).
 # - Head conv with stride 2 rather than a space-to-depth: one op that sees a 3x3 neighbourhood of
 #   Bayer cells. Any even photo size works: when half the size is odd, the extra row/column of
 #   the quarter-resolution grid is cropped after the depth_to_space.

@@ -87,12 +87,59 @@ def _exposure_run(scale, wp_weights):
             return sess.run([y, head], {x: scale * inp})
 
 
-def test_white_patch_gain_starts_at_one_and_can_cancel_exposure():
-    # at its initial (zero) weights the gain is 1: the head maps scale with the exposure
-    _, h1 = _exposure_run(1.0, [0, 0, 0, 0])
-    _, h2 = _exposure_run(2.0, [0, 0, 0, 0])
+def test_white_patch_gain_starts_at_one():
+    # freshly initialised, the gain is 1: the head's maps are its ReLU(conv) unchanged
+    with tf.Graph().as_default() as graph:
+        x = tf.placeholder(tf.float32, [2, 16, 20, 4])
+        model.build("model", x)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            inp = np.random.RandomState(0).rand(2, 16, 20, 4).astype(np.float32)
+            lit_head = graph.get_operation_by_name("generator/lit_head")
+            relu, gain, lit = sess.run(list(lit_head.inputs) + [lit_head.outputs[0]], {x: inp})
+    assert gain.shape == (2, 1, 1, 32)
+    np.testing.assert_array_equal(gain, 1.0)
+    assert np.abs(relu).max() > 0
+    np.testing.assert_array_equal(lit, relu)
+
+
+def test_white_patch_statistic_against_numpy():
+    rs = np.random.RandomState(1)
+    raw = 0.3 * rs.rand(3, 16, 24, 4).astype(np.float32)
+    raw[0, 4:8, 8:12, :] = [0.9, 0.6, 0.8, 0.7]   # a bright 4x4 cell in image 0
+    raw[2] *= 0.01                                  # image 2 dark: below the floor
+    cells = raw.reshape(3, 4, 4, 6, 4, 4).mean(axis=(2, 4))     # 4x4 averages [3, 4, 6, 4]
+    wp = cells.max(axis=(1, 2))                                  # [3, 4]
+    wp[:, 1] = wp[:, 2] = 0.5 * (wp[:, 1] + wp[:, 2])           # the greens share one
+    want = np.maximum(wp, model.WP_FLOOR)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, None, None, 4])
+        got = tf.Session().run(model._white_patch(x), {x: raw})
+    assert got.shape == (3, 1, 1, 4)
+    np.testing.assert_allclose(got[:, 0, 0, :], want, rtol=1e-6)
+    np.testing.assert_allclose(got[0, 0, 0], [0.9, 0.7, 0.7, 0.7], rtol=1e-6)
+    assert (got[2] == model.WP_FLOOR).all()
+
+
+def test_white_patch_gain_is_capped():
+    with tf.Graph().as_default():
+        wp = tf.placeholder(tf.float32, [1, 1, 1, 4])
+        gain = model._light_gain(wp, 8)
+        variables = {v.op.name: v for v in tf.global_variables()}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            variables["white_patch/biases"].load(np.full(8, 10.0, np.float32), sess)  # exponent 100
+            got = sess.run(gain, {wp: np.full([1, 1, 1, 4], 0.5, np.float32)})
+    np.testing.assert_allclose(got, np.exp(model.GAIN_CAP), rtol=1e-6)
+
+
+def test_white_patch_gain_can_cancel_exposure():
+    # at zero weights the head maps scale with the exposure, and so does the output
+    out1, h1 = _exposure_run(1.0, [0, 0, 0, 0])
+    out2, h2 = _exposure_run(2.0, [0, 0, 0, 0])
     assert np.abs(h2 - 2 * h1).max() < 1e-5 * np.abs(h1).max()
-    # exponent -1 on the greens' white patch (the stored weights are scaled by GAIN_RATE):
+    assert np.abs(out2 - out1).max() > 1e-3
+    # exponent -1 in total on the greens' white patch (the stored weights are scaled by GAIN_RATE):
     # the head maps, and so the output, no longer depend on the exposure
     w = -0.5 / model.GAIN_RATE
     out1, h1 = _exposure_run(1.0, [0, w, w, 0])
@@ -100,8 +147,6 @@ def test_white_patch_gain_starts_at_one_and_can_cancel_exposure():
     assert np.abs(h1).max() > 0
     assert np.abs(h2 - h1).max() < 1e-5 * np.abs(h1).max()
     assert np.abs(out2 - out1).max() < 1e-5
-    out3, _ = _exposure_run(2.0, [0, 0, 0, 0])
-    assert np.abs(out3 - out1).max() > 1e-3  # without the gain the exposure shows
 
 
 def test_checkpoint_of_the_earlier_model_is_named(tmp_path):
