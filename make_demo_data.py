@@ -85,8 +85,8 @@ NO_EFFECTS = dict.fromkeys(EFFECT_KEYS, 0.0)
 # Disjoint photos for each split: file names inside scikit-image's data folder, "mpl:" names inside
 # matplotlib's sample_data folder. The three grey textures (grass, gravel, brick) are given their
 # natural colours (TEXTURE_TINTS). Five colour photos alone made the network learn their colours by
-# heart on long runs (validation PSNR peaked at ~4k iterations and fell while the training loss
-# kept falling); the textures, a second photo of a person and `recolour` give it variety.
+# heart on long runs (docs/experiments.md); the textures, a second photo of a person and `recolour`
+# give it variety.
 FIRST_PHOTOS = ("astronaut.png", "coffee.png", "hubble_deep_field.jpg", "retina.jpg", "ihc.png")
 TRAIN_PHOTOS = FIRST_PHOTOS + ("mpl:grace_hopper.jpg", "grass.png", "gravel.png", "brick.png")
 VAL_PHOTOS = ("rocket.jpg", "chelsea.png")

@@ -105,56 +105,21 @@ def punet(x, num_maps_base=16):
 #   depth_to_space(2) back to half resolution (2b -> b/2 maps)
 #   tail: 3x3 conv to 12 channels, sigmoid, depth_to_space(2) -> full-resolution RGB in (0, 1)
 #
-# Why this shape. Costs at 1088x1920 (input 544x960) from benchmark.py on a 2-core CPU, given as
-# TF 2.21 / TF 1.15 inference times; PUNET takes 418-461 ms / 870-1100 ms there.
-# - Body at quarter resolution (272x480) with 2b = 32 maps: at half resolution with b = 16 maps
-#   the narrow convs are memory-bound and every concat is a pass over a 33 MB tensor. A first
-#   half-resolution version (b maps, 2 units of 2 dense convs, growth b/2; 10.4 GFLOP) took
-#   131-138 ms / 410 ms, only 3.2x / 2.2x faster than PUNET. The same blocks at quarter
-#   resolution, with twice the maps and growth b, do more work per pixel at twice the receptive
-#   field and run at 49-54 ms / 98-120 ms.
-# - UNITS=1, BLOCKS=1: a second unit per block took inference to 89 ms on TF 2.21 (4.9x PUNET,
-#   below the 5x target); one unit gives 5.3 GFLOP in all (PUNET 78.8), 7.5-8.6x / 10-11x faster
-#   (the README's speed tables).
-#   Nor does added capacity buy quality: on learning curves of 10k-20k iterations on the realistic
-#   demo data a second unit, num_maps_base=32 and coarser levels all learned faster at first,
-#   reached a lower training loss and were lower on the validation scenes at the end of their runs
-#   (README, "Learning curves").
-# - DENSE_LAYERS=2 with growth = b: the dense concatenation hands the second conv the input and
-#   the first conv's maps; 16 output maps keep each conv efficient (8-map convs ran at ~90
-#   GFLOP/s against ~145 GFLOP/s for 16 maps).
-# - Activations are ReLU with bias_add: TF fuses Conv2D+BiasAdd+Relu into one op and TFLite
-#   fuses ReLU into CONV_2D, so activations cost no extra pass (leaky ReLU is a separate op).
-# - Adaptive residual weights are folded into the 1x1 fusion conv, whose input already holds x:
-#   alpha * x + beta * (W z + c) = (beta * W + alpha * E) z + beta * c, E the identity on the x
-#   channels. alpha and beta stay learned scalars (initial 1 and 0.2, the usual RRDB residual
-#   scaling, so a fresh body is near identity and trains stably) at no per-pixel cost; likewise
-#   the LRFU's gamma, which with one block also carries the global residual (the block input is
-#   the head output, so the local and global skips are the same path; initial 2).
-# - Output mapping: a sigmoid on the 12-channel half-resolution tensor (as many elements as the
-#   output) bounds the output to (0, 1) like the targets, then depth_to_space(2). PUNET's
-#   tanh * 0.58 + 0.5 and a per-pixel colour matrix applied to the input's own colour ended
-#   level with the sigmoid, within the spread between seeds, on 20k-iteration curves of three
-#   seeds each (README); the colour matrix also takes ~3x the time.
-# - White-patch gain, the one global path: most of the validation error left on the realistic
-#   demo data is each scene's light and exposure (README), which a body that sees a few dozen
-#   pixels cannot read. The brightest 4x4 average of each Bayer plane (a white-patch estimate of
-#   light times exposure) sets a gain per image and head map, exp(GAIN_RATE (W log wp + b)): a
-#   learned power law; an exponent of -1 on the greens' wp cancels the exposure (exactly while
-#   the head's bias is zero, wp is above its floor and the gain below its cap: ReLU(conv) is
-#   homogeneous). wp is taken over the whole input: a 64x64 crop in training, the whole photo at
-#   test time (the README compares both designs on full-size test scenes too).
-#   Multiplying the maps rather than adding inputs: the RAW divided by wp given beside it raised
-#   the late curve too but lowered SSIM throughout and slowed the start (probably the dark
-#   patches' noise, amplified); given through zero-initialised weights it ended lower than
-#   without it. W and b start at zero, so the network starts as it did without the gain; x10 on
-#   them lets Adam move the exponents by O(1) within a few thousand steps; the cap bounds the
-#   gain at e^4 = 55 (the trained gains reach it on the darkest patches).
-#   Cost: a 4x4 average pool and a max over the input and one multiply over the head's maps,
-#   ~0.2 % of the FLOPs; 10b parameters (160 at b = 16).
-# - Head conv with stride 2 rather than a space-to-depth: one op that sees a 3x3 neighbourhood of
-#   Bayer cells. Any even photo size works: when half the size is odd, the extra row/column of
-#   the quarter-resolution grid is cropped after the depth_to_space.
+# Why this shape, one line per choice (the reasoning and the measurements: docs/design.md):
+# - body at quarter resolution with 2b maps: at half resolution the narrow convs are memory-bound.
+# - UNITS=1, BLOCKS=1: a second unit costs inference time and did not buy validation quality.
+# - DENSE_LAYERS=2 with growth = b: convs of b maps run efficiently where narrower ones do not.
+# - ReLU with bias_add: TF and TFLite fuse it into the conv, so activations cost no extra pass.
+# - residual weights folded into the 1x1 fusion conv, whose input holds x, so they cost no pass:
+#   alpha * x + beta * (W z + c) = (beta * W + alpha * E) z + beta * c, E the identity on x.
+# - learned scalars start at alpha 1, beta 0.2 (a fresh body near identity) and the LRFU's gamma
+#   at 2 (with one block it also carries the global residual: the same skip path).
+# - sigmoid output: bounded to (0, 1) like the targets; the alternatives tried ended level with it.
+# - white-patch gain, the one global path: it gives the body the scene's light and exposure,
+#   which a few dozen pixels cannot show; it multiplies the head's maps (no input noise amplified)
+#   and starts at 1 (W, b zero), so the network starts as it would without it.
+# - head conv with stride 2 rather than space-to-depth: one op that sees a 3x3 neighbourhood of
+#   Bayer cells; any even photo size works (an odd half size is cropped after depth_to_space).
 # --------------------------------------------------------------------------------------------
 
 BLOCKS = 1
