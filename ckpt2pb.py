@@ -11,7 +11,8 @@ import os
 import sys
 
 from checkpoints import checkpoint_exists, write_frozen_graph
-from utils import UsageError, import_tf, run_main
+from errors import UsageError, run_main
+from tfimport import import_tf
 
 
 def main(argv):

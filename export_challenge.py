@@ -19,10 +19,13 @@ import tempfile
 
 import numpy as np
 
+from archs import check_arch_and_size
+from args import Arg, optional_int, parse_args, positive_int, to_bool
 from checkpoints import find_checkpoint, freeze_checkpoint
+from errors import UsageError, run_main
+from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
-from utils import (Arg, UsageError, atomic_output, check_arch_and_size, check_writable_dir, import_tf, optional_int,
-                   parse_args, positive_int, run_main, tf_major, tf_version, to_bool)
+from utils import atomic_output, check_writable_dir
 
 ARGS = [
     Arg("model_dir", str, "models/", "where the checkpoints are"),

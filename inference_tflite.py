@@ -22,10 +22,14 @@ import os
 import numpy as np
 
 import load_dataset
+from archs import size_tag
+from args import Arg, optional_int, parse_args, positive_int, to_bool
+from errors import UsageError, run_main
 from evaluate import SsimMeter, check_test_images, folder_images, psnr_between, score_images, write_csv
+from progress import progress
+from tfimport import import_tf
 from tflite import TFLiteModel, is_dynamic, load_model, shape_text
-from utils import (Arg, UsageError, ensure_dir, import_tf, optional_int, parse_args, positive_int, progress, run_main,
-                   size_tag, to_bool)
+from utils import ensure_dir
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),

@@ -43,8 +43,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from utils import (Arg, UsageError, atomic_write_text, non_negative_float, parse_args, positive_int,
-                   progress as progress_bar, run_main, to_bool)
+from args import Arg, non_negative_float, parse_args, positive_int, to_bool
+from errors import UsageError, run_main
+from progress import progress as progress_bar
+from utils import atomic_write_text
 
 ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),

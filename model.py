@@ -9,7 +9,8 @@ MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
 """
 import numpy as np
 
-from utils import ARCHS, SIZE_MULTIPLE, import_tf  # noqa: F401  (ARCHS, SIZE_MULTIPLE re-exported)
+from archs import ARCHS, SIZE_MULTIPLE  # noqa: F401  (ARCHS, SIZE_MULTIPLE re-exported)
+from tfimport import import_tf
 
 tf = import_tf()
 

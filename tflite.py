@@ -1,7 +1,7 @@
 """TFLite: reading frozen graphs, converting them (FP32, FP16, INT8 with calibration inputs), and
 running models: the interpreter wrapper (threads, quantised input/output) and a frozen-graph
 runner with the same interface. Functions take the TensorFlow module `tf` (imported late, see
-utils.import_tf)."""
+tfimport.import_tf)."""
 import contextlib
 import os
 import sys
@@ -11,8 +11,9 @@ import warnings
 import numpy as np
 
 import load_dataset
+from errors import RunFailure, UsageError
 from evaluate import median_seconds
-from utils import RunFailure, UsageError, tf_major, tf_version
+from tfimport import tf_major, tf_version
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TF1_THREADS = "default (TF 1.15 cannot set them)"
