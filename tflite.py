@@ -4,6 +4,7 @@ runner with the same interface. Functions take the TensorFlow module `tf` (impor
 tfimport.import_tf)."""
 import contextlib
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -80,9 +81,24 @@ def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
         yield x[None]
 
 
-def _toco_on_path():
-    # TF 1.15's converter runs the helper program toco_from_protos that sits beside python
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+@contextlib.contextmanager
+def _toco_found():
+    """TF 1.15's converter runs its helper program toco_from_protos by name, through a shell that
+    looks it up on PATH, and passes no environment of its own; pip puts the program beside python,
+    which is on PATH only in an activated venv. So, for the conversion only, PATH gets python's
+    folder, and is put back after it. TF 2.x converts in-process and needs nothing."""
+    if tf_major() >= 2 or shutil.which("toco_from_protos"):
+        yield
+        return
+    old = os.environ.get("PATH")
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + (old or "")
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PATH"]
+        else:
+            os.environ["PATH"] = old
 
 
 def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
@@ -96,7 +112,6 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
                          "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
                          ".venv/bin/python (bash setup_env.sh tf2)" % tf_version())
-    _toco_on_path()
     converter = tf.lite.TFLiteConverter.from_frozen_graph(
         graph_path, ["Placeholder"], ["output_l0"], {"Placeholder": list(shape)})
     if precision == "fp16":
@@ -108,7 +123,8 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
     try:
-        return converter.convert()
+        with _toco_found():
+            return converter.convert()
     except UsageError:
         raise
     except Exception as err:
@@ -118,8 +134,9 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
 
 def convert_session(tf, sess, inputs, outputs):
     """The FP32 .tflite bytes of a live session's graph (no freezing to a file)."""
-    _toco_on_path()
-    return tf.lite.TFLiteConverter.from_session(sess, inputs, outputs).convert()
+    converter = tf.lite.TFLiteConverter.from_session(sess, inputs, outputs)
+    with _toco_found():
+        return converter.convert()
 
 
 def quantize(x, scale, zero_point, dtype):
