@@ -67,6 +67,14 @@ def non_negative_float(text):
     return value
 
 
+def optional_positive_int(text):
+    """A positive integer, or None (the words None / none / empty)."""
+    value = optional_int(text)
+    if value is not None and value <= 0:
+        raise ValueError("must be a positive integer or None")
+    return value
+
+
 def size_or_full(text):
     """A positive integer, or the word full (each image at its own size)."""
     if text.strip().lower() == "full":
@@ -94,6 +102,7 @@ def distinct_ints(text):
 
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
               optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
+              optional_positive_int: "positive integer or None",
               positive_int: "positive integer", non_negative_int: "integer >= 0",
               positive_float: "positive number", non_negative_float: "number >= 0",
               distinct_ints: "an integer or several, comma-separated (e.g. 0,1,2)"}

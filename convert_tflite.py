@@ -20,7 +20,7 @@ input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...
 """
 import os
 
-from archs import size_tag
+from archs import DEFAULT_SIZE, size_tag
 from args import Arg, parse_args, positive_int
 from errors import UsageError, run_main
 from progress import progress
@@ -39,7 +39,7 @@ ARGS = [
     Arg("calib_size", positive_int, 100, "int8: number of calibration inputs"),
     Arg("seed", int, 0, "int8: random choice of calibration patches"),
 ]
-SEED_SHAPE = (1, 544, 960, 4)
+SEED_SHAPE = (1, DEFAULT_SIZE[0] // 2, DEFAULT_SIZE[1] // 2, 4)  # the seed's input, 1x544x960x4
 CALIB_SHAPE_ANY = (1, 128, 128, 4)  # INT8 calibration inputs of an any-size model: 256x256 crops
 
 

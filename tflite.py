@@ -14,7 +14,7 @@ import numpy as np
 import load_dataset
 from errors import RunFailure, UsageError
 from evaluate import median_seconds
-from tfimport import tf_major, tf_version
+from tfimport import native_stderr_filtered, tf_major, tf_version
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TF1_THREADS = "default (TF 1.15 cannot set them)"
@@ -149,21 +149,6 @@ def dequantize(q, scale, zero_point):
     return (q.astype(np.float32) - zero_point) * np.float32(scale)
 
 
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Hide what TFLite's C++ prints to stderr (\"INFO: Created TensorFlow Lite XNNPACK delegate\")
-    while an interpreter is set up; our own errors are raised, and reported, afterwards."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def interpreter_class(tf):
     """The TFLite interpreter and the name of its runtime: LiteRT's own (the ai-edge-litert
     package) on TF 2.x, whose tf.lite.Interpreter is deprecated in its favour; tf.lite on TF 1.15."""
@@ -196,7 +181,9 @@ class TFLiteModel:
         interpreter, self.runtime = interpreter_class(tf)
         self.threads = TF1_THREADS
         try:
-            with native_stderr_silenced():
+            # TFLite's C++ prints notes ("INFO: Created TensorFlow Lite XNNPACK delegate") while an
+            # interpreter is set up: all dropped; our own errors are raised, and reported, afterwards
+            with native_stderr_filtered(drop=lambda line: True):
                 try:
                     self.interp = interpreter(num_threads=threads, **source)
                     self.threads = str(threads)
@@ -289,10 +276,10 @@ def load_model(tf, path, threads=None):
     return GraphModel(tf, path) if path.endswith(".pb") else TFLiteModel(tf, path, threads)
 
 
-PAIR_TOL = 1e-4  # an FP32 .tflite against its TF graph, max-abs on outputs
+PARITY_TOL = 1e-4  # an FP32 .tflite against its TF graph, max-abs on outputs in 0..1
 
 
-def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=PAIR_TOL, seed=0):
+def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=PARITY_TOL, seed=0):
     """Check a .tflite (TFLiteModel) as the challenge wants it: input tensor `Placeholder` of
     shape `want_in`, output `output_l0` of shape `want_out` (-1: any size), and its output within
     `tol` max-abs of the frozen graph's (GraphModel) at each of `input_sizes` ((h/2, w/2) pairs) on
