@@ -56,14 +56,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import load_dataset
+from archs import check_arch_and_size
+from args import Arg, IntList, distinct_ints, parse_args, positive_float, positive_int, to_bool
 from checkpoints import checkpoint_exists, existing_iterations, freeze_checkpoint
+from errors import Interrupted, UsageError, run_main, signal_name
 from evaluate import SsimMeter, psnr_between, score_images, timed
 from losses import build_losses
+from progress import progress
+from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert, convert_session
 from train_log import find_log, parse_log_line, parse_log_name, read_log_lines
-from utils import (Arg, Interrupted, IntList, UsageError, atomic_output, check_arch_and_size, distinct_ints, import_tf,
-                   parse_args, positive_float, positive_int, progress, run_main, signal_name, tf_major, tf_version,
-                   to_bool)
+from utils import atomic_output
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -9,8 +9,10 @@ import os
 import shutil
 import sys
 
+from archs import ARCHS
+from errors import RunFailure, UsageError
 from train_log import run_logs
-from utils import ARCHS, RunFailure, UsageError, atomic_output
+from utils import atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
 
@@ -227,7 +229,7 @@ def restore(tf, saver, sess, prefix, arch, num_maps_base):
     try:
         saver.restore(sess, prefix)
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
-        import model  # builds on TensorFlow, which is imported late (see utils.import_tf)
+        import model  # builds on TensorFlow, which is imported late (see tfimport.import_tf)
         raise UsageError(model.restore_error(prefix, arch, num_maps_base, err))
     except (tf.errors.DataLossError, tf.errors.OutOfRangeError):  # damaged since `damage` looked
         raise UsageError(damage(tf, prefix) or "checkpoint %s is damaged" % prefix)

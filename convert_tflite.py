@@ -20,9 +20,13 @@ input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...
 """
 import os
 
+from archs import DEFAULT_SIZE, size_tag
+from args import Arg, parse_args, positive_int
+from errors import UsageError, run_main
+from progress import progress
+from tfimport import import_tf, tf_major
 from tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
-from utils import (Arg, UsageError, atomic_output, check_writable_dir, ensure_dir, import_tf, parse_args, positive_int,
-                   progress, run_main, size_tag, tf_major)
+from utils import atomic_output, check_writable_dir, ensure_dir
 
 ARGS = [
     Arg("pb", str, "models/original/punet_pretrained.pb", "frozen graph (Placeholder -> output_l0)"),
@@ -35,14 +39,14 @@ ARGS = [
     Arg("calib_size", positive_int, 100, "int8: number of calibration inputs"),
     Arg("seed", int, 0, "int8: random choice of calibration patches"),
 ]
-SEED_SHAPE = (1, 544, 960, 4)
+SEED_SHAPE = (1, DEFAULT_SIZE[0] // 2, DEFAULT_SIZE[1] // 2, 4)  # the seed's input, 1x544x960x4
 CALIB_SHAPE_ANY = (1, 128, 128, 4)  # INT8 calibration inputs of an any-size model: 256x256 crops
 
 
 def default_out(pb, precision, shape=None):
     """The .pb's own name, .tflite, with _fp16/_int8 for those precisions. A dynamic-size graph
     (<stem>_none.pb) converted at a given input shape takes that size instead of _none (none for
-    the default size), as frozen graphs are named (utils.size_tag)."""
+    the default size), as frozen graphs are named (archs.size_tag)."""
     stem = pb[:-3] if pb.endswith(".pb") else pb
     if shape is not None:
         stem = (stem[:-len("_none")] if stem.endswith("_none") else stem) + size_tag(2 * shape[1], 2 * shape[2])

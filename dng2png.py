@@ -16,8 +16,11 @@ demosaiced, 4-colour CFAs). The EXIF orientation is not applied: the mosaic stay
 import os
 
 import previews
+from args import Arg, parse_args
+from errors import UsageError, run_main
 from load_dataset import read_dng
-from utils import Arg, UsageError, ensure_dir, parse_args, progress, run_main
+from progress import progress
+from utils import ensure_dir
 
 ARGS = [
     Arg("input", str, "", "a DNG file, or a folder: every .dng in it"),

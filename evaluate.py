@@ -12,7 +12,9 @@ import numpy as np
 
 import load_dataset
 import previews
-from utils import UsageError, atomic_output, progress
+from errors import UsageError
+from progress import progress
+from utils import atomic_output
 
 ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
 

@@ -19,10 +19,13 @@ import tempfile
 
 import numpy as np
 
+from archs import DEFAULT_SIZE, check_arch_and_size
+from args import Arg, optional_int, optional_positive_int, parse_args, positive_int, to_bool
 from checkpoints import find_checkpoint, freeze_checkpoint
+from errors import UsageError, run_main
+from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
-from utils import (Arg, UsageError, atomic_output, check_arch_and_size, check_writable_dir, import_tf, optional_int,
-                   parse_args, positive_int, run_main, tf_major, tf_version, to_bool)
+from utils import atomic_output, check_writable_dir
 
 ARGS = [
     Arg("model_dir", str, "models/", "where the checkpoints are"),
@@ -31,11 +34,11 @@ ARGS = [
     Arg("orig", to_bool, False, "use <model_dir>/original/<arch>_pretrained.ckpt"),
     Arg("restore_iter", optional_int, None, "checkpoint iteration (None: the last one)"),
     Arg("out_dir", str, "models/challenge/", "folder for model_none.tflite and model.tflite"),
-    Arg("img_h", positive_int, 1088, "model.tflite: full-resolution height (input img_h/2)"),
-    Arg("img_w", positive_int, 1920, "model.tflite: full-resolution width (input img_w/2)"),
+    Arg("img_h", positive_int, DEFAULT_SIZE[0], "model.tflite: full-resolution height (input img_h/2)"),
+    Arg("img_w", positive_int, DEFAULT_SIZE[1], "model.tflite: full-resolution width (input img_w/2)"),
     Arg("check_sizes", str, "384x256,320x512", "model_none.tflite: two or more WxH photo sizes to check it at"),
     Arg("overwrite", to_bool, False, "replace model_none.tflite / model.tflite if out_dir has them"),
-    Arg("threads", optional_int, None, "interpreter threads for the latency (None: one per CPU core)"),
+    Arg("threads", optional_positive_int, None, "interpreter threads for the latency (None: one per CPU core)"),
     Arg("runs", positive_int, 5, "timed runs for the latency medians (after one warm-up)"),
 ]
 NAMES = ("model_none.tflite", "model.tflite")
@@ -60,8 +63,6 @@ def main(argv):
     a = parse_args(ARGS, argv, prog="export_challenge.py", doc=__doc__)
     check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
     sizes = parse_sizes(a["check_sizes"], a["arch"], a["num_maps_base"])
-    if a["threads"] is not None and a["threads"] <= 0:
-        raise UsageError("threads must be a positive integer or None")
     prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
     out_dir = a["out_dir"]
     targets = [os.path.join(out_dir, n) for n in NAMES]

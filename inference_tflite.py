@@ -22,10 +22,14 @@ import os
 import numpy as np
 
 import load_dataset
+from archs import size_tag
+from args import Arg, optional_positive_int, parse_args, positive_int, to_bool
+from errors import UsageError, run_main
 from evaluate import SsimMeter, check_test_images, folder_images, psnr_between, score_images, write_csv
-from tflite import TFLiteModel, is_dynamic, load_model, shape_text
-from utils import (Arg, UsageError, ensure_dir, import_tf, optional_int, parse_args, positive_int, progress, run_main,
-                   size_tag, to_bool)
+from progress import progress
+from tfimport import import_tf
+from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
+from utils import ensure_dir
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),
@@ -35,10 +39,9 @@ ARGS = [
     Arg("result_dir", str, "results/", "where save_images writes"),
     Arg("save_images", to_bool, False, "write result PNGs, side-by-side PNGs and a CSV"),
     Arg("crop", to_bool, False, "take the top-left part of RAWs larger than the model's size"),
-    Arg("threads", optional_int, None, "interpreter threads (None: one per CPU core; TF 1.15 cannot set them)"),
+    Arg("threads", optional_positive_int, None, "interpreter threads (None: one per CPU core; TF 1.15 cannot set them)"),
     Arg("runs", positive_int, 10, "timed invocations for the latency median (after one warm-up)"),
 ]
-PARITY_TOL = 1e-4  # FP32 TFLite against the TF graph, max-abs on outputs in 0..1
 
 
 def check_sizes(raw_dir, names, shape, crop, tflite):
@@ -58,8 +61,6 @@ def check_sizes(raw_dir, names, shape, crop, tflite):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="inference_tflite.py", doc=__doc__)
-    if a["threads"] is not None and a["threads"] <= 0:
-        raise UsageError("threads must be a positive integer or None")
     names = load_dataset.list_raws(a["raw_dir"], "RAW")  # PNGs, or a phone's DNGs
     # what can be checked without TensorFlow is checked before it is imported
     if not os.path.isfile(a["tflite"]):
@@ -73,8 +74,6 @@ def main(argv):
         check_sizes(a["raw_dir"], names, model.shape, a["crop"], a["tflite"])
     reference = None
     if a["reference"]:
-        if not os.path.isfile(a["reference"]):
-            raise UsageError("reference model %r not found" % a["reference"])
         reference = load_model(tf, a["reference"], threads)
         ref_shape = None if reference.shape is None else tuple(reference.shape)
         if not model.dynamic and ref_shape is not None and not is_dynamic(ref_shape) and ref_shape != model.shape:

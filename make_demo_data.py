@@ -40,11 +40,15 @@ import os
 import shutil
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 from scipy import ndimage
 
-from utils import (Arg, UsageError, atomic_write_text, non_negative_float, parse_args, positive_int,
-                   progress as progress_bar, run_main, to_bool)
+import load_dataset
+import previews
+from args import Arg, non_negative_float, parse_args, positive_int, to_bool
+from errors import UsageError, run_main
+from progress import progress as progress_bar
+from utils import atomic_write_text
 
 ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),
@@ -243,35 +247,16 @@ def make_pair(rgb_u8, rng, fx_rng, strengths):
     return (inverse_isp(rgb_u8, rng, scene, strengths["blur"]), dslr_look(rgb_u8, strengths["look"]))
 
 
-def sensor_view(raw):
-    """The RAW as the sensor saw it, for a person: R, mean G, B at full resolution with no white
-    balance and no brightening (a dark or tinted scene looks dark or tinted), 1/2.2 gamma."""
-    r = raw[0::2, 0::2].astype(np.float32)
-    g = 0.5 * (raw[0::2, 1::2].astype(np.float32) + raw[1::2, 0::2])
-    b = raw[1::2, 1::2].astype(np.float32)
-    rgb = np.clip(np.stack([r, g, b], -1) / WHITE_LEVEL, 0, 1) ** (1 / 2.2)
-    return rgb.repeat(2, axis=0).repeat(2, axis=1)
-
-
 def write_preview(path, pairs, per_row=2, labels=("RAW (as the sensor saw it)", "target")):
-    """A labelled PNG of the pairs, `per_row` pairs (RAW view | target) to a row."""
-    gap, head = 4, 16
-    h, w = pairs[0][1].shape[:2]
-    rows = (len(pairs) + per_row - 1) // per_row
-    cols = 2 * min(per_row, len(pairs))
-    canvas = np.full((head + rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
-    for i, (raw, rgb) in enumerate(pairs):
-        y, x = head + (i // per_row) * (h + gap), 2 * (i % per_row) * (w + gap)
-        canvas[y:y + h, x:x + w] = (sensor_view(raw) * 255 + 0.5).astype(np.uint8)
-        canvas[y:y + h, x + w + gap:x + 2 * w + gap] = rgb
-    img = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(img)
-    for c in range(cols):
-        draw.text((c * (w + gap) + 2, 2), labels[c % 2], fill=(0, 0, 0))
+    """A labelled PNG of the pairs, `per_row` pairs (RAW as the sensor saw it | target) to a row: the
+    RAW with no white balance and no brightening, so a dark or tinted scene looks dark or tinted."""
+    views = [(previews.raw_preview(load_dataset.bayer_planes(raw).astype(np.float32), WHITE_LEVEL), rgb / 255.0)
+             for raw, rgb in pairs]
+    rows = [[img for pair in views[i:i + per_row] for img in pair] for i in range(0, len(views), per_row)]
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    img.save(path)
+    previews.save_png(path, previews.labelled_grid(rows, labels * min(per_row, len(pairs))))
 
 
 def save_pair(raw, rgb, raw_path, rgb_path):

@@ -12,7 +12,9 @@ import os
 import numpy as np
 import scipy.io
 
-from utils import Arg, UsageError, atomic_output, parse_args, positive_int, run_main
+from args import Arg, parse_args, positive_int
+from errors import UsageError, run_main
+from utils import atomic_output
 
 ARGS = [
     Arg("out", str, "vgg_pretrained/random-vgg19.mat", "where to write the .mat"),

@@ -9,9 +9,22 @@ MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
 """
 import numpy as np
 
-from utils import ARCHS, SIZE_MULTIPLE, import_tf  # noqa: F401  (ARCHS, SIZE_MULTIPLE re-exported)
+from archs import ARCHS
+from tfimport import import_tf
 
-tf = import_tf()
+
+class _TensorFlow:
+    """TensorFlow's v1 API, imported (tfimport.import_tf) when the first op is built, not when this
+    module is imported: importing model.py leaves the environment and TensorFlow untouched."""
+    module = None
+
+    def __getattr__(self, name):
+        if _TensorFlow.module is None:
+            _TensorFlow.module = import_tf()
+        return getattr(_TensorFlow.module, name)
+
+
+tf = _TensorFlow()
 
 
 def _lrelu(x):

@@ -14,8 +14,10 @@ import os
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from args import Arg, parse_args
+from errors import UsageError, run_main
 from train_log import parse_log_name, read_log_lines
-from utils import Arg, UsageError, atomic_output, parse_args, run_main
+from utils import atomic_output
 
 ARGS = [
     Arg("logs", str, "", "comma-separated log files; join a resumed run's files with +"),

@@ -1,7 +1,7 @@
 """Pictures to look at: a quick RGB preview of Bayer planes, side-by-side grids, PNG bytes.
 
-Used by train_model.py (TensorBoard images, save_mid_imgs), evaluate.py (result vs target) and
-dng2png.py (16-bit PNGs).
+Used by train_model.py (TensorBoard images, save_mid_imgs), evaluate.py (result vs target),
+dng2png.py (16-bit PNGs) and make_demo_data.py (its preview of training pairs).
 """
 import io
 
@@ -11,14 +11,18 @@ from PIL import Image, ImageDraw, ImageFont
 from utils import atomic_output
 
 
-def raw_preview(planes):
+def raw_preview(planes, white_level=None):
     """A simple demosaic of float Bayer planes [h, w, 4] (B, Gb, R, Gr) for display.
 
-    R, mean of the two greens, B; each image's brightness scaled so its 99th percentile is 0.9,
-    a 1/2.2 gamma, and a nearest-neighbour x2 upsampling to the full resolution.
+    R, mean of the two greens, B; each image's brightness scaled so its 99th percentile is 0.9 (or,
+    with `white_level`, divided by it: the RAW as the sensor saw it, a dark scene dark), a 1/2.2
+    gamma, and a nearest-neighbour x2 upsampling to the full resolution.
     """
     rgb = np.stack([planes[..., 2], 0.5 * (planes[..., 1] + planes[..., 3]), planes[..., 0]], axis=-1)
-    rgb = rgb / max(float(np.percentile(rgb, 99)), 1e-6) * 0.9
+    if white_level is None:
+        rgb = rgb / max(float(np.percentile(rgb, 99)), 1e-6) * 0.9
+    else:
+        rgb = rgb / white_level
     rgb = np.clip(rgb, 0.0, 1.0) ** (1 / 2.2)
     rgb = rgb.repeat(2, axis=0).repeat(2, axis=1)
     return rgb.astype(np.float32)

@@ -14,7 +14,7 @@ import fcntl
 import os
 import sys
 
-from utils import UsageError
+from errors import UsageError
 
 LOCK_NAME = "train.lock"
 _held = {}  # lock file path -> open descriptor holding the lock (never closed: the process holds it)

@@ -25,12 +25,15 @@ import os
 import numpy as np
 
 import load_dataset
+from archs import DEFAULT_SIZE, SIZE_MULTIPLE, check_arch_and_size, size_tag
+from args import Arg, given_keys, optional_int_or_latest, parse_args, positive_int, size_or_full, to_bool
 from checkpoints import (find_checkpoint, find_restorable, freeze_checkpoint, none_pb_path, restore,
                          write_frozen_graph, write_meta_graph)
+from errors import UsageError, run_main
 from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
-from utils import (DEFAULT_SIZE, SIZE_MULTIPLE, Arg, UsageError, check_arch_and_size, check_writable_dir,
-                   ensure_dir, given_keys, import_tf, optional_int_or_latest, parse_args, positive_int, progress,
-                   run_main, size_or_full, size_tag, to_bool)
+from progress import progress
+from tfimport import import_tf
+from utils import check_writable_dir, ensure_dir
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),

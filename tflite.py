@@ -1,9 +1,10 @@
 """TFLite: reading frozen graphs, converting them (FP32, FP16, INT8 with calibration inputs), and
 running models: the interpreter wrapper (threads, quantised input/output) and a frozen-graph
 runner with the same interface. Functions take the TensorFlow module `tf` (imported late, see
-utils.import_tf)."""
+tfimport.import_tf)."""
 import contextlib
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -11,8 +12,9 @@ import warnings
 import numpy as np
 
 import load_dataset
+from errors import RunFailure, UsageError
 from evaluate import median_seconds
-from utils import RunFailure, UsageError, tf_major, tf_version
+from tfimport import native_stderr_filtered, tf_major, tf_version
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TF1_THREADS = "default (TF 1.15 cannot set them)"
@@ -79,9 +81,24 @@ def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
         yield x[None]
 
 
-def _toco_on_path():
-    # TF 1.15's converter runs the helper program toco_from_protos that sits beside python
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+@contextlib.contextmanager
+def _toco_found():
+    """TF 1.15's converter runs its helper program toco_from_protos by name, through a shell that
+    looks it up on PATH, and passes no environment of its own; pip puts the program beside python,
+    which is on PATH only in an activated venv. So, for the conversion only, PATH gets python's
+    folder, and is put back after it. TF 2.x converts in-process and needs nothing."""
+    if tf_major() >= 2 or shutil.which("toco_from_protos"):
+        yield
+        return
+    old = os.environ.get("PATH")
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + (old or "")
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PATH"]
+        else:
+            os.environ["PATH"] = old
 
 
 def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
@@ -95,7 +112,6 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
                          "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
                          ".venv/bin/python (bash setup_env.sh tf2)" % tf_version())
-    _toco_on_path()
     converter = tf.lite.TFLiteConverter.from_frozen_graph(
         graph_path, ["Placeholder"], ["output_l0"], {"Placeholder": list(shape)})
     if precision == "fp16":
@@ -107,7 +123,8 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
     try:
-        return converter.convert()
+        with _toco_found():
+            return converter.convert()
     except UsageError:
         raise
     except Exception as err:
@@ -117,8 +134,9 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
 
 def convert_session(tf, sess, inputs, outputs):
     """The FP32 .tflite bytes of a live session's graph (no freezing to a file)."""
-    _toco_on_path()
-    return tf.lite.TFLiteConverter.from_session(sess, inputs, outputs).convert()
+    converter = tf.lite.TFLiteConverter.from_session(sess, inputs, outputs)
+    with _toco_found():
+        return converter.convert()
 
 
 def quantize(x, scale, zero_point, dtype):
@@ -129,21 +147,6 @@ def quantize(x, scale, zero_point, dtype):
 
 def dequantize(q, scale, zero_point):
     return (q.astype(np.float32) - zero_point) * np.float32(scale)
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Hide what TFLite's C++ prints to stderr (\"INFO: Created TensorFlow Lite XNNPACK delegate\")
-    while an interpreter is set up; our own errors are raised, and reported, afterwards."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def interpreter_class(tf):
@@ -178,7 +181,9 @@ class TFLiteModel:
         interpreter, self.runtime = interpreter_class(tf)
         self.threads = TF1_THREADS
         try:
-            with native_stderr_silenced():
+            # TFLite's C++ prints notes ("INFO: Created TensorFlow Lite XNNPACK delegate") while an
+            # interpreter is set up: all dropped; our own errors are raised, and reported, afterwards
+            with native_stderr_filtered(drop=lambda line: True):
                 try:
                     self.interp = interpreter(num_threads=threads, **source)
                     self.threads = str(threads)
@@ -271,10 +276,10 @@ def load_model(tf, path, threads=None):
     return GraphModel(tf, path) if path.endswith(".pb") else TFLiteModel(tf, path, threads)
 
 
-PAIR_TOL = 1e-4  # an FP32 .tflite against its TF graph, max-abs on outputs
+PARITY_TOL = 1e-4  # an FP32 .tflite against its TF graph, max-abs on outputs in 0..1
 
 
-def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=PAIR_TOL, seed=0):
+def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=PARITY_TOL, seed=0):
     """Check a .tflite (TFLiteModel) as the challenge wants it: input tensor `Placeholder` of
     shape `want_in`, output `output_l0` of shape `want_out` (-1: any size), and its output within
     `tol` max-abs of the frozen graph's (GraphModel) at each of `input_sizes` ((h/2, w/2) pairs) on

@@ -32,14 +32,18 @@ import load_dataset
 import previews
 import runlock
 import vgg
+from archs import check_arch_and_size
+from args import (Arg, non_negative_int, optional_int, optional_int_or_latest, parse_args, positive_float, positive_int,
+                  to_bool)
 from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
                          remove_stale_temporaries, require_checkpoint, restorable, restore, save_checkpoint)
+from errors import Interrupted, RunFailure, SignalStop, UsageError, run_main, signal_name
 from losses import build_losses
 from pool_loader import PoolLoader
+from progress import progress
+from tfimport import import_tf, tf_version
 from train_log import format_log_line, log_path
-from utils import (Arg, Interrupted, RunFailure, SignalStop, UsageError, atomic_write_text, check_arch_and_size,
-                   ensure_dirs, import_tf, non_negative_int, optional_int, optional_int_or_latest, parse_args,
-                   positive_float, positive_int, progress, run_main, signal_name, tf_version, to_bool)
+from utils import atomic_write_text, ensure_dirs
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),

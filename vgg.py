@@ -9,7 +9,8 @@ import os
 import numpy as np
 import scipy.io
 
-from utils import UsageError, import_tf
+from errors import UsageError
+from tfimport import import_tf
 
 MEAN_RGB = np.array([123.68, 116.779, 103.939], np.float32)
 CONTENT_LAYER = "relu5_4"

@@ -26,8 +26,8 @@ import load_dataset  # noqa: E402  (the scripts' folder is on the path from here
 import model  # noqa: E402
 from make_demo_data import make_dataset  # noqa: E402
 from make_vgg_mat import write_random_vgg  # noqa: E402
+from tfimport import import_tf, tf_major  # noqa: E402
 from tflite import TFLiteModel  # noqa: E402
-from utils import import_tf, tf_major  # noqa: E402
 
 # a train_model.py log line (checked here by its own pattern, not by train_log.py's parser)
 LOG_LINE = re.compile(r"step (\d+) \| training loss: [\d.]+ \| validation: loss [\d.]+, content ([\d.]+), "

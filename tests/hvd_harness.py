@@ -7,7 +7,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils import import_tf, run_main  # noqa: E402
+from errors import run_main  # noqa: E402
+from tfimport import import_tf  # noqa: E402
 
 tf = import_tf()
 _close = tf.Session.close

@@ -11,7 +11,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_model  # noqa: E402
-from utils import run_main  # noqa: E402
+from errors import run_main  # noqa: E402
 
 train_model.RELOAD_EVERY = int(os.environ.get("POOL_EVERY", train_model.RELOAD_EVERY))
 DUMP = os.environ["POOL_DUMP"]

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import ROOT, assert_usage_error, lines_read_while_running, run_script
-from utils import tf_major
+from tfimport import tf_major
 
 TF2 = tf_major() >= 2
 

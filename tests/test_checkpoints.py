@@ -4,7 +4,7 @@ import numpy as np
 
 from checkpoints import strip_default_attrs
 from conftest import other_python, run_checkpoint, run_pb, run_script, save_random_checkpoint
-from utils import import_tf
+from tfimport import import_tf
 
 tf = import_tf()
 

@@ -7,8 +7,8 @@ import pytest
 import load_dataset
 
 from conftest import assert_usage_error, run_checkpoint, run_script, val_inputs
+from tfimport import import_tf, tf_major
 from tflite import TFLiteModel, dequantize, quantize
-from utils import import_tf, tf_major
 
 tf = import_tf()
 TF2 = tf_major() >= 2

@@ -9,7 +9,7 @@ from PIL import Image
 
 import load_dataset
 from conftest import assert_usage_error, run_script, sensor_mosaic, write_dng
-from utils import UsageError
+from errors import UsageError
 
 
 def test_dng2png_writes_mai21_pngs_and_says_the_shift(truth, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import LOG_LINE, ROOT, assert_usage_error, ckpt_reader, run_script
-from utils import tf_version
+from tfimport import tf_version
 
 try:
     import horovod.tensorflow  # noqa: F401

@@ -11,7 +11,7 @@ from PIL import Image
 import load_dataset
 from conftest import assert_usage_error, first_file, run_script, sensor_mosaic, write_dng
 from previews import label_band_height
-from utils import tf_major
+from tfimport import tf_major
 
 TF2 = tf_major() >= 2
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 import load_dataset
 from conftest import sensor_mosaic, write_dng
-from utils import UsageError
+from errors import UsageError
 
 
 def test_debayer_channel_order_and_scale():

@@ -2,7 +2,7 @@
 import numpy as np
 
 from losses import ssim_per_image
-from utils import import_tf
+from tfimport import import_tf
 
 tf = import_tf()
 

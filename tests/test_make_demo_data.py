@@ -12,7 +12,7 @@ import load_dataset
 import make_demo_data as mdd
 from make_demo_data import MARKER, inverse_isp, make_dataset
 from conftest import ROOT, assert_usage_error, run_script
-from utils import UsageError
+from errors import UsageError
 
 OFF = dict(mdd.NO_EFFECTS)
 SMALL = dict(train_count=16, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_FIXTURE
-from utils import import_tf
+from tfimport import import_tf
 
 tf = import_tf()
 import model  # noqa: E402  (after the TF import helper)

@@ -10,8 +10,8 @@ import pytest
 
 import load_dataset
 from conftest import RAW_SUB, truncate_file
+from errors import UsageError
 from pool_loader import PoolLoader
-from utils import UsageError
 
 
 def _loader_threads():

@@ -9,14 +9,14 @@ import pytest
 from PIL import Image
 
 import load_dataset
+import test_model
 from convert_tflite import default_out
 from evaluate import full_size
 from previews import label_band_height
-import test_model
 from conftest import (SHARED_FIXTURE, assert_usage_error, first_file, kv_words, run_checkpoint, run_pb, run_script,
                       run_tflite, save_image, save_random_checkpoint, sensor_mosaic, truncate_file, write_dng)
+from tfimport import import_tf
 from tflite import read_graph
-from utils import import_tf
 
 TEST_DEFAULTS = dict(dataset_dir="raw_images/", test_dir="fujifilm_full_resolution/",
                      model_dir="models/", result_dir="results/", arch="model", num_maps_base=16,

@@ -5,8 +5,8 @@ import re
 import numpy as np
 
 from conftest import run_script, val_inputs
+from tfimport import import_tf
 from tflite import GraphModel, TFLiteModel, dequantize, quantize
-from utils import import_tf
 
 tf = import_tf()
 

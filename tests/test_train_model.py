@@ -17,12 +17,12 @@ from PIL import Image
 
 import load_dataset
 import train_model
-from previews import label_band_height
 from checkpoints import ckpt_prefix, existing_iterations
+from previews import label_band_height
 from conftest import (LOG_LINE, RAW_SUB, RGB_SUB, ROOT, SMALL, _is_tf_noise, assert_usage_error, ckpt_reader,
                       first_file, kv_words, lines_read_while_running, run_script, save_image, truncate_file)
+from tfimport import import_tf
 from train_log import read_log_lines
-from utils import import_tf
 
 TRAIN_DEFAULTS = dict(dataset_dir="raw_images/", model_dir="models/", result_dir="results/",
                       vgg_dir="vgg_pretrained/imagenet-vgg-verydeep-19.mat", dslr_dir="fujifilm/",

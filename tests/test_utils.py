@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from conftest import ROOT, assert_usage_error, run_script
-from utils import Arg, RunFailure, UsageError, atomic_output, optional_int, parse_args, positive_int, run_main, to_bool
+from args import Arg, optional_int, parse_args, positive_int, to_bool
+from errors import RunFailure, UsageError, run_main
+from utils import atomic_output
 
 TABLE = [Arg("learning_rate", float, 5e-5, "lr"), Arg("batch_size", positive_int, 32, "b"),
          Arg("restore_iter", optional_int, None, "r"), Arg("save", to_bool, True, "s"),
@@ -79,8 +81,8 @@ BANNER = (b"WARNING: All log messages before absl::InitializeLog() is called are
 
 
 def test_the_tf_banner_is_dropped_and_every_other_stderr_line_kept():
-    code = ("import os, sys, utils\n"
-            "with utils._tf_banner_filtered():\n"
+    code = ("import os, sys, tfimport\n"
+            "with tfimport.native_stderr_filtered(tfimport.is_tf_banner):\n"
             "    os.write(2, b'before\\n' + %r + b'between\\n')\n"
             "    sys.stderr.write('from python\\n')\n"
             "    os.write(2, %r + b'after, without a newline')\n" % (BANNER, BANNER))
@@ -91,7 +93,7 @@ def test_the_tf_banner_is_dropped_and_every_other_stderr_line_kept():
 
 
 def test_import_tf_prints_no_banner_even_with_tf_logging_on():
-    code = "import sys, utils\nutils.import_tf()\nsys.stderr.write('imported\\n')\n"
+    code = "import sys, tfimport\ntfimport.import_tf()\nsys.stderr.write('imported\\n')\n"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0"))
     assert proc.returncode == 0, proc.stderr
@@ -112,9 +114,9 @@ def test_run_failure_is_one_line_and_exit_1(capsys):
 
 def test_progress_into_a_file_is_plain_lines(capsys):
     """Where stderr is not a terminal (nohup, CI): plain lines, no carriage returns or bars."""
-    import utils
-    bar = utils.progress(range(2, 6), desc="training model", unit="it", initial=2, total=6, mininterval=0)
-    assert isinstance(bar, utils.PlainProgress)
+    import progress
+    bar = progress.progress(range(2, 6), desc="training model", unit="it", initial=2, total=6, mininterval=0)
+    assert isinstance(bar, progress.PlainProgress)
     for _ in bar:
         bar.set_postfix(loss="0.5000", refresh=False)
     bar.write("step 6 | a log line")
@@ -137,7 +139,7 @@ def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
     import sys
     import termios
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from utils import progress\n"
+            "from progress import progress\n"
             "bar = progress(range(6), desc='training model', total=6, delay=0, mininterval=0)\n"
             "for i in bar:\n"
             "    if i %% 3 == 2:\n"

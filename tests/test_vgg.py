@@ -4,7 +4,8 @@ import pytest
 import scipy.io
 
 import vgg
-from utils import UsageError, import_tf
+from errors import UsageError
+from tfimport import import_tf
 
 tf = import_tf()
 

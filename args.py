@@ -1,0 +1,172 @@
+"""Strict key=value arguments: every script declares its arguments once, as a table of
+`Arg(name, type, default, help)`, and calls `parse_args(TABLE, argv)`. Unknown keys, repeated keys
+and malformed values raise UsageError (one line and exit code 2 through errors.run_main), so every
+script fails the same way; help=True prints the table."""
+import difflib
+import math
+import os
+import sys
+from collections import namedtuple
+
+from errors import UsageError
+
+Arg = namedtuple("Arg", "name type default help")
+
+TRUE_WORDS = ("true", "1", "yes", "y")
+FALSE_WORDS = ("false", "0", "no", "n")
+
+
+def to_bool(text):
+    low = text.strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    raise ValueError("expected True or False")
+
+
+def optional_int(text):
+    """An integer, or None (the words None / none / empty)."""
+    if text.strip().lower() in ("none", ""):
+        return None
+    return int(text)
+
+
+def optional_int_or_latest(text):
+    """An integer, None, or the word latest (resolved by the script to its newest checkpoint)."""
+    if text.strip().lower() == "latest":
+        return "latest"
+    return optional_int(text)
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError("must be a positive finite number")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number >= 0")
+    return value
+
+
+def optional_positive_int(text):
+    """A positive integer, or None (the words None / none / empty)."""
+    value = optional_int(text)
+    if value is not None and value <= 0:
+        raise ValueError("must be a positive integer or None")
+    return value
+
+
+def size_or_full(text):
+    """A positive integer, or the word full (each image at its own size)."""
+    if text.strip().lower() == "full":
+        return "full"
+    return positive_int(text)
+
+
+class IntList(tuple):
+    """Integers as given on the command line (e.g. seed=0,1,2); str() gives them back as typed."""
+
+    def __str__(self):
+        return ",".join(map(str, self))
+
+
+def distinct_ints(text):
+    """One integer or several, comma-separated and each once: 0 or 0,1,2."""
+    try:
+        values = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise ValueError("not a list of integers")
+    if len(set(values)) < len(values):
+        raise ValueError("each value once")
+    return IntList(values)
+
+
+TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
+              optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
+              optional_positive_int: "positive integer or None",
+              positive_int: "positive integer", non_negative_int: "integer >= 0",
+              positive_float: "positive number", non_negative_float: "number >= 0",
+              distinct_ints: "an integer or several, comma-separated (e.g. 0,1,2)"}
+
+
+def format_help(prog, table, doc=""):
+    lines = []
+    if doc:
+        lines.append(doc.strip())
+        lines.append("")
+    lines.append("usage: python %s key=value ..." % prog)
+    lines.append("")
+    width = max(len(a.name) for a in table) + 2
+    for a in table:
+        lines.append("  %-*s default %-40s %s" % (width, a.name, "=" + str(a.default), a.help))
+    lines.append("  %-*s %s" % (width, "help", "print this list and exit (also --help)"))
+    return "\n".join(lines)
+
+
+def parse_args(table, argv, prog=None, doc=""):
+    """Parse `key=value` words against a table of Arg; return a dict with every key.
+
+    Unknown keys, repeated keys, words without '=' and malformed values raise UsageError.
+    `help=True`, `--help` or `-h` print the table and exit 0.
+    """
+    prog = prog or os.path.basename(sys.argv[0])
+    known = {a.name: a for a in table}
+    values = {a.name: a.default for a in table}
+    seen = set()
+    for word in argv:
+        if word in ("--help", "-h"):
+            print(format_help(prog, table, doc))
+            sys.exit(0)
+        if "=" not in word:
+            raise UsageError("argument %r is not of the form key=value (try help=True)" % word)
+        key, text = word.split("=", 1)
+        key = key.strip()
+        if key == "help":
+            try:
+                wants = to_bool(text)
+            except ValueError:
+                raise UsageError("bad value %r for 'help': expected True or False" % text)
+            if wants:
+                print(format_help(prog, table, doc))
+                sys.exit(0)
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = "; did you mean %r?" % close[0] if close else "; see help=True for the keys"
+            raise UsageError("unknown argument %r%s" % (key, hint))
+        if key in seen:
+            raise UsageError("argument %r given twice" % key)
+        seen.add(key)
+        arg = known[key]
+        try:
+            values[key] = arg.type(text)
+        except ValueError as err:
+            detail = str(err) if arg.type not in (int, float, optional_int) else ""
+            raise UsageError("bad value %r for %r: expected %s%s" % (
+                text, key, TYPE_NAMES.get(arg.type, "a valid value"),
+                " (" + detail + ")" if detail and "invalid literal" not in detail else ""))
+    return values
+
+
+def given_keys(argv):
+    """The keys a command line sets explicitly (to tell a default from a value the user chose)."""
+    return {word.split("=", 1)[0].strip() for word in argv if "=" in word}
