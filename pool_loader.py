@@ -13,7 +13,7 @@ training loop asks for it. At most two pools are alive: the active one and the o
         waited = pools.take(1000)        # ... and swapped in (waiting only if it is not ready)
 
 `load(iteration, args, stop, foreground)` builds one pool; it should end soon after the
-threading.Event `stop` is set, by raising anything (load_dataset.Cancelled). An exception raised
+threading.Event `stop` is set, by raising anything (thread_pool.Cancelled). An exception raised
 while building in the background is kept and raised by `take`, in the calling thread: the thread
 itself never prints anything. Leaving the `with` block (normal end, an exception, an interrupt)
 sets `stop` and joins the thread; the thread is a daemon, so a killed process simply ends.
