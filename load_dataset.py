@@ -5,14 +5,13 @@ uint8 [N, H, W, 3]. `to_float` turns one batch into network inputs (÷1020) and 
 Training pools are decoded by several threads where asked (load_pairs' `workers`).
 """
 import os
-import queue
 import sys
-import threading
 
 import numpy as np
 import rawpy
 from PIL import Image
 
+from thread_pool import for_each
 from errors import UsageError
 from progress import progress as progress_bar
 
@@ -240,10 +239,6 @@ def _header(path, what):
         raise UsageError("cannot read %s PNG %r (corrupt or not a PNG?): %s" % (what, path, err))
 
 
-class Cancelled(Exception):
-    """Loading stopped because its `stop` event was set (the caller is closing)."""
-
-
 def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, offsets=None, bad=None,
                workers=0, stop=None, show_progress=True):
     """Read `names` as (uint16 planes [N, ph/2, pw/2, 4], uint8 targets [N, ph, pw, 3]).
@@ -254,7 +249,7 @@ def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w,
     left out and recorded there as name -> the one-line reason (the arrays are then shorter than
     `names`: views of the same buffers, never a copy). `workers` > 1 decodes in that many threads
     (PNG decoding releases the GIL). A set threading.Event `stop` ends the loading between files
-    with Cancelled.
+    with thread_pool.Cancelled.
     """
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
@@ -291,67 +286,6 @@ def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w,
     for j, k in enumerate(good):  # close the gaps in place (j <= k): no second copy of the arrays
         raws[j], rgbs[j] = raws[k], rgbs[k]
     return raws[:len(good)], rgbs[:len(good)]
-
-
-def for_each(count, work, workers=0, stop=None, desc="", show_progress=True):
-    """work(k) for k in 0..count-1: here, or in `workers` threads (workers > 1). The first exception
-    of any call is raised here (the other threads stop after their current call); a set `stop`
-    event ends it between calls with Cancelled. No thread outlives the call."""
-    bar = progress_bar(total=count, desc=desc, unit="img", leave=False, disable=not show_progress)
-    try:
-        if workers <= 1:
-            for k in range(count):
-                if stop is not None and stop.is_set():
-                    raise Cancelled()
-                work(k)
-                bar.update()
-            return
-        halt = threading.Event()
-        todo = iter(range(count))
-        lock = threading.Lock()
-        done = queue.Queue()
-
-        def worker():
-            while not halt.is_set() and not (stop is not None and stop.is_set()):
-                with lock:
-                    k = next(todo, None)
-                if k is None:
-                    break
-                try:
-                    work(k)
-                except BaseException as err:  # handed to the calling thread, which raises it
-                    done.put(err)
-                    break
-                done.put(k)
-            done.put(None)
-
-        threads = [threading.Thread(target=worker, name="load-worker-%d" % j, daemon=True)
-                   for j in range(min(workers, count))]
-        error = None
-        try:
-            for t in threads:
-                t.start()
-            running = len(threads)
-            while running:
-                item = done.get()
-                if item is None:
-                    running -= 1
-                elif isinstance(item, BaseException):
-                    error = error or item
-                    halt.set()
-                else:
-                    bar.update()
-        finally:
-            halt.set()  # also when the calling thread is interrupted (Ctrl-C while waiting)
-            for t in threads:
-                if t.ident is not None:
-                    t.join()
-        if error is not None:
-            raise error
-        if stop is not None and stop.is_set():
-            raise Cancelled()
-    finally:
-        bar.close()
 
 
 def draw_training_pool(names, train_size, rng):

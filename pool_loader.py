@@ -1,10 +1,11 @@
 """The training patch pool, re-drawn while training goes on (see README, "Data loading").
 
-train_model.py holds `train_size` patches in memory and re-draws them every RELOAD_EVERY
-iterations. Each pool is a pure function of what it is asked for (train_model: the seed and the
-iteration at which the pool becomes active), so the next one can be built before it is needed:
-PoolLoader builds it in a background thread while the current one trains, and swaps it in when the
-training loop asks for it. At most two pools are alive: the active one and the one being built.
+train_model.py holds `train_size` patches in memory and re-draws them every
+patch_pools.RELOAD_EVERY iterations. Each pool is a pure function of what it is asked for
+(patch_pools.PoolDraws: the seed and the iteration at which the pool becomes active), so the next
+one can be built before it is needed: PoolLoader builds it in a background thread while the current
+one trains, and swaps it in when the training loop asks for it. At most two pools are alive: the
+active one and the one being built.
 
     with PoolLoader(load, background=True) as pools:
         pools.first(0, args)             # built here, in the calling thread
@@ -13,7 +14,7 @@ training loop asks for it. At most two pools are alive: the active one and the o
         waited = pools.take(1000)        # ... and swapped in (waiting only if it is not ready)
 
 `load(iteration, args, stop, foreground)` builds one pool; it should end soon after the
-threading.Event `stop` is set, by raising anything (load_dataset.Cancelled). An exception raised
+threading.Event `stop` is set, by raising anything (thread_pool.Cancelled). An exception raised
 while building in the background is kept and raised by `take`, in the calling thread: the thread
 itself never prints anything. Leaving the `with` block (normal end, an exception, an interrupt)
 sets `stop` and joins the thread; the thread is a daemon, so a killed process simply ends.

@@ -25,6 +25,7 @@ import shlex
 import sys
 import time
 from collections import namedtuple
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -32,17 +33,22 @@ import load_dataset
 import previews
 import runlock
 import vgg
-from archs import check_arch_and_size
-from args import (Arg, non_negative_int, optional_int, optional_int_or_latest, parse_args, positive_float, positive_int,
-                  to_bool)
 from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
                          remove_stale_temporaries, require_checkpoint, restorable, restore, save_checkpoint)
-from errors import Interrupted, RunFailure, SignalStop, UsageError, run_main, signal_name
+from evaluate import psnr
+from horovod_ranks import HorovodRanks, SingleProcess, start_horovod
 from losses import build_losses
+from patch_pools import BadFiles, PoolDraws, admit_pool, pool_iteration, prefetch_after, redraw, redraw_due
 from pool_loader import PoolLoader
-from progress import progress
-from tfimport import import_tf, tf_version
+from session import session_config
+from summaries import Summaries
 from train_log import format_log_line, log_path
+from archs import check_arch_and_size
+from args import (Arg, non_negative_int, optional_int, optional_int_or_latest, parse_args, positive_float,
+                  positive_int, to_bool)
+from errors import Interrupted, RunFailure, SignalStop, UsageError, run_main, signal_name
+from progress import progress
+from tfimport import import_tf
 from utils import atomic_write_text, ensure_dirs
 
 ARGS = [
@@ -76,44 +82,48 @@ ARGS = [
     Arg("overwrite", to_bool, False,
         "start over an earlier run: remove this arch's checkpoints, logs and TensorBoard runs after the start"),
 ]
-HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
-    "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",
-    "tf2": "bash setup_env.sh tf2-horovod (TF 2.12.1 with Horovod 0.28.1 in .venv-tf2-horovod/)",
-}
-HOROVOD_NEWEST_TF = (2, 12)  # the newest TF that this Horovod was built against here
-RELOAD_EVERY = 1000  # the patch pool is re-drawn at every multiple of this many iterations
-POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' [seed, start]
-BAD_SHARE = 0.01  # training files that may turn out undecodable (skipped) before the run stops: 1%, at least 1
 VAL_PREVIEW = 4  # validation crops shown in TensorBoard and in save_mid_imgs PNGs
 
 Inputs = namedtuple("Inputs", "vgg_weights val_raw val_rgb")
 Net = namedtuple("Net", "phone target enhanced terms loss_fetch train_step saver weights_finite")
+# what every step of a run uses: `args` are the checked arguments (restore_iter resolved), `start`
+# the iteration it starts from, `summaries` None without TensorBoard (and on ranks other than 0)
+Run = namedtuple("Run", "sess args net inputs ranks summaries bad start")
 
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     ranks = HorovodRanks(start_horovod()) if a["distributed"] else SingleProcess()
-    if not check_args(a, ranks.rank):
+    args = check_args(a, ranks.rank)
+    if args is None:
         return  # restore_iter=latest found the training already done
     if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
-        runlock.hold(a["model_dir"])
-    inputs = load_inputs(a)
+        runlock.hold(args["model_dir"])
+    inputs = load_inputs(args)
     tf = import_tf()
     if ranks.rank == 0:
-        choose_checkpoint(tf, a)
-    net = build_graph(tf, a, inputs.vgg_weights, ranks)
-    with tf.Session(config=session_config(tf, ranks)) as sess:
-        start, seed, rng = start_or_restore(tf, sess, a, net, ranks)
-        bad = BadFiles(a)
-        with PoolLoader(PoolDraws(a, seed), background=a["load_workers"] > 0) as pools:
-            # the first patches: on a fresh run a bad file is named before anything is written
-            admit_pool(a, pools.first(pool_iteration(start), None if not start else dict(bad)), bad)
-            if ranks.rank == 0:  # only now, with every input checked, is anything written (and only by rank 0)
-                prepare_outputs(a)
-            train(tf, sess, a, net, inputs, pools, start, rng, ranks, bad)
+        args = choose_checkpoint(tf, args)
+    net = build_graph(tf, args, inputs.vgg_weights, ranks)
+    config = session_config(tf)
+    ranks.configure(config)
+    with ExitStack() as stack:  # closed in reverse: TensorBoard, the pool loader, the session
+        sess = stack.enter_context(tf.Session(config=config))
+        start, seed, rng = start_or_restore(tf, sess, args, net, ranks)
+        bad = BadFiles(args)
+        pools = stack.enter_context(PoolLoader(PoolDraws(args, seed), background=args["load_workers"] > 0))
+        # the first patches: on a fresh run a bad file is named before anything is written
+        admit_pool(pools.first(pool_iteration(start), None if not start else dict(bad)), bad)
+        if ranks.rank == 0:  # only now, with every input checked, is anything written (and only by rank 0)
+            prepare_outputs(args)
+        summaries = None
+        if args["tensorboard"] and ranks.rank == 0:
+            logdir = os.path.join(args["model_dir"], "tensorboard", "%s_%d-%d" % (args["arch"], start,
+                                                                                  args["num_train_iters"]))
+            summaries = stack.enter_context(Summaries(tf, logdir, sess.graph))
+        train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, rng)
     if ranks.rank == 0:
-        print("done: checkpoints in %s, log %s" % (a["model_dir"], log_path(a["model_dir"], a["arch"], start,
-                                                                            a["num_train_iters"])))
+        print("done: checkpoints in %s, log %s" % (args["model_dir"], log_path(args["model_dir"], args["arch"], start,
+                                                                               args["num_train_iters"])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,34 +131,38 @@ def main(argv):
 
 
 def check_args(a, rank=0):
-    """UsageError for bad arguments; resolves restore_iter=latest. False when there is nothing to
-    train (restore_iter=latest and the newest checkpoint is already at num_train_iters)."""
+    """UsageError for bad arguments. The arguments to run with: a copy of the parsed `a` with
+    restore_iter=latest resolved (the newest checkpoint's iteration, or None) and `latest` (whether
+    it was asked for); None when there is nothing to train (restore_iter=latest and the newest
+    checkpoint is already at num_train_iters)."""
     check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
     if min(a["patch_w"], a["patch_h"]) < 32:
         raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
-    a["latest"] = asked_latest = a["restore_iter"] == "latest"
+    asked_latest = a["restore_iter"] == "latest"
+    restore_iter = a["restore_iter"]
     if asked_latest:
         have = existing_iterations(a["model_dir"], a["arch"])
-        a["restore_iter"] = have[-1] if have else None
+        restore_iter = have[-1] if have else None
         if not have:
             print("restore_iter=latest: no %s checkpoint in %s yet; starting afresh" % (a["arch"], a["model_dir"]))
         elif have[-1] >= a["num_train_iters"]:
             print("restore_iter=latest: %s already reached iteration %d of num_train_iters=%d; nothing to train"
                   % (ckpt_prefix(a["model_dir"], a["arch"], have[-1]), have[-1], a["num_train_iters"]))
-            return False
+            return None
     if a["seed"] is not None and not 0 <= a["seed"] < 2 ** 32:
         raise UsageError("seed=%d: the seed must be an integer from 0 to 2**32 - 1, or None" % a["seed"])
-    if a["restore_iter"] is not None:
-        if a["restore_iter"] < 0:
+    if restore_iter is not None:
+        if restore_iter < 0:
             raise UsageError("restore_iter must be a non-negative integer or None")
         if rank == 0:  # the other ranks get the weights from rank 0 (their disks may not hold them)
-            require_checkpoint(a["model_dir"], a["arch"], a["restore_iter"])
-        if a["restore_iter"] >= a["num_train_iters"]:
+            require_checkpoint(a["model_dir"], a["arch"], restore_iter)
+        if restore_iter >= a["num_train_iters"]:
             raise UsageError("restore_iter=%d is not below num_train_iters=%d: nothing to train"
-                             % (a["restore_iter"], a["num_train_iters"]))
-    if rank == 0 and not a["overwrite"] and not (asked_latest and a["restore_iter"] is None):
-        check_no_earlier_run(a)
-    return True
+                             % (restore_iter, a["num_train_iters"]))
+    args = dict(a, restore_iter=restore_iter, latest=asked_latest)
+    if rank == 0 and not a["overwrite"] and not (asked_latest and restore_iter is None):
+        check_no_earlier_run(args)
+    return args
 
 
 def check_no_earlier_run(a):
@@ -193,71 +207,12 @@ def load_inputs(a):
     return Inputs(vgg_weights, val_raw, val_rgb)
 
 
-def choose_checkpoint(tf, a):
+def choose_checkpoint(tf, args):
     """Read the checkpoint to restore back whole: a damaged one is a one-line error naming it, or,
-    with restore_iter=latest, a warning and the newest older one that reads back."""
-    a["restore_iter"] = restorable(tf, a["model_dir"], a["arch"], a["restore_iter"], a["latest"])
-
-
-class BadFiles(dict):
-    """Training files found undecodable (name -> reason): skipped and never drawn again. More than
-    BAD_SHARE of the training files (and more than one) stops the run."""
-
-    def __init__(self, a):
-        super().__init__()
-        self.total = len(load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"]))
-        self.limit = max(1, int(BAD_SHARE * self.total))
-
-    def note(self):
-        return "skipped %d bad training file%s" % (len(self), "" if len(self) == 1 else "s")
-
-
-def pool_iteration(i):
-    """The iteration at which the pool that iteration i (0-based) trains on became active."""
-    return i - i % RELOAD_EVERY
-
-
-class PoolDraws:
-    """Builds the training patch pool that becomes active at an iteration: `train_size` random
-    patches drawn from np.random.RandomState([seed, iteration, POOL_STREAM]) alone, so the pool
-    is known before it is needed (PoolLoader builds it while the one before trains), a resumed run
-    trains on the pool the uninterrupted run had at that iteration, and Horovod's ranks (which
-    share the seed) hold the same pool. `known` is None for the strict first pool of a fresh run (a
-    bad file is then a one-line error), else a dict of the training files already found bad: they
-    are not drawn, and the pool carries the ones it finds (admit_pool warns about them)."""
-
-    def __init__(self, a, seed):
-        self.a, self.seed = a, seed
-        self.warn = True  # train_size larger than the data: said once, for the first pool
-
-    def rng(self, iteration):
-        return np.random.RandomState([self.seed, iteration, POOL_STREAM])
-
-    def __call__(self, iteration, known, stop, foreground):
-        a = self.a
-        found = None if known is None else dict(known)
-        raw, rgb = load_dataset.load_training_batch(
-            a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], a["patch_h"], a["patch_w"],
-            self.rng(iteration), found, a["load_workers"], stop, show_progress=foreground, warn=self.warn)
-        self.warn = False
-        return Pool(iteration, raw, rgb, {k: v for k, v in (found or {}).items() if k not in known})
-
-
-Pool = namedtuple("Pool", "iteration raw rgb new_bad")
-
-
-def admit_pool(a, pool, bad):
-    """Add the bad files a pool found to `bad`, one warning line for each; UsageError if that makes
-    more than bad.limit of them (in the training loop's thread, whichever thread built the pool)."""
-    bad.update(pool.new_bad)
-    if len(bad) > bad.limit:
-        raise UsageError("%d of the %d training files cannot be decoded, more than %g%% (at most %d may be "
-                         "skipped): %s; repair or remove them, then resume with restore_iter=latest" % (
-                             len(bad), bad.total, 100 * BAD_SHARE, bad.limit, ", ".join(sorted(bad))))
-    for name in sorted(pool.new_bad):
-        sys.stderr.write("warning: skipping training file %s (%s); %d of %d training files skipped so far, the run "
-                         "stops above %d (%g%%)\n" % (name, bad[name], len(bad), bad.total, bad.limit,
-                                                        100 * BAD_SHARE))
+    with restore_iter=latest, a warning and the newest older one that reads back. A copy of `args`
+    with that restore_iter."""
+    return dict(args, restore_iter=restorable(tf, args["model_dir"], args["arch"], args["restore_iter"],
+                                              args["latest"]))
 
 
 def prepare_outputs(a):
@@ -295,13 +250,6 @@ def build_graph(tf, a, vgg_weights, ranks):
     return Net(phone, target, enhanced, terms, loss_fetch, train_step, saver, weights_finite)
 
 
-def session_config(tf, ranks):
-    config = tf.ConfigProto()
-    config.gpu_options.allow_growth = True
-    ranks.configure(config)
-    return config
-
-
 def start_or_restore(tf, sess, a, net, ranks):
     """Initialise (or restore) the weights; returns the starting iteration, the data seed (a random
     one for seed=None, the same on every rank) and the RNG of the batches and augmentations."""
@@ -330,82 +278,66 @@ class Diverged(RunFailure):
                          "lower learning_rate and resume with restore_iter=latest" % (what, iteration, last or "none"))
 
 
-def train(tf, sess, a, net, inputs, pools, start, rng, ranks, bad):
+def train(run, pools, rng):
     """Iterations start+1 .. num_train_iters on the patch pools of `pools` (a PoolLoader holding
     the first one); every eval_step (and at the last) rank 0 validates, saves a checkpoint and logs
     a line. Raises Diverged on a NaN/Inf loss or weight, and, after saving the iteration it
     finished, Interrupted on a SIGINT/SIGTERM (single process only)."""
-    summaries = None
-    if a["tensorboard"] and ranks.rank == 0:
-        summaries = Summaries(tf, os.path.join(a["model_dir"], "tensorboard", "%s_%d-%d" % (
-            a["arch"], start, a["num_train_iters"])), sess.graph)
+    a, sess, net, ranks, summaries, start = run.args, run.sess, run.net, run.ranks, run.summaries, run.start
+    end = a["num_train_iters"]
     square = a["patch_h"] == a["patch_w"]
     batch = a["batch_size"]
     mine = slice(ranks.rank * batch, (ranks.rank + 1) * batch)
     running = []
     waits = []  # seconds the loop waited for its patch pool at each re-draw since the last log line
     t0 = time.time()
-    bar = progress(range(start, a["num_train_iters"]), desc="training %s" % a["arch"],
-                   unit="it", initial=start, total=a["num_train_iters"], disable=ranks.rank != 0)
-    stop = SignalStop() if ranks.size == 1 else None  # Horovod's ranks would have to agree on the step
+    bar = progress(range(start, end), desc="training %s" % a["arch"],
+                   unit="it", initial=start, total=end, disable=ranks.rank != 0)
     finished = False
     try:
-        if stop:
-            stop.__enter__()
-        prefetch_after(a, pools, pool_iteration(start), bad)
-        for i in bar:
-            if i > start and i % RELOAD_EVERY == 0:  # swap in the next pool (built meanwhile), fetch the one after
-                waits.append(pools.take(i))
-                admit_pool(a, pools.pool, bad)
-                prefetch_after(a, pools, i, bad)
-                if summaries is not None:
-                    summaries.scalars(i, {"train/data_wait_s": waits[-1]})
-            # every rank draws the same global batch of ranks x batch_size patches and trains on
-            # its own slice: together exactly the patches one process with ranks x batch_size sees
-            idx = rng.randint(0, len(pools.pool.raw), batch * ranks.size)
-            raw, rgb = pools.pool.raw[idx], pools.pool.rgb[idx]
-            if a["augment"]:
-                raw, rgb = augment(raw, rgb, rng, square)
-            x, y = load_dataset.to_float(raw[mine], rgb[mine])
-            loss, _ = sess.run([net.loss_fetch, net.train_step], {net.phone: x, net.target: y})
-            if not math.isfinite(loss):
-                raise Diverged(a, "the training loss", i + 1)
-            running.append(loss)
-            if ranks.rank != 0 and len(running) > 1000:  # only rank 0 validates (and empties it)
-                del running[:-100]
-            bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
-            done = i + 1
-            if summaries is not None and done % a["summary_step"] == 0:
-                summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
-            saved = done % a["eval_step"] == 0 or done == a["num_train_iters"]
-            if ranks.rank == 0 and saved:
-                line = validate_and_save(sess, a, net, inputs, summaries, done, np.mean(running),
-                                         time.time() - t0, start, bad, waits)
-                running, waits = [], []
-                bar.write(line)
-            if stop and stop.signum is not None and done < a["num_train_iters"]:
-                if not saved:
-                    bar.write(validate_and_save(sess, a, net, inputs, summaries, done, np.mean(running),
-                                                time.time() - t0, start, bad, waits, signal_name(stop.signum)))
-                raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
-                    signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
-                    resume_command()), stop.signum)
+        with ExitStack() as stack:
+            # a signal stops the run at a step boundary; Horovod's ranks would have to agree on the step
+            stop = stack.enter_context(SignalStop()) if ranks.size == 1 else None
+            prefetch_after(pools, pool_iteration(start), run.bad, end)
+            for i in bar:
+                if redraw_due(i, start):  # swap in the next pool (built meanwhile), fetch the one after
+                    waits.append(redraw(pools, i, run.bad, end))
+                    if summaries is not None:
+                        summaries.scalars(i, {"train/data_wait_s": waits[-1]})
+                # every rank draws the same global batch of ranks x batch_size patches and trains on
+                # its own slice: together exactly the patches one process with ranks x batch_size sees
+                idx = rng.randint(0, len(pools.pool.raw), batch * ranks.size)
+                raw, rgb = pools.pool.raw[idx], pools.pool.rgb[idx]
+                if a["augment"]:
+                    raw, rgb = augment(raw, rgb, rng, square)
+                x, y = load_dataset.to_float(raw[mine], rgb[mine])
+                loss, _ = sess.run([net.loss_fetch, net.train_step], {net.phone: x, net.target: y})
+                if not math.isfinite(loss):
+                    raise Diverged(a, "the training loss", i + 1)
+                running.append(loss)
+                if ranks.rank != 0 and len(running) > 1000:  # only rank 0 validates (and empties it)
+                    del running[:-100]
+                bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
+                done = i + 1
+                if summaries is not None and done % a["summary_step"] == 0:
+                    summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
+                saved = done % a["eval_step"] == 0 or done == end
+                if ranks.rank == 0 and saved:
+                    line = validate_and_save(run, done, np.mean(running), time.time() - t0, waits)
+                    running, waits = [], []
+                    bar.write(line)
+                if stop and stop.signum is not None and done < end:
+                    if not saved:
+                        bar.write(validate_and_save(run, done, np.mean(running), time.time() - t0, waits,
+                                                    signal_name(stop.signum)))
+                    raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
+                        signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
+                        resume_command()), stop.signum)
         finished = True
     finally:
-        if stop:
-            stop.__exit__()
         if not finished:  # an error or interrupt line follows: no last progress line before it
             bar.leave = False
         bar.close()
-        if summaries is not None:
-            summaries.close()
-
-
-def prefetch_after(a, pools, iteration, bad):
-    """Start building the pool of the next re-draw after `iteration`, if training gets there."""
-    following = iteration + RELOAD_EVERY
-    if following < a["num_train_iters"]:
-        pools.prefetch(following, dict(bad))
 
 
 def resume_command():
@@ -414,20 +346,20 @@ def resume_command():
     return " ".join(shlex.quote(w) for w in ["python", "train_model.py"] + words)
 
 
-def validate_and_save(sess, a, net, inputs, summaries, done, train_loss, seconds, start, bad, waits=(),
-                      interrupt=None):
+def validate_and_save(run, done, train_loss, seconds, waits=(), interrupt=None):
     """Validate; unless that finds a NaN/Inf, save the checkpoint, then append the log line (after
     its checkpoint: nothing logged is ever missing one; it gives the time waited for patch pools at
     the re-draws since the last line, counts skipped training files and says when the save was for
     an interrupt); TensorBoard and preview PNGs. The line. A failed write (a full disk) raises
     RunFailure."""
-    v, crops = validate(sess, net, inputs, a["batch_size"])
+    a, sess, net, summaries = run.args, run.sess, run.net, run.summaries
+    v, crops = validate(sess, net, run.inputs, a["batch_size"])
     if not (math.isfinite(v["loss"]) and sess.run(net.weights_finite)):
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
-    notes = ([bad.note()] if bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else [])
+    notes = ([run.bad.note()] if run.bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else [])
     line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None)
     prefix = save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
-    path = log_path(a["model_dir"], a["arch"], start, a["num_train_iters"])
+    path = log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"])
     try:
         atomic_write_text(path, line + "\n", mode="a")
     except OSError as err:
@@ -457,7 +389,7 @@ def validate(sess, net, inputs, batch_size):
         for k in sums:
             sums[k] += values[k] * len(x)
     means = {k: v / len(val_raw) for k, v in sums.items()}
-    means["psnr"] = 20.0 * math.log10(1.0 / math.sqrt(max(means["mse"], 1e-12)))
+    means["psnr"] = psnr(means["mse"])
     return means, crops
 
 
@@ -469,134 +401,6 @@ def augment(raw, rgb, rng, square):
     if rng.randint(2):
         raw, rgb = raw[:, :, ::-1], rgb[:, :, ::-1]
     return raw, rgb
-
-
-class Summaries:
-    """TensorBoard event file of one run: scalars, image strips and the graph (tf.compat.v1 API).
-
-    Values are written as Summary protos from numbers the training loop already has, so they add
-    no ops to the graph and no extra session runs.
-    """
-
-    def __init__(self, tf, logdir, graph):
-        self.tf = tf
-        self.writer = tf.summary.FileWriter(logdir)
-        graph_def = graph.as_graph_def()
-        for node in graph_def.node:  # the graph view needs no weights: drop big constants (VGG)
-            if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) > 4096:
-                node.attr["value"].tensor.ClearField("tensor_content")
-        self.writer.add_graph(None, graph_def=graph_def)
-
-    def scalars(self, step, values):
-        summary = self.tf.Summary(value=[self.tf.Summary.Value(tag=k, simple_value=float(v))
-                                         for k, v in values.items()])
-        self.writer.add_summary(summary, step)
-
-    def images(self, step, images):
-        value = []
-        for tag, img in images.items():
-            value.append(self.tf.Summary.Value(tag=tag, image=self.tf.Summary.Image(
-                height=img.shape[0], width=img.shape[1], colorspace=3,
-                encoded_image_string=previews.png_bytes(img))))
-        self.writer.add_summary(self.tf.Summary(value=value), step)
-        self.writer.flush()
-
-    def close(self):
-        self.writer.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Horovod (distributed=True): data-parallel training, one process per rank. SingleProcess is the
-# same interface for a plain run, so the steps above have no Horovod branches.
-
-
-def start_horovod():
-    """Import and initialise Horovod (distributed=True), or say in one line how to get it."""
-    import_tf()  # quiets TF before Horovod imports it
-    try:
-        import horovod.tensorflow as hvd
-    except ImportError as err:
-        version = tuple(int(v) for v in tf_version().split(".")[:2])
-        if version < (2, 0):
-            raise UsageError("distributed=True needs Horovod (%s); install it into this stack with: %s"
-                             % (err, HOROVOD_INSTALL["tf1"]))
-        if version <= HOROVOD_NEWEST_TF:
-            raise UsageError("distributed=True needs Horovod (%s); set up the stack that has it: %s"
-                             % (err, HOROVOD_INSTALL["tf2"]))
-        raise UsageError("distributed=True: Horovod is not installed for TF %s, and Horovod 0.28.1 does not build "
-                         "against it (its XLA ops need headers the TF wheel lacks); train distributed on "
-                         "TF 2.12: %s, or on TF 1.15: %s" % (tf_version(), HOROVOD_INSTALL["tf2"],
-                                                             HOROVOD_INSTALL["tf1"]))
-    hvd.init()
-    return hvd
-
-
-class SingleProcess:
-    """One process: rank 0 of 1; every hook leaves the graph and the session as they are."""
-    rank, size = 0, 1
-
-    def learning_rate(self, a):
-        return a["learning_rate"]
-
-    def optimizer(self, optimizer):
-        return optimizer
-
-    def mean(self, loss):
-        return loss
-
-    def share(self, tf, start, seed):
-        pass
-
-    def configure(self, config):
-        pass
-
-    def agree(self, sess, start, seed):
-        """The starting iteration and the data seed (seed=None: a random one, drawn once)."""
-        return start, np.random.randint(2 ** 31 - 1) if seed is None else seed
-
-    def sync(self, sess, a):
-        pass
-
-
-class HorovodRanks(SingleProcess):
-    """Horovod's ranks: gradients (and, for the log, the loss) averaged over them; rank 0 decides
-    where training starts and the data seed (its disk has the checkpoints) and hands its weights
-    to every rank."""
-
-    def __init__(self, hvd):
-        self.hvd = hvd
-        self.rank, self.size = hvd.rank(), hvd.size()
-
-    def learning_rate(self, a):
-        return a["learning_rate"] * (self.size if a["scale_lr"] else 1)
-
-    def optimizer(self, optimizer):
-        return self.hvd.DistributedOptimizer(optimizer)
-
-    def mean(self, loss):
-        return self.hvd.allreduce(loss)
-
-    def share(self, tf, start, seed):
-        self.sync_op = self.hvd.broadcast_global_variables(0)
-        self.shared = self.hvd.broadcast(tf.constant([start, -1 if seed is None else seed,
-                                                      np.random.randint(2 ** 31 - 1)], tf.int64), 0)
-
-    def configure(self, config):
-        config.gpu_options.visible_device_list = str(self.hvd.local_rank())  # one GPU per rank, where GPUs exist
-        # ranks on one machine share its cores instead of each starting a thread per core
-        config.intra_op_parallelism_threads = max(1, (os.cpu_count() or 1) // self.hvd.local_size())
-
-    def agree(self, sess, start, seed):
-        start, seed, drawn = (int(v) for v in sess.run(self.shared))
-        return start, drawn if seed < 0 else seed
-
-    def sync(self, sess, a):
-        sess.run(self.sync_op)  # every rank starts from rank 0's weights (fresh or restored)
-        if self.rank == 0:
-            print("Horovod: %d rank%s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
-                self.size, "" if self.size == 1 else "s", a["batch_size"], self.size * a["batch_size"],
-                self.learning_rate(a),
-                " (scaled by %d)" % self.size if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))
 
 
 if __name__ == "__main__":

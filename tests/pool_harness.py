@@ -10,10 +10,11 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import patch_pools  # noqa: E402
 import train_model  # noqa: E402
 from errors import run_main  # noqa: E402
 
-train_model.RELOAD_EVERY = int(os.environ.get("POOL_EVERY", train_model.RELOAD_EVERY))
+patch_pools.RELOAD_EVERY = int(os.environ.get("POOL_EVERY", patch_pools.RELOAD_EVERY))
 DUMP = os.environ["POOL_DUMP"]
 _call = train_model.PoolDraws.__call__
 _lock = threading.Lock()

@@ -10,8 +10,9 @@ import pytest
 
 import load_dataset
 from conftest import RAW_SUB, truncate_file
-from errors import UsageError
 from pool_loader import PoolLoader
+from thread_pool import Cancelled
+from errors import UsageError
 
 
 def _loader_threads():
@@ -51,7 +52,7 @@ def test_a_set_stop_event_ends_loading_between_files(demo_data):
     stop = threading.Event()
     stop.set()
     for workers in (0, 3):
-        with pytest.raises(load_dataset.Cancelled):
+        with pytest.raises(Cancelled):
             _pool(demo_data, 0, {}, workers, stop)
     assert not _loader_threads()
 
@@ -113,7 +114,7 @@ def test_leaving_the_block_by_an_exception_stops_a_build_in_progress():
             return "first"
         started.set()
         stop.wait()  # a long build: it ends only when asked to stop
-        raise load_dataset.Cancelled()
+        raise Cancelled()
 
     with pytest.raises(KeyError):
         with PoolLoader(load) as pools:

@@ -1,0 +1,103 @@
+"""Horovod for train_model.py's distributed=True: data-parallel training, one process per rank.
+SingleProcess is the same interface for a plain run, so the training steps have no Horovod
+branches. Horovod itself is imported only by start_horovod."""
+import os
+
+import numpy as np
+
+from utils import UsageError, import_tf, tf_version
+
+HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
+    "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",
+    "tf2": "bash setup_env.sh tf2-horovod (TF 2.12.1 with Horovod 0.28.1 in .venv-tf2-horovod/)",
+}
+HOROVOD_NEWEST_TF = (2, 12)  # the newest TF that this Horovod was built against here
+
+
+def start_horovod():
+    """Import and initialise Horovod (distributed=True), or say in one line how to get it."""
+    import_tf()  # quiets TF before Horovod imports it
+    try:
+        import horovod.tensorflow as hvd
+    except ImportError as err:
+        version = tuple(int(v) for v in tf_version().split(".")[:2])
+        if version < (2, 0):
+            raise UsageError("distributed=True needs Horovod (%s); install it into this stack with: %s"
+                             % (err, HOROVOD_INSTALL["tf1"]))
+        if version <= HOROVOD_NEWEST_TF:
+            raise UsageError("distributed=True needs Horovod (%s); set up the stack that has it: %s"
+                             % (err, HOROVOD_INSTALL["tf2"]))
+        raise UsageError("distributed=True: Horovod is not installed for TF %s, and Horovod 0.28.1 does not build "
+                         "against it (its XLA ops need headers the TF wheel lacks); train distributed on "
+                         "TF 2.12: %s, or on TF 1.15: %s" % (tf_version(), HOROVOD_INSTALL["tf2"],
+                                                             HOROVOD_INSTALL["tf1"]))
+    hvd.init()
+    return hvd
+
+
+class SingleProcess:
+    """One process: rank 0 of 1; every hook leaves the graph and the session as they are."""
+    rank, size = 0, 1
+
+    def learning_rate(self, a):
+        return a["learning_rate"]
+
+    def optimizer(self, optimizer):
+        return optimizer
+
+    def mean(self, loss):
+        return loss
+
+    def share(self, tf, start, seed):
+        pass
+
+    def configure(self, config):
+        pass
+
+    def agree(self, sess, start, seed):
+        """The starting iteration and the data seed (seed=None: a random one, drawn once)."""
+        return start, np.random.randint(2 ** 31 - 1) if seed is None else seed
+
+    def sync(self, sess, a):
+        pass
+
+
+class HorovodRanks(SingleProcess):
+    """Horovod's ranks: gradients (and, for the log, the loss) averaged over them; rank 0 decides
+    where training starts and the data seed (its disk has the checkpoints) and hands its weights
+    to every rank."""
+
+    def __init__(self, hvd):
+        self.hvd = hvd
+        self.rank, self.size = hvd.rank(), hvd.size()
+
+    def learning_rate(self, a):
+        return a["learning_rate"] * (self.size if a["scale_lr"] else 1)
+
+    def optimizer(self, optimizer):
+        return self.hvd.DistributedOptimizer(optimizer)
+
+    def mean(self, loss):
+        return self.hvd.allreduce(loss)
+
+    def share(self, tf, start, seed):
+        self.sync_op = self.hvd.broadcast_global_variables(0)
+        self.shared = self.hvd.broadcast(tf.constant([start, -1 if seed is None else seed,
+                                                      np.random.randint(2 ** 31 - 1)], tf.int64), 0)
+
+    def configure(self, config):
+        config.gpu_options.visible_device_list = str(self.hvd.local_rank())  # one GPU per rank, where GPUs exist
+        # ranks on one machine share its cores instead of each starting a thread per core
+        config.intra_op_parallelism_threads = max(1, (os.cpu_count() or 1) // self.hvd.local_size())
+
+    def agree(self, sess, start, seed):
+        start, seed, drawn = (int(v) for v in sess.run(self.shared))
+        return start, drawn if seed < 0 else seed
+
+    def sync(self, sess, a):
+        sess.run(self.sync_op)  # every rank starts from rank 0's weights (fresh or restored)
+        if self.rank == 0:
+            print("Horovod: %d rank%s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
+                self.size, "" if self.size == 1 else "s", a["batch_size"], self.size * a["batch_size"],
+                self.learning_rate(a),
+                " (scaled by %d)" % self.size if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))
