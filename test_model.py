@@ -24,16 +24,13 @@ import os
 
 import numpy as np
 
+import exports
 import load_dataset
-from archs import DEFAULT_SIZE, SIZE_MULTIPLE, check_arch_and_size, size_tag
-from args import Arg, given_keys, optional_int_or_latest, parse_args, positive_int, size_or_full, to_bool
-from checkpoints import (find_checkpoint, find_restorable, freeze_checkpoint, none_pb_path, restore,
-                         write_frozen_graph, write_meta_graph)
-from errors import UsageError, run_main
+from checkpoints import find_checkpoint, find_restorable, restore
 from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
-from progress import progress
-from tfimport import import_tf
-from utils import check_writable_dir, ensure_dir
+from utils import (SIZE_MULTIPLE, Arg, UsageError, check_arch_and_size, check_writable_dir, ensure_dir, given_keys,
+                   import_tf, optional_int_or_latest, parse_args, positive_int, progress, run_main, size_or_full,
+                   to_bool)
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -54,8 +51,8 @@ ARGS = [
 ]
 
 
-def main(argv):
-    a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
+def check_sizes(a):
+    """True for img_h=full img_w=full (each image at its own size); the sizes checked against the arch."""
     full = a["img_h"] == "full"
     if full != (a["img_w"] == "full"):
         raise UsageError("img_h=full needs img_w=full too (and the other way round): each image at its own size")
@@ -66,11 +63,13 @@ def main(argv):
                              "give img_h and img_w")
     else:
         check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
-    restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
-    find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
-    h, w = (None, None) if full else (a["img_h"], a["img_w"])
-    multiple = SIZE_MULTIPLE[a["arch"]]
+    return full
 
+
+def find_test_images(a, argv, full):
+    """The RAW folder, the target folder and the test RAWs' names (none with test_image=False),
+    every RAW and target decoded once up front, before TensorFlow."""
+    h, w = (None, None) if full else (a["img_h"], a["img_w"])
     names = []
     raw_dir = os.path.join(a["dataset_dir"], "test", a["test_dir"])
     dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
@@ -82,13 +81,58 @@ def main(argv):
             print("%s holds DNG files: each is converted as dng2png.py does (black/white level, "
                   "RGGB alignment), then cropped %s from the top left" % (
                       raw_dir, "to its own size" if full else "to %dx%d" % (w, h)))
-        check_test_images(raw_dir, dslr_dir, names, h, w, multiple, crop_odd=True)
+        check_test_images(raw_dir, dslr_dir, names, h, w, SIZE_MULTIPLE[a["arch"]], crop_odd=True)
+    return raw_dir, dslr_dir, names
+
+
+def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag):
+    """Run the network `run` on each test RAW: result PNGs, PSNR/SSIM where there is a target, the
+    metrics CSV; then the latency. Returns the size h, w it was timed at (with full: the first image's)."""
+    multiple = SIZE_MULTIPLE[a["arch"]]
+    h, w = (None, None) if full else (a["img_h"], a["img_w"])
+    if full:  # latency and warm-up at the first image's size
+        first = load_dataset.read_raw(os.path.join(raw_dir, names[0]), crop_odd=True).shape
+        h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
+    probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+    run(probe)  # warm-up, so that no image's time includes graph set-up
+    images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
+                           None if full else h, None if full else w, multiple, crop_odd=True)
+    results = list(score_images(run, images, SsimMeter(tf), a["result_dir"], tag))
+    scores = [r for r in results if r.psnr is not None]
+    for r in scores:
+        print("%-24s PSNR %.2f dB  SSIM %.4f" % (r.name, r.psnr, r.ssim))
+    if names:
+        csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
+        write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
+            [r.name, "" if r.psnr is None else "%.4f" % r.psnr, "" if r.ssim is None else "%.5f" % r.ssim,
+             "%.1f" % (1000 * r.seconds)] for r in results])
+        print("wrote %d result PNGs (and %d side by side with their targets) and %s to %s" % (
+            len(names), len(scores), os.path.basename(csv_path), a["result_dir"]))
+    if scores:
+        print("mean over %d images: PSNR %.2f dB  SSIM %.4f" % (
+            len(scores), np.mean([r.psnr for r in scores]), np.mean([r.ssim for r in scores])))
+    elif names:
+        print("no targets in %s: PSNR/SSIM not computed" % dslr_dir)
+
+    latency = median_seconds(lambda: run(probe), a["runs"])
+    print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs" % (
+        w, h, h // 2, w // 2, 1000 * latency, a["runs"]))
+    return h, w
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
+    full = check_sizes(a)
+    restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
+    find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
+    raw_dir, dslr_dir, names = find_test_images(a, argv, full)
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
     # a damaged checkpoint: one line, or (restore_iter=None) a warning and the newest whole one
     prefix = find_restorable(tf, a["model_dir"], a["arch"], restore_iter, a["orig"])
     name = os.path.basename(prefix)[:-len(".ckpt")]
     import model  # builds on TensorFlow: imported after it
+    h, w = (None, None) if full else (a["img_h"], a["img_w"])
     x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])
     saver = tf.train.Saver()
@@ -102,58 +146,14 @@ def main(argv):
                                "the checkpoint's folder (save=True writes the .meta and .pb there; or save=False)")
         if names:
             ensure_dir(a["result_dir"], "result_dir")
-
-        if full:  # latency and warm-up at the first image's size
-            first = load_dataset.read_raw(os.path.join(raw_dir, names[0]), crop_odd=True).shape
-            h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
-        probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
-        sess.run(out, {x: probe})  # warm-up, so that no image's time includes graph set-up
-        images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
-                               None if full else h, None if full else w, multiple, crop_odd=True)
-        results = list(score_images(lambda inp: sess.run(out, {x: inp}), images, SsimMeter(tf),
-                                    a["result_dir"], name))
-        scores = [r for r in results if r.psnr is not None]
-        for r in scores:
-            print("%-24s PSNR %.2f dB  SSIM %.4f" % (r.name, r.psnr, r.ssim))
-        if names:
-            csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % name)
-            write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
-                [r.name, "" if r.psnr is None else "%.4f" % r.psnr, "" if r.ssim is None else "%.5f" % r.ssim,
-                 "%.1f" % (1000 * r.seconds)] for r in results])
-            print("wrote %d result PNGs (and %d side by side with their targets) and %s to %s" % (
-                len(names), len(scores), os.path.basename(csv_path), a["result_dir"]))
-        if scores:
-            print("mean over %d images: PSNR %.2f dB  SSIM %.4f" % (
-                len(scores), np.mean([r.psnr for r in scores]), np.mean([r.ssim for r in scores])))
-        elif names:
-            print("no targets in %s: PSNR/SSIM not computed" % dslr_dir)
-
-        latency = median_seconds(lambda: sess.run(out, {x: probe}), a["runs"])
-        print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs" % (
-            w, h, h // 2, w // 2, 1000 * latency, a["runs"]))
-
+        h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, name)
         if a["save"] and full:
             print("no frozen graph written at a fixed size: img_h=full img_w=full has no one size (give img_h= "
                   "img_w= to export one; the any-size _none.pb follows)")
         elif a["save"]:
-            # the size is in the name unless it is the default: exports of other sizes sit beside it
-            pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + ".pb")
-            nodes = write_frozen_graph(tf, sess, ["output_l0"], pb)
-            meta = prefix + ".meta"
-            # the meta graph (for ckpt2pb.py) holds the input size too, under the checkpoint's own name:
-            # written at the default size, or at another where none exists yet (never replacing one)
-            if (h, w) == DEFAULT_SIZE or not os.path.exists(meta):
-                write_meta_graph(saver, meta)
-                print("wrote %s (input 1x%dx%dx4) and the frozen graph %s (%d nodes, Placeholder -> output_l0)"
-                      % (meta, h // 2, w // 2, pb, nodes))
-            else:
-                print("wrote the frozen graph %s (%d nodes, Placeholder -> output_l0, 1x%dx%dx4); %s kept as it was "
-                      "(the default %dx%d writes it)" % (pb, nodes, h // 2, w // 2, meta, DEFAULT_SIZE[0], DEFAULT_SIZE[1]))
+            exports.write_fixed_size(tf, sess, saver, prefix, h, w)
     if a["save"]:
-        pb_none = none_pb_path(prefix)
-        nodes = freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, None, None, pb_none)
-        print("wrote the frozen graph %s for any size (%d nodes, Placeholder -> output_l0, 1xNonexNonex4)"
-              % (pb_none, nodes))
+        exports.write_any_size(tf, a["arch"], a["num_maps_base"], prefix)
 
 
 if __name__ == "__main__":

@@ -179,11 +179,11 @@ def test_a_signal_to_quality_mode_saves_the_training_and_the_same_command_contin
 
 
 def test_lead_rows_name_the_arch_and_its_size_where_both_archs_share_a_name(capsys):
-    import benchmark
+    import bench_curves_report
     one = {1000: (17.0, 0.5, 0.8, 1.0)}
     other = {1000: (16.0, 0.4, 0.8, 1.0)}
-    benchmark.print_curves([("model:16", one, {0: one}), ("model:8", other, {0: other}),
-                            ("punet:16", other, {0: other})], [1000])
+    bench_curves_report.print_curves([("model:16", one, {0: one}), ("model:8", other, {0: other}),
+                                     ("punet:16", other, {0: other})], [1000])
     out = capsys.readouterr().out
     assert re.search(r"^-model:8\s+\+1\.00/\+0\.1000$", out, re.M), out
     assert re.search(r"^-punet\s+\+1\.00/\+0\.1000$", out, re.M), out

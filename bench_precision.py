@@ -1,0 +1,111 @@
+"""benchmark.py's precision mode: a checkpoint frozen and converted to TFLite FP32, FP16 and INT8;
+per precision its file size, latency (interleaved medians), validation PSNR/SSIM against the
+targets, PSNR against the FP32 TFLite output and max-abs against the TF graph."""
+import os
+import platform
+import statistics
+import tempfile
+
+import numpy as np
+
+import load_dataset
+from checkpoints import checkpoint_exists, freeze_checkpoint
+from evaluate import SsimMeter, psnr_between, score_images
+from tflite import GraphModel, TFLiteModel, calibration_inputs, convert
+from utils import UsageError, import_tf, progress, tf_major, tf_version
+
+
+def precision(a, archs, seed):
+    """Print the precision table of the first arch of archs [(arch, nmb)] from its checkpoint
+    a["ckpt"]; `seed` draws the INT8 calibration inputs."""
+    arch, nmb = archs[0]
+    tf = import_tf()  # before anything imports tensorflow: it quiets TF's C++ logs
+    if not checkpoint_exists(a["ckpt"]):
+        raise UsageError("ckpt=%r: no such checkpoint (give the prefix, e.g. models/model_iteration_600.ckpt)"
+                         % a["ckpt"])
+    precisions = ["fp32", "fp16"] + (["int8"] if tf_major() >= 2 else [])
+    names = load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
+    raw_dir = os.path.join(a["dataset_dir"], "val", "mediatek_raw")
+    vw, vh = load_dataset.raw_size(os.path.join(raw_dir, names[0]))
+    val_raw, val_rgb = load_dataset.load_pairs(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/", names, vh, vw)
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes = {"val": (vh, vw), "img": (a["img_h"], a["img_w"])}  # quality at the first, latency at the second
+        models = converted_models(tf, a, arch, nmb, seed, precisions, sizes, tmp)
+        rows = quality_rows(tf, models, precisions, val_raw, val_rgb)
+        times = interleaved_latencies(models, precisions, a["img_h"], a["img_w"], a["runs"])
+    print("TensorFlow %s, Python %s, %d CPUs; %s:%d from %s; latency at %dx%d, TFLite threads %s, medians of "
+          "%d interleaved runs; quality on %d validation images of %dx%d (%s)%s" % (
+              tf_version(), platform.python_version(), os.cpu_count(), arch, nmb, a["ckpt"], a["img_w"], a["img_h"],
+              models["img", "fp32"].threads, a["runs"], len(names), vw, vh, raw_dir,
+              "; INT8: uint8 input/output, %d calibration inputs" % a["calib_size"] if "int8" in precisions else ""))
+    print("%-9s %9s %11s %7s %9s %7s %13s %16s" % ("precision", "size KB", "latency ms", "ratio", "val PSNR",
+                                                   "SSIM", "PSNR vs FP32", "max-abs vs graph"))
+    base = statistics.median(times["fp32"])
+    for p in precisions:
+        t = statistics.median(times[p])
+        print("%-9s %9.1f %11.1f %7.3f %9.2f %7.4f %13s %16.2g" % (
+            p.upper(), models["img", p].bytes / 1024.0, 1000 * t, t / base, rows[p][0], rows[p][1],
+            "-" if p == "fp32" else "%.2f" % rows[p][2], rows[p][3]))
+    if "int8" not in precisions:
+        print("(no INT8 row: TF %s's converter cannot quantise these graphs; run this on TF 2.x)" % tf_version())
+
+
+def converted_models(tf, a, arch, nmb, seed, precisions, sizes, tmp):
+    """{(size, precision): TFLiteModel (with its file's .bytes)} for each size name: (h, w) of
+    `sizes`, converted in the folder tmp from the checkpoint a["ckpt"] frozen at that size; and
+    ("val", "graph"): the frozen graph itself at the size "val"."""
+    models = {}
+    for size, (h, w) in sizes.items():
+        pb = os.path.join(tmp, "%s.pb" % size)
+        freeze_checkpoint(tf, arch, nmb, a["ckpt"], h, w, pb)
+        shape = (1, h // 2, w // 2, 4)
+        calib = None
+        for p in progress(precisions, desc="converting at %dx%d" % (w, h), unit="model"):
+            if p == "int8":
+                calib = calib or list(calibration_inputs(a["dataset_dir"], "mediatek_raw/", shape,
+                                                         a["calib_size"], seed))
+            path = os.path.join(tmp, "%s_%s.tflite" % (size, p))
+            with open(path, "wb") as f:
+                f.write(convert(tf, pb, shape, p, "uint8", calib))
+            models[size, p] = TFLiteModel(tf, path, a["threads"])
+            models[size, p].bytes = os.path.getsize(path)
+        if size == "val":
+            models["val", "graph"] = GraphModel(tf, pb)
+    return models
+
+
+def quality_rows(tf, models, precisions, val_raw, val_rgb):
+    """{precision: [mean PSNR, mean SSIM against the targets, mean PSNR against the FP32 model's
+    output, max-abs against the graph]} on the validation pairs, at the size "val"."""
+    rows = {}
+    ssim = SsimMeter(tf)
+    val = []  # (index, input, target) for score_images
+    for i in range(len(val_raw)):
+        x, y = load_dataset.to_float(val_raw[i:i + 1], val_rgb[i:i + 1])
+        val.append((i, x, y[0]))
+    fp32_out = {}
+    for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
+        ps, ss, ref, dmax = [], [], [], 0.0
+        for r in score_images(models["val", p].run, val, ssim):
+            ps.append(r.psnr)
+            ss.append(r.ssim)
+            if p == "fp32":
+                fp32_out[r.name] = r.out
+            ref.append(psnr_between(r.out, fp32_out[r.name]))
+            graph = np.clip(models["val", "graph"].run(r.x)[0], 0, 1)
+            dmax = max(dmax, float(np.max(np.abs(r.out - graph))))
+        rows[p] = [np.mean(ps), np.mean(ss), np.mean(ref), dmax]
+    return rows
+
+
+def interleaved_latencies(models, precisions, img_h, img_w, runs):
+    """{precision: [seconds of each run]} of the models at the size "img", after a warm-up, one run
+    of each precision in turn per round."""
+    probe = np.random.RandomState(0).rand(1, img_h // 2, img_w // 2, 4).astype(np.float32)
+    times = {p: [] for p in precisions}
+    for p in precisions:
+        models["img", p].timed_invoke(probe)  # warm-up
+    for _ in progress(range(runs), desc="timing", unit="round"):
+        for p in precisions:
+            times[p].append(models["img", p].timed_invoke(probe))
+    return times
