@@ -134,10 +134,7 @@ def wait_for(condition, timeout=300, proc=None):
             raise AssertionError("the process ended (exit code %s) before the awaited event" % proc.returncode)
         if time.monotonic() > deadline:
             raise AssertionError("the awaited event did not happen within %g s" % timeout)
-        time.sleep(POLL_SECONDS)
-
-
-POLL_SECONDS = 0.002  # how often wait_for looks: short next to a training step
+        time.sleep(0.002)  # how often it looks: short next to a training step
 
 
 def assert_usage_error(proc, *needles):
@@ -152,13 +149,10 @@ def assert_usage_error(proc, *needles):
 
 
 def error_lines(proc):
-    """The lines of proc's stderr but blank ones and TensorFlow's start-up noise."""
-    return [l for l in proc.stderr.splitlines() if l.strip() and not _is_tf_noise(l)]
-
-
-def _is_tf_noise(line):
-    # TF 2.x's oneDNN banner is printed by its C++ runtime at import, before any of our code runs
-    return ("oneDNN custom operations" in line or "absl::InitializeLog" in line)
+    """The lines of proc's stderr but blank ones and TensorFlow's start-up noise (TF 2.x's oneDNN
+    banner is printed by its C++ runtime at import, before any of our code runs)."""
+    return [l for l in proc.stderr.splitlines() if l.strip()
+            and "oneDNN custom operations" not in l and "absl::InitializeLog" not in l]
 
 
 @pytest.fixture(scope="session")
