@@ -16,8 +16,8 @@ import bench_curves_report
 import load_dataset
 from bench_train import train_command
 from checkpoints import existing_iterations
+from errors import Interrupted, UsageError, signal_name
 from train_log import parse_log_line, parse_log_name, read_log_lines
-from utils import Interrupted, UsageError, signal_name
 
 
 def curve_points(a):

@@ -10,7 +10,8 @@ import statistics
 from matplotlib.figure import Figure
 
 from bench_subject import Subject, time_interleaved
-from utils import atomic_output, import_tf
+from tfimport import import_tf
+from utils import atomic_output
 
 
 def seed_words(seeds):

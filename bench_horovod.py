@@ -8,8 +8,9 @@ import tempfile
 
 import load_dataset
 from bench_train import train_command
+from errors import UsageError
+from tfimport import tf_version
 from train_log import find_log, read_log_lines
-from utils import UsageError, tf_version
 
 
 def horovod(a, archs, seed):

@@ -10,9 +10,11 @@ import numpy as np
 
 import load_dataset
 from checkpoints import checkpoint_exists, freeze_checkpoint
+from errors import UsageError
 from evaluate import SsimMeter, psnr_between, score_images
+from progress import progress
+from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert
-from utils import UsageError, import_tf, progress, tf_major, tf_version
 
 
 def precision(a, archs, seed):

@@ -5,7 +5,8 @@ import platform
 import statistics
 
 from bench_subject import Subject, time_interleaved
-from utils import import_tf, progress, tf_version
+from progress import progress
+from tfimport import import_tf, tf_version
 
 
 def speed(a, archs):

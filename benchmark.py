@@ -43,8 +43,17 @@ import bench_curves
 import bench_horovod
 import bench_precision
 import bench_speed
-from utils import (Arg, IntList, UsageError, check_arch_and_size, distinct_ints, parse_args, positive_float,
-                   positive_int, run_main, to_bool)
+from archs import check_arch_and_size
+from args import (
+    Arg,
+    IntList,
+    distinct_ints,
+    parse_args,
+    positive_float,
+    positive_int,
+    to_bool,
+)
+from errors import UsageError, run_main
 
 ARGS = [
     Arg("mode", str, "speed", "speed, quality, precision or horovod (see above)"),

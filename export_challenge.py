@@ -20,7 +20,14 @@ import tempfile
 import numpy as np
 
 from archs import DEFAULT_SIZE, check_arch_and_size
-from args import Arg, optional_int, optional_positive_int, parse_args, positive_int, to_bool
+from args import (
+    Arg,
+    optional_int,
+    optional_positive_int,
+    parse_args,
+    positive_int,
+    to_bool,
+)
 from checkpoints import find_checkpoint, freeze_checkpoint
 from errors import UsageError, run_main
 from tfimport import import_tf, tf_major, tf_version

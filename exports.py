@@ -5,8 +5,13 @@ of them input `Placeholder`, output `output_l0`, without default-valued attribut
 and TF 2.x read each other's. Functions take the module `tf` (imported late, see utils)."""
 import os
 
-from checkpoints import freeze_checkpoint, none_pb_path, write_frozen_graph, write_meta_graph
-from utils import DEFAULT_SIZE, size_tag
+from archs import DEFAULT_SIZE, size_tag
+from checkpoints import (
+    freeze_checkpoint,
+    none_pb_path,
+    write_frozen_graph,
+    write_meta_graph,
+)
 
 
 def write_fixed_size(tf, sess, saver, prefix, h, w):

@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 
-from utils import UsageError, import_tf, tf_version
+from errors import UsageError
+from tfimport import import_tf, tf_version
 
 HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
     "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",

@@ -25,7 +25,14 @@ import load_dataset
 from archs import size_tag
 from args import Arg, optional_positive_int, parse_args, positive_int, to_bool
 from errors import UsageError, run_main
-from evaluate import SsimMeter, check_test_images, folder_images, psnr_between, score_images, write_csv
+from evaluate import (
+    SsimMeter,
+    check_test_images,
+    folder_images,
+    psnr_between,
+    score_images,
+    write_csv,
+)
 from progress import progress
 from tfimport import import_tf
 from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text

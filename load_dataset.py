@@ -11,9 +11,9 @@ import numpy as np
 import rawpy
 from PIL import Image
 
-from thread_pool import for_each
 from errors import UsageError
 from progress import progress as progress_bar
+from thread_pool import for_each
 
 RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
 RAW_MAX = 1023  # 10-bit, as the MAI21 RAWs (DNGs are scaled to it)

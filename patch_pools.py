@@ -8,7 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 import load_dataset
-from utils import UsageError
+from errors import UsageError
 
 RELOAD_EVERY = 1000  # the patch pool is re-drawn at every multiple of this many iterations
 POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' [seed, start]

@@ -30,7 +30,7 @@ for stack in $STACKS; do
   fi
   PY=$(stack_venv "$stack")/bin/python
   TESTS="tests"
-  [ "$stack" = tf2-horovod ] && TESTS="tests/test_horovod.py tests/test_train_model.py"
+  [ "$stack" = tf2-horovod ] && TESTS="tests/test_horovod.py tests/test_train_basics.py tests/test_train_bad_input.py tests/test_train_recovery.py tests/test_train_pools.py"
   if [ $linted = 0 ]; then  # the style check (ruff.toml), once, with the first stack's ruff
     linted=1
     echo "== ruff: $("$PY" -m ruff --version)"

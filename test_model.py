@@ -26,11 +26,30 @@ import numpy as np
 
 import exports
 import load_dataset
+from archs import SIZE_MULTIPLE, check_arch_and_size
+from args import (
+    Arg,
+    given_keys,
+    optional_int_or_latest,
+    parse_args,
+    positive_int,
+    size_or_full,
+    to_bool,
+)
 from checkpoints import find_checkpoint, find_restorable, restore
-from evaluate import SsimMeter, check_test_images, folder_images, median_seconds, score_images, write_csv
-from utils import (SIZE_MULTIPLE, Arg, UsageError, check_arch_and_size, check_writable_dir, ensure_dir, given_keys,
-                   import_tf, optional_int_or_latest, parse_args, positive_int, progress, run_main, size_or_full,
-                   to_bool)
+from errors import UsageError, run_main
+from evaluate import (
+    SsimMeter,
+    check_test_images,
+    folder_images,
+    median_seconds,
+    score_images,
+    write_csv,
+)
+from progress import progress
+from session import session_config
+from tfimport import import_tf
+from utils import check_writable_dir, ensure_dir
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -136,8 +155,7 @@ def main(argv):
     x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])
     saver = tf.train.Saver()
-    config = tf.ConfigProto()
-    config.gpu_options.allow_growth = True
+    config = session_config(tf)
     with tf.Session(config=config) as sess:
         restore(tf, saver, sess, prefix, a["arch"], a["num_maps_base"])
         print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))

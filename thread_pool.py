@@ -4,7 +4,7 @@ a threading.Event ends the work between items with Cancelled."""
 import queue
 import threading
 
-from utils import progress as progress_bar
+from progress import progress as progress_bar
 
 
 class Cancelled(Exception):

@@ -33,22 +33,55 @@ import load_dataset
 import previews
 import runlock
 import vgg
-from checkpoints import (ckpt_prefix, existing_iterations, latest_prefix, outputs_after, remove_outputs_after,
-                         remove_stale_temporaries, require_checkpoint, restorable, restore, save_checkpoint)
+from archs import check_arch_and_size
+from args import (
+    Arg,
+    non_negative_int,
+    optional_int,
+    optional_int_or_latest,
+    parse_args,
+    positive_float,
+    positive_int,
+    to_bool,
+)
+from checkpoints import (
+    ckpt_prefix,
+    existing_iterations,
+    latest_prefix,
+    outputs_after,
+    remove_outputs_after,
+    remove_stale_temporaries,
+    require_checkpoint,
+    restorable,
+    restore,
+    save_checkpoint,
+)
+from errors import (
+    Interrupted,
+    RunFailure,
+    SignalStop,
+    UsageError,
+    run_main,
+    signal_name,
+)
 from evaluate import psnr
 from horovod_ranks import HorovodRanks, SingleProcess, start_horovod
 from losses import build_losses
-from patch_pools import BadFiles, PoolDraws, admit_pool, pool_iteration, prefetch_after, redraw, redraw_due
+from patch_pools import (
+    BadFiles,
+    PoolDraws,
+    admit_pool,
+    pool_iteration,
+    prefetch_after,
+    redraw,
+    redraw_due,
+)
 from pool_loader import PoolLoader
+from progress import progress
 from session import session_config
 from summaries import Summaries
-from train_log import format_log_line, log_path
-from archs import check_arch_and_size
-from args import (Arg, non_negative_int, optional_int, optional_int_or_latest, parse_args, positive_float,
-                  positive_int, to_bool)
-from errors import Interrupted, RunFailure, SignalStop, UsageError, run_main, signal_name
-from progress import progress
 from tfimport import import_tf
+from train_log import format_log_line, log_path
 from utils import atomic_write_text, ensure_dirs
 
 ARGS = [

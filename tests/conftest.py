@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ SHARED_FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "pune
 sys.path.insert(0, ROOT)
 import load_dataset  # noqa: E402  (the scripts' folder is on the path from here)
 import model  # noqa: E402
+from checkpoints import ckpt_prefix, existing_iterations  # noqa: E402
 from make_demo_data import make_dataset  # noqa: E402
 from make_vgg_mat import write_random_vgg  # noqa: E402
 from tfimport import import_tf, tf_major  # noqa: E402
@@ -37,26 +39,80 @@ SMALL = {"patch_w": 64, "patch_h": 64, "batch_size": 2, "train_size": 12, "num_t
          "content_loss": False}
 
 
-def run_script(*words, cwd=ROOT, env=None, timeout=600, python=None):
-    """Run `python <script> words...` (or `bash <x>.sh`) and return the CompletedProcess; with
-    this stack's Python, or `python` (e.g. other_python(): the other stack's)."""
+def start_script(*words, cwd=ROOT, env=None, python=None, launcher=(), stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, unbuffered=True):
+    """Start `python <script> words...` as a user types it (`bash <x>.sh`; `python -c code ...`
+    for a first word "-c"), the script's path under the project folder (a harness:
+    "tests/<name>.py"), and return the Popen (text streams). `python`: this stack's unless given
+    (e.g. other_python()); `launcher`: words before it (horovodrun's); `env`: added to the
+    environment. Unbuffered: a test can read its lines while it runs (lines_read_while_running)."""
     script = words[0]
     python = python or sys.executable
-    cmd = (["bash"] if script.endswith(".sh") else [python]) + [os.path.join(ROOT, script)]
+    if script.endswith(".sh"):
+        cmd = ["bash", os.path.join(ROOT, script)]
+    elif script.startswith("-"):
+        cmd = [python, script]
+    else:
+        cmd = [python, os.path.join(ROOT, script)]
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHON=python)
+    if unbuffered:
+        full_env["PYTHONUNBUFFERED"] = "1"
     full_env.update(env or {})
-    return subprocess.run(cmd + [str(w) for w in words[1:]], cwd=cwd, env=full_env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=timeout)
+    return subprocess.Popen(list(launcher) + cmd + [str(w) for w in words[1:]], cwd=cwd, env=full_env,
+                            stdout=stdout, stderr=stderr, universal_newlines=True)
+
+
+def run_script(*words, timeout=600, **how):
+    """Run a script to its end (start_script's words and keywords; its output buffered as in a
+    user's pipe) and return the CompletedProcess."""
+    how.setdefault("unbuffered", False)
+    with start_script(*words, **how) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+class Lines(list):
+    """A stream's lines, appended by a reader thread as they come; wait_for waits for one."""
+
+    def __init__(self):
+        super().__init__()
+        self.ended = False
+        self._changed = threading.Condition()
+
+    def read(self, stream):
+        for line in stream:
+            with self._changed:
+                self.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.ended = True
+            self._changed.notify_all()
+
+    def wait_for(self, test, timeout=300):
+        """The first line for which test(line) holds, as soon as it has been read; AssertionError
+        if the stream ends (the process exited) or `timeout` seconds pass first."""
+        def found():
+            return next((line for line in self if test(line)), None)
+        with self._changed:
+            self._changed.wait_for(lambda: found() is not None or self.ended, timeout)
+            line = found()
+            if line is None:
+                raise AssertionError("the line did not come (%s); read so far:\n%s" % (
+                    "the stream ended" if self.ended else "%g s passed" % timeout, "".join(self)[-2000:]))
+        return line
 
 
 @contextlib.contextmanager
 def lines_read_while_running(stream, proc):
-    """A list that a thread fills with `stream`'s lines (proc.stdout or proc.stderr, opened as
-    text) while the block runs; on leaving, proc is killed if it still runs, and the list is then
-    complete."""
-    lines = []
-    reader = threading.Thread(target=lines.extend, args=(stream,))
+    """A Lines list that a thread fills with `stream`'s lines (proc.stdout or proc.stderr,
+    opened as text) while the block runs; on leaving, proc is killed if it still runs, and the
+    list is then complete."""
+    lines = Lines()
+    reader = threading.Thread(target=lines.read, args=(stream,))
     reader.start()
     try:
         yield lines
@@ -66,9 +122,24 @@ def lines_read_while_running(stream, proc):
         reader.join()
 
 
+def wait_for(condition, timeout=300, proc=None):
+    """For an event no stream announces (a file appearing): condition()'s value once it holds;
+    AssertionError after `timeout` seconds or, with `proc`, when that process has ended first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("the process ended (exit code %s) before the awaited event" % proc.returncode)
+        if time.monotonic() > deadline:
+            raise AssertionError("the awaited event did not happen within %g s" % timeout)
+        time.sleep(0.002)  # how often it looks: short next to a training step
+
+
 def assert_usage_error(proc, *needles):
     """Exit code 2, exactly one line on stderr naming the problem, no traceback."""
-    lines = [l for l in proc.stderr.splitlines() if l.strip() and not _is_tf_noise(l)]
+    lines = error_lines(proc)
     assert proc.returncode == 2, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -77,14 +148,14 @@ def assert_usage_error(proc, *needles):
     return lines[0]
 
 
-def _is_tf_noise(line):
-    # TF 2.x's oneDNN banner is printed by its C++ runtime at import, before any of our code runs
-    return ("oneDNN custom operations" in line or "absl::InitializeLog" in line)
+def error_lines(proc):
+    """The lines of proc's stderr but blank ones and TensorFlow's start-up noise (TF 2.x's oneDNN
+    banner is printed by its C++ runtime at import, before any of our code runs)."""
+    return [l for l in proc.stderr.splitlines() if l.strip()
+            and "oneDNN custom operations" not in l and "absl::InitializeLog" not in l]
 
 
 @pytest.fixture(scope="session")
-
-
 def demo_data(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("data") / "raw_images")
     make_dataset(out, train_count=12, val_count=4, test_count=1, patch_size=64,
@@ -93,15 +164,11 @@ def demo_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-
-
 def vgg_mat(tmp_path_factory):
     return write_random_vgg(str(tmp_path_factory.mktemp("vgg") / "random-vgg19.mat"), width_div=16)
 
 
 @pytest.fixture(scope="session")
-
-
 def trained(demo_data, vgg_mat, tmp_path_factory):
     """A 4-iteration arch=model run with the VGG content loss, TensorBoard summaries every
     iteration and save_mid_imgs; returns (model_dir, process)."""
@@ -149,7 +216,6 @@ def run_pb(pb, x):
     graph_def = tf.GraphDef()
     with open(pb, "rb") as f:
         graph_def.ParseFromString(f.read())
-    tf = import_tf()
     with tf.Graph().as_default():
         tf.import_graph_def(graph_def, name="")
         with tf.Session() as sess:
@@ -216,6 +282,59 @@ def val_inputs(demo_data):
 
 
 # ---------------------------------------------------------------------------------------------
+# what a training run leaves in model_dir, and its progress read from its stdout
+
+
+def latest_iteration(model_dir):
+    """The newest complete arch=model checkpoint's iteration, 0 for none."""
+    have = existing_iterations(model_dir, "model")
+    return have[-1] if have else 0
+
+
+def check_nothing_unreadable(model_dir):
+    """Every checkpoint that counts as complete restores with finite weights; every log line is whole."""
+    for it in existing_iterations(model_dir, "model"):
+        reader = ckpt_reader(ckpt_prefix(model_dir, "model", it))
+        for name in reader.get_variable_to_shape_map():
+            assert np.all(np.isfinite(reader.get_tensor(name))), (it, name)
+    logged = 0
+    for name in os.listdir(model_dir):
+        if name.startswith("logs_") and name.endswith(".txt"):
+            with open(os.path.join(model_dir, name)) as f:
+                text = f.read()
+            assert text.endswith("\n") or not text, name
+            for line in text.splitlines():
+                assert LOG_LINE.match(line), (name, line)
+                logged = max(logged, int(LOG_LINE.match(line).group(1)))
+    # the log line is written after its checkpoint: nothing logged is ever missing a checkpoint
+    assert latest_iteration(model_dir) >= logged
+
+
+def copy_checkpoint(src, dst, old, new):
+    """Copy the files of checkpoint `old` (a file-name prefix) in src to dst, renamed to `new`."""
+    os.makedirs(dst, exist_ok=True)
+    for name in os.listdir(src):
+        if name.startswith(old):
+            shutil.copy(os.path.join(src, name), os.path.join(dst, name.replace(old, new)))
+
+
+def train_losses(model_dir, tag="train/loss"):
+    """(step, value) of a TensorBoard scalar of a run from iteration 0 to 10."""
+    tf = import_tf()
+    logdir = os.path.join(model_dir, "tensorboard", "model_0-10")
+    (events,) = [os.path.join(logdir, f) for f in os.listdir(logdir) if "tfevents" in f]
+    return [(e.step, v.simple_value) for e in tf.train.summary_iterator(events) for v in e.summary.value
+            if v.tag == tag]
+
+
+def wait_for_log_step(stdout_lines, step, timeout=300):
+    """Wait until a running training prints the log line of `step` or a later one (it is then in
+    its training loop); stdout_lines: its stdout from lines_read_while_running."""
+    return stdout_lines.wait_for(lambda line: LOG_LINE.match(line) and int(LOG_LINE.match(line).group(1)) >= step,
+                                 timeout)
+
+
+# ---------------------------------------------------------------------------------------------
 # DNG files
 
 
@@ -260,8 +379,6 @@ def sensor_mosaic(truth, cfa, black=BLACK, white=WHITE, seed=0):
 
 
 @pytest.fixture(scope="module")
-
-
 def truth():
     return np.random.RandomState(7).randint(0, 1024, (64, 96)).astype(np.uint16)
 
@@ -271,8 +388,6 @@ def truth():
 
 
 @pytest.fixture(scope="session")
-
-
 def tested(trained, demo_data, tmp_path_factory):
     """test_model.py on the trained checkpoint at the test RAW's full size (128x192)."""
     model_dir, _ = trained
@@ -284,8 +399,6 @@ def tested(trained, demo_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-
-
 def graph64(trained, tmp_path_factory):
     """The 4-iteration arch=model checkpoint frozen for 64x64 photos (the demo validation size)."""
     src, _ = trained
@@ -298,8 +411,6 @@ def graph64(trained, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-
-
 def converted(graph64, demo_data):
     """FP32 (through the baseline's pb2tflite.sh command line), FP16 and, on TF 2.x, INT8."""
     out = {}
@@ -322,8 +433,6 @@ def converted(graph64, demo_data):
 
 
 @pytest.fixture(scope="session")
-
-
 def none_tflite(tested):
     """pb2tflite.sh on test_model.py's <checkpoint>_none.pb: an FP32 .tflite of any input size,
     converted by TF 2.x (this stack's Python, or on TF 1.15 the other stack's: TF 1.15's converter

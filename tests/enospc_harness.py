@@ -1,7 +1,7 @@
 """Test harness: runs train_model.py's main() unchanged, except that one write fails as on a full
 disk (ENOSPC). ENOSPC_AT=<iteration>, ENOSPC_WHAT=checkpoint: the saver writes that iteration's
 checkpoint under its temporary name, cut short, then fails as TensorFlow's writer does;
-ENOSPC_WHAT=log: that iteration's log line fails half-written. Used only by tests/test_train_model.py."""
+ENOSPC_WHAT=log: that iteration's log line fails half-written. Used only by tests/test_train_recovery.py."""
 import errno
 import glob
 import os

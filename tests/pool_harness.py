@@ -2,7 +2,7 @@
 every POOL_EVERY iterations instead of every 1000, and that POOL_DUMP (a file) gets one JSON line
 per pool built (the iteration it is for, a digest of its patches, how many, which thread built it)
 and, when the process ends in any way but a kill, one line listing the loader's threads still
-alive (names starting pool-loader or load-worker). Used only by tests/test_train_model.py."""
+alive (names starting pool-loader or load-worker). Used only by tests/test_train_pools.py."""
 import hashlib
 import json
 import os

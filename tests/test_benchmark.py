@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, assert_usage_error, lines_read_while_running, run_script
+
 from tfimport import tf_major
 
 TF2 = tf_major() >= 2

@@ -1,9 +1,15 @@
 """checkpoints.py: frozen graphs and meta graphs cross the stacks (TF 1.15 <-> TF 2.x): written by
 the other stack's Python, imported and run here with the same output."""
 import numpy as np
+from conftest import (
+    other_python,
+    run_checkpoint,
+    run_pb,
+    run_script,
+    save_random_checkpoint,
+)
 
 from checkpoints import strip_default_attrs
-from conftest import other_python, run_checkpoint, run_pb, run_script, save_random_checkpoint
 from tfimport import import_tf
 
 tf = import_tf()

@@ -2,7 +2,6 @@
 import os
 
 import numpy as np
-
 from conftest import run_pb, run_script, run_tflite
 
 

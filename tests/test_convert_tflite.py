@@ -3,10 +3,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import assert_usage_error, run_checkpoint, run_script, val_inputs
 
 import load_dataset
-
-from conftest import assert_usage_error, run_checkpoint, run_script, val_inputs
 from tfimport import import_tf, tf_major
 from tflite import TFLiteModel, dequantize, quantize
 

@@ -2,6 +2,7 @@
 import os
 
 from conftest import ROOT, run_script
+
 from tfimport import tf_major
 
 

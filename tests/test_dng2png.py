@@ -5,10 +5,10 @@ import re
 
 import numpy as np
 import pytest
+from conftest import assert_usage_error, run_script, sensor_mosaic, write_dng
 from PIL import Image
 
 import load_dataset
-from conftest import assert_usage_error, run_script, sensor_mosaic, write_dng
 from errors import UsageError
 
 

@@ -4,8 +4,8 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import assert_usage_error, run_checkpoint, run_script, tf2_python
+
 from tfimport import import_tf, tf_major
 from tflite import TFLiteModel
 

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import LOG_LINE, assert_usage_error, ckpt_reader, run_script
 
-from conftest import LOG_LINE, ROOT, assert_usage_error, ckpt_reader, run_script
 from tfimport import tf_version
 
 try:
@@ -19,17 +19,16 @@ except ImportError:
 needs_horovod = pytest.mark.skipif(not HOROVOD, reason="Horovod is not installed for this stack "
                                    "(bash setup_env.sh tf2-horovod or WITH_HOROVOD=1 bash setup_env.sh tf1 builds it; "
                                    "it does not build against TF 2.21)")
-HARNESS = os.path.join(ROOT, "tests", "hvd_harness.py")
+HARNESS = "tests/hvd_harness.py"
 BASE = ["patch_w=64", "patch_h=64", "train_size=12", "eval_step=2", "content_loss=False", "seed=0",
         "learning_rate=5e-4", "tensorboard=False"]
 
 
 def horovodrun(ranks, words, dump_dir, cwd):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "horovodrun"), "-np", str(ranks), "-H",
-           "localhost:%d" % ranks, "--gloo", sys.executable, HARNESS] + list(words)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", HVD_DUMP_DIR=dump_dir, PYTHONUNBUFFERED="1")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=600)
+    launcher = [os.path.join(os.path.dirname(sys.executable), "horovodrun"), "-np", str(ranks), "-H",
+                "localhost:%d" % ranks, "--gloo"]
+    proc = run_script(HARNESS, *words, launcher=launcher, cwd=cwd, env={"HVD_DUMP_DIR": dump_dir},
+                      unbuffered=True, stderr=subprocess.STDOUT)
     assert proc.returncode == 0, proc.stdout[-3000:]
     return proc.stdout
 

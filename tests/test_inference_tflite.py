@@ -6,10 +6,16 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import (
+    assert_usage_error,
+    first_file,
+    run_script,
+    sensor_mosaic,
+    write_dng,
+)
 from PIL import Image
 
 import load_dataset
-from conftest import assert_usage_error, first_file, run_script, sensor_mosaic, write_dng
 from previews import label_band_height
 from tfimport import tf_major
 

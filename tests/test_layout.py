@@ -3,10 +3,8 @@ files share helpers through conftest.py, never by importing each other. Read fro
 import statements (anywhere in a file, late imports too), not by running them."""
 import ast
 import os
-import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 
 TESTS = os.path.join(ROOT, "tests")
 
@@ -70,6 +68,5 @@ def test_bad_arguments_fail_before_tensorflow_is_imported():
             "    assert err.code == 2, err.code\n"
             "print('tensorflow' in sys.modules)\n")
     for name in scripts:
-        proc = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, name + ".py")], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        proc = run_script("-c", code, os.path.join(ROOT, name + ".py"))
         assert proc.returncode == 0 and proc.stdout.strip() == "False", (name, proc.stdout, proc.stderr[-1000:])

@@ -4,10 +4,10 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import sensor_mosaic, write_dng
 from PIL import Image
 
 import load_dataset
-from conftest import sensor_mosaic, write_dng
 from errors import UsageError
 
 

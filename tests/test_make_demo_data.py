@@ -1,18 +1,18 @@
 """make_demo_data.py: each of the effects of a real phone/DSLR pair does what it says; with the
-effects off and the first five photos the training data are what earlier versions made, and the
-val and test data do not depend on the training split."""
+effects off each RAW is the plain inverse ISP of its target; the same seed gives the same files and
+another seed other ones; the val and test data do not depend on the training split."""
 import glob
 import os
 
 import numpy as np
 import pytest
+from conftest import assert_usage_error, run_script
 from PIL import Image
 
 import load_dataset
 import make_demo_data as mdd
-from make_demo_data import MARKER, inverse_isp, make_dataset
-from conftest import ROOT, assert_usage_error, run_script
 from errors import UsageError
+from make_demo_data import MARKER, inverse_isp, make_dataset
 
 OFF = dict(mdd.NO_EFFECTS)
 SMALL = dict(train_count=16, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96,
@@ -75,50 +75,62 @@ def assert_same_split_files(out_a, out_b, splits):
             assert np.array_equal(a, b), (split, sub)
 
 
-def assert_same_files(out, ref, keys):
-    """The PNGs under `out` named by the fixture's keys ("[tag__]split__sub__name.png") hold its
-    arrays: targets exactly, RAWs within 1 DN (float32 rounding in another numpy may flip a value
-    that lands on .5 before the integer rounding) at no more than 0.5% of the pixels."""
-    for key in keys:
-        rel = key.split("__", 1)[1] if key.split("__")[0] in ("off", "on") else key
-        got = np.asarray(Image.open(os.path.join(out, rel.replace("__", "/")))).astype(int)
-        diff = np.abs(got - ref[key].astype(int))
-        if got.ndim == 3:
-            assert diff.max() == 0, key
-        else:
-            assert diff.max() <= 1 and np.mean(diff > 0) <= 0.005, (key, diff.max(), np.mean(diff > 0))
+def dataset_bytes(out):
+    """Every file under `out` (the marker too): {relative path: its bytes}."""
+    found = {}
+    for folder, _, names in os.walk(out):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as f:
+                found[os.path.relpath(os.path.join(folder, name), out)] = f.read()
+    return found
 
 
-def test_effects_off_with_the_first_photos_equals_the_training_data_of_commit_377ac06(tmp_path):
-    # tests/data/plain_demo_377ac06.npz: made by make_demo_data.py of commit 377ac06 with these
-    # arguments (train_count=3 val_count=2 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5).
-    # The training split keeps that version's streams and photos (more_photos=False); val and test
-    # draw from their own streams since, so only the training files are compared.
-    ref = np.load(os.path.join(ROOT, "tests", "data", "plain_demo_377ac06.npz"))
-    train_keys = [k for k in ref.files if k.startswith("train__")]
-    assert len(train_keys) == 6
-    for kwargs in ({"effects": False}, OFF):
-        out = mdd.make_dataset(str(tmp_path / ("d%d" % len(kwargs))), train_count=3, val_count=2, test_count=1,
-                               patch_size=32, test_h=64, test_w=96, seed=5, progress=False,
-                               more_photos=False, **kwargs)
-        assert sorted(k.replace("__", "/") for k in ref.files) == sorted(
-            os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "*", "*", "*.png")))
-        assert_same_files(out, ref, train_keys)
+def dataset_pairs(out):
+    """(name, RAW as float, target) of every pair of a dataset: train, val and test."""
+    for split, raw_sub in (("train", "mediatek_raw"), ("val", "mediatek_raw"), ("test", "fujifilm_full_resolution")):
+        for path in sorted(glob.glob(os.path.join(out, split, raw_sub, "*.png"))):
+            target = np.asarray(Image.open(os.path.join(out, split, "fujifilm", os.path.basename(path))))
+            yield "%s/%s" % (split, os.path.basename(path)), np.asarray(Image.open(path)).astype(np.float64), target
 
 
-def test_the_first_photos_give_the_training_data_of_commit_6d24882_past_the_fifth_crop(tmp_path):
-    # tests/data/train_demo_6d24882.npz: the training files that make_demo_data.py of commit 6d24882
-    # (the last one with five training photos, and the data of the README's 20k curves) made with
-    # train_count=7 val_count=1 test_count=1 patch_size=32 test_h=64 test_w=96 seed=5, with
-    # effects=False ("off") and with its default effects ("on"); crops 5 and 6 are the second
-    # round over the photos.
-    ref = np.load(os.path.join(ROOT, "tests", "data", "train_demo_6d24882.npz"))
-    for tag, kwargs in (("off", {"effects": False}), ("on", {"recolour": 0.0})):
-        out = mdd.make_dataset(str(tmp_path / tag), train_count=7, val_count=1, test_count=1, patch_size=32,
-                               test_h=64, test_w=96, seed=5, progress=False, more_photos=False, **kwargs)
-        keys = [k for k in ref.files if k.startswith(tag + "__")]
-        assert len(keys) == 14
-        assert_same_files(out, ref, keys)
+def plain_isp_fit(raw, rgb):
+    """How well the plain inverse ISP of the target explains the RAW: the target in linear light,
+    through the colour matrix and daylight gains, mosaicked; the exposure that fits it to the RAW
+    best (least squares) and the RMS of what is left, in units of the largest noise the plain ISP
+    adds (shot noise 0.6 x the signal in DN, read noise 2 DN), over the sites clipped neither by
+    the ISP nor the sensor. (exposure, residual)."""
+    lin = mdd.srgb_to_linear(rgb.astype(np.float64) / 255.0)
+    cam = np.clip(lin @ np.linalg.inv(mdd.CCM).T, 0.0, None) / np.asarray(mdd.WB_GAINS) * mdd.WHITE_LEVEL
+    mosaic = np.empty(raw.shape)
+    mosaic[0::2, 0::2] = cam[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = cam[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = cam[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = cam[1::2, 1::2, 2]
+    ok = (raw > 0) & (raw < mdd.WHITE_LEVEL) & (mosaic < mdd.WHITE_LEVEL)
+    exposure = (raw[ok] * mosaic[ok]).sum() / (mosaic[ok] ** 2).sum()
+    z = (raw[ok] - exposure * mosaic[ok]) / np.sqrt(0.6 * exposure * mosaic[ok] + 2.0 ** 2)
+    return exposure, np.sqrt(np.mean(z ** 2))
+
+
+def _is_plain(exposure, residual):
+    """One exposure in the plain ISP's range [0.8, 1] and nothing left but its noise."""
+    return 0.79 < exposure < 1.01 and residual < 1.15
+
+
+def test_effects_off_gives_the_plain_inverse_isp_of_each_target(tmp_path):
+    kwargs = dict(train_count=12, val_count=3, test_count=2, patch_size=32, test_h=64, test_w=96, seed=5,
+                  progress=False)
+    off = mdd.make_dataset(str(tmp_path / "off"), effects=False, **kwargs)
+    assert dataset_bytes(off) == dataset_bytes(mdd.make_dataset(str(tmp_path / "zero"), **dict(kwargs, **OFF)))
+    fits = {name: plain_isp_fit(raw, rgb) for name, raw, rgb in dataset_pairs(off)}
+    assert len(fits) == 17
+    # daylight white balance, no exposure or ISO change, no blur, shift or DSLR look: every pair
+    for name, fit in fits.items():
+        assert _is_plain(*fit), (name, fit)
+    # the check sees the effects: with them on (the default), no pair passes it
+    on = mdd.make_dataset(str(tmp_path / "on"), **kwargs)
+    fits = {name: plain_isp_fit(raw, rgb) for name, raw, rgb in dataset_pairs(on)}
+    assert len(fits) == 17 and not [name for name, fit in fits.items() if _is_plain(*fit)], fits
 
 
 def test_val_and_test_data_do_not_depend_on_the_training_split(tmp_path):
@@ -324,14 +336,15 @@ def test_inverse_isp_puts_colours_on_the_rggb_sites():
         assert means[strong] > 5 * means[weak] + 20, means
 
 
-def test_demo_dataset_is_reproducible(tmp_path):
-    a = make_dataset(str(tmp_path / "a"), train_count=2, val_count=1, test_count=1, patch_size=32,
-                     test_h=64, test_w=64, seed=3, progress=False)
-    b = make_dataset(str(tmp_path / "b"), train_count=2, val_count=1, test_count=1, patch_size=32,
-                     test_h=64, test_w=64, seed=3, progress=False)
-    for rel in ("train/mediatek_raw/1.png", "val/fujifilm/0.png", "test/fujifilm_full_resolution/1.png"):
-        assert np.array_equal(np.asarray(Image.open(os.path.join(a, rel))),
-                              np.asarray(Image.open(os.path.join(b, rel))))
+def test_the_same_seed_gives_the_same_files_and_another_seed_other_data(tmp_path):
+    kwargs = dict(train_count=3, val_count=2, test_count=2, patch_size=32, test_h=64, test_w=64, progress=False)
+    a, b, c = (dataset_bytes(make_dataset(str(tmp_path / name), seed=seed, **kwargs))
+               for name, seed in (("a", 3), ("b", 3), ("c", 4)))
+    assert a == b  # byte for byte, every file
+    assert sorted(a) == sorted(c)
+    # another seed: other crops and noise; only the test targets (whole scenes, no noise) and the
+    # marker (the list of files) are the same
+    assert sorted(rel for rel in a if a[rel] == c[rel]) == [MARKER, "test/fujifilm/1.png", "test/fujifilm/2.png"]
 
 
 # never replacing or deleting files it did not write

@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_FIXTURE
+
 from tfimport import import_tf
 
 tf = import_tf()

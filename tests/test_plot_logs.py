@@ -2,9 +2,9 @@
 import os
 
 import numpy as np
+from conftest import assert_usage_error, run_script
 from PIL import Image
 
-from conftest import assert_usage_error, run_script
 from plot_logs import default_label, plot, read_log
 
 LOG_A = ("step 100 | training loss: 12.0 | validation: loss 9.1, content 0.0000, mse 0.055665, psnr 12.54, "

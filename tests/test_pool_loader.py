@@ -7,12 +7,12 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import RAW_SUB, truncate_file
 
 import load_dataset
-from conftest import RAW_SUB, truncate_file
+from errors import UsageError
 from pool_loader import PoolLoader
 from thread_pool import Cancelled
-from errors import UsageError
 
 
 def _loader_threads():

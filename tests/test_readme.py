@@ -5,11 +5,12 @@ import importlib
 import os
 import re
 
+from conftest import ROOT
+
 import export_challenge
 import make_demo_data
 import test_model
 import train_model
-from conftest import ROOT
 
 MAX_README_LINES = 450
 # `python <script>.py words...` inside a line (after joining `\` continuations): the words end at

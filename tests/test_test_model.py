@@ -6,6 +6,21 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import (
+    SHARED_FIXTURE,
+    assert_usage_error,
+    first_file,
+    kv_words,
+    run_checkpoint,
+    run_pb,
+    run_script,
+    run_tflite,
+    save_image,
+    save_random_checkpoint,
+    sensor_mosaic,
+    truncate_file,
+    write_dng,
+)
 from PIL import Image
 
 import load_dataset
@@ -13,8 +28,6 @@ import test_model
 from convert_tflite import default_out
 from evaluate import full_size
 from previews import label_band_height
-from conftest import (SHARED_FIXTURE, assert_usage_error, first_file, kv_words, run_checkpoint, run_pb, run_script,
-                      run_tflite, save_image, save_random_checkpoint, sensor_mosaic, truncate_file, write_dng)
 from tfimport import import_tf
 from tflite import read_graph
 

@@ -3,8 +3,8 @@ import os
 import re
 
 import numpy as np
-
 from conftest import run_script, val_inputs
+
 from tfimport import import_tf
 from tflite import GraphModel, TFLiteModel, dequantize, quantize
 

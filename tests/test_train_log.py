@@ -1,7 +1,15 @@
 """train_log.py: the training log line, written once and read back by the same module."""
 import os
 
-from train_log import FIELDS, find_log, format_log_line, log_path, parse_log_line, parse_log_name, read_log_lines
+from train_log import (
+    FIELDS,
+    find_log,
+    format_log_line,
+    log_path,
+    parse_log_line,
+    parse_log_name,
+    read_log_lines,
+)
 
 VALUES = {"loss": 8.76543, "content": 0.0, "mse": 0.0123456, "psnr": 19.0912, "ms_ssim": 0.81234, "ssim": 0.70111}
 

@@ -1,12 +1,10 @@
-"""utils.py: the declarative key=value parser (and every script's one-line errors through it),
+"""args.py, errors.py, tfimport.py, progress.py, utils.py: the declarative key=value parser (and every script's one-line errors through it),
 atomic files, the quiet TensorFlow import, one-line run failures."""
 import os
-import subprocess
-import sys
 
 import pytest
+from conftest import assert_usage_error, run_script, start_script
 
-from conftest import ROOT, assert_usage_error, run_script
 from args import Arg, optional_int, parse_args, positive_int, to_bool
 from errors import RunFailure, UsageError, run_main
 from utils import atomic_output
@@ -86,16 +84,14 @@ def test_the_tf_banner_is_dropped_and_every_other_stderr_line_kept():
             "    os.write(2, b'before\\n' + %r + b'between\\n')\n"
             "    sys.stderr.write('from python\\n')\n"
             "    os.write(2, %r + b'after, without a newline')\n" % (BANNER, BANNER))
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+    proc = run_script("-c", code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "before\nbetween\nfrom python\nafter, without a newline"
 
 
 def test_import_tf_prints_no_banner_even_with_tf_logging_on():
     code = "import sys, tfimport\ntfimport.import_tf()\nsys.stderr.write('imported\\n')\n"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0"))
+    proc = run_script("-c", code, env={"TF_CPP_MIN_LOG_LEVEL": "0"})
     assert proc.returncode == 0, proc.stderr
     banner = BANNER.decode().splitlines()
     assert not [line for line in proc.stderr.splitlines() if line in banner or "InitializeLog" in line
@@ -135,8 +131,6 @@ def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
     import fcntl
     import pty
     import struct
-    import subprocess
-    import sys
     import termios
     code = ("import sys; sys.path.insert(0, %r)\n"
             "from progress import progress\n"
@@ -147,7 +141,7 @@ def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
             "bar.close()\n" % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=slave, stderr=slave, close_fds=True)
+    proc = start_script("-c", code, stdout=slave, stderr=slave)
     os.close(slave)
     chunks = []
     while True:
