@@ -181,28 +181,45 @@ def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
 
 
 def save_checkpoint(saver, sess, model_dir, arch, iteration):
-    """Write <arch>_iteration_<iteration>.ckpt so that a kill at any moment leaves either the
-    complete checkpoint or none: the saver writes under a temporary name, the data file is renamed
-    into place, then the .index, which marks a checkpoint complete (`checkpoint_exists`). An older
+    """Write <arch>_iteration_<iteration>.ckpt atomically (see save_atomically); its prefix."""
+    return save_atomically(saver, sess, ckpt_prefix(model_dir, arch, iteration),
+                           "resume with restore_iter=latest")
+
+
+def save_atomically(saver, sess, final, then):
+    """Write the checkpoint `final` so that a kill at any moment leaves either the complete
+    checkpoint or none: the saver writes under a temporary name, the data file is renamed into
+    place, then the .index, which marks a checkpoint complete (`checkpoint_exists`). An older
     checkpoint of the same name loses its .index first, so new data never meets an old index.
     A failed write (a full disk: ENOSPC) removes the temporary files and raises RunFailure in one
-    line; the checkpoints already there are untouched."""
-    final = ckpt_prefix(model_dir, arch, iteration)
-    tmp = os.path.join(model_dir, TMP_PREFIX + os.path.basename(final))
+    line ending with `then` (what to do next); the checkpoints already there are untouched."""
+    folder = os.path.dirname(final) or "."
+    tmp = os.path.join(folder, TMP_PREFIX + os.path.basename(final))
     try:
         saver.save(sess, tmp, write_meta_graph=False, write_state=False)
     except Exception as err:  # tf.errors.OpError from the C++ writer, OSError
         _remove(glob.glob(glob.escape(tmp) + "*"))
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise RunFailure("cannot write checkpoint %s (%s); removed its temporary files, the earlier checkpoints "
-                         "are intact; free space in %s and resume with restore_iter=latest"
-                         % (final, detail, model_dir))
+                         "are intact; free space in %s and %s" % (final, detail, folder, then))
     if os.path.exists(final + ".index"):
         os.remove(final + ".index")
     for path in glob.glob(glob.escape(tmp) + ".data-*"):
         os.replace(path, final + path[len(tmp):])
     os.replace(tmp + ".index", final + ".index")
     return final
+
+
+def export_weights(tf, arch, num_maps_base, src, dst):
+    """Copy the network's variables of checkpoint `src` (not the optimiser's: a training
+    checkpoint holds Adam's two slots per weight too) to the checkpoint `dst`, atomically."""
+    import model
+    with tf.Graph().as_default():
+        model.build(arch, tf.placeholder(tf.float32, [1, None, None, 4]), num_maps_base)
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            restore(tf, saver, sess, src, arch, num_maps_base)
+            return save_atomically(saver, sess, dst, "run the same command again")
 
 
 def remove_stale_temporaries(model_dir, arch):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on a small built-in demo, on the CPU, in a few minutes:
 #   set up the stack -> make demo data (MAI21 layout) -> train arch=model -> test_model.py
-#   (PSNR, SSIM, latency, result PNGs, frozen .pb) -> .tflite FP32/FP16/INT8 -> inference_tflite.py;
+#   (PSNR, SSIM, latency, result PNGs, frozen .pb; and the pretrained network beside it) -> .tflite FP32/FP16/INT8 -> inference_tflite.py;
 #   plus plots and preview PNGs
 #
 #   bash demo.sh              # TF 2.x in .venv/
@@ -39,6 +39,11 @@ echo "== 2/5 training arch=model for $ITERS iterations (no VGG file here: conten
 
 echo "== 3/5 test_model.py at 1088x1920: PSNR/SSIM, latency, result PNGs, frozen graph"
 "$PY" test_model.py arch=model restore_iter="$ITERS" dataset_dir="$DATA/" model_dir="$MODELS/" result_dir="$RESULTS/"
+echo "== 3/5 the pretrained arch=model (orig=True, models/original/) on the same scenes, side by side with it"
+"$PY" test_model.py arch=model orig=True save=False dataset_dir="$DATA/" result_dir="$RESULTS/"
+"$PY" compare_results.py result_dir="$RESULTS/" runs="model_iteration_$ITERS,model_pretrained" \
+      labels="$ITERS iterations,pretrained (orig=True)" target_dir="$DATA/test/fujifilm/" out="$RESULTS/compare.png" \
+      overwrite=True
 
 [ "${DEMO_UNTIL:-5}" -le 3 ] && exit 0
 
@@ -60,7 +65,8 @@ for P in $PRECISIONS; do
   "$PY" inference_tflite.py tflite="${M}_$P.tflite" reference="$M.tflite" "${T[@]}"
 done
 
-echo "demo done. Look at: $RESULTS/*_model_iteration_${ITERS}_vs_target.png (output | target),"
+echo "demo done. Look at: $RESULTS/compare.png ($ITERS iterations | pretrained | target),"
+echo "  $RESULTS/*_model_iteration_${ITERS}_vs_target.png (output | target),"
 echo "  $RESULTS/model_iteration_*_val.png (RAW preview | output | target), $RESULTS/training.png,"
 echo "  $RESULTS/model_iteration_${ITERS}_metrics.csv, $M.{ckpt.*,pb,tflite} (+ _fp16, _int8),"
 echo "  $MODELS/logs_model_0-$ITERS.txt, and TensorBoard: $(dirname "$PY")/tensorboard --logdir $MODELS/tensorboard"

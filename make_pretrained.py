@@ -1,0 +1,99 @@
+"""Retrain the network that `test_model.py orig=True` loads: models/original/model_pretrained.ckpt.
+
+    python make_pretrained.py                                  # the committed one's recipe
+    python make_pretrained.py out=models/original/model_pretrained.ckpt overwrite=True
+
+Three steps, each in <work_dir>: the demo data (make_demo_data.py train_count=1000 val_count=48,
+every effect on), arch=model trained on it (batch 8, 128x128 patches, no VGG loss, validation every
+1000 iterations), then the network's weights alone (no optimiser state) copied to `out`, with a note
+<out>.txt saying what it was trained on. Interrupted, the same command continues where it stopped.
+The pairs are synthetic (photos that scikit-image and matplotlib ship, through an inverse ISP): the
+network is a first look, a start for fine-tuning (train_model.py init_from=...) and a file to export,
+not a model of any real phone.
+"""
+import os
+import signal
+import subprocess
+import sys
+
+from args import Arg, parse_args, positive_float, positive_int, to_bool
+from errors import Interrupted, RunFailure, UsageError, run_main
+from checkpoints import ckpt_prefix, export_weights
+from tfimport import import_tf
+from train_log import log_path, read_log_lines
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+HERE = os.path.dirname(os.path.abspath(__file__))
+ARGS = [
+    Arg("work_dir", str, "models/pretrain/", "data and training run (kept: run again to continue)"),
+    Arg("out", str, "models/original/model_pretrained.ckpt", "the checkpoint to write (and <out>.txt)"),
+    Arg("num_train_iters", positive_int, 20000, "training iterations"),
+    Arg("learning_rate", positive_float, 1e-4, "Adam learning rate"),
+    Arg("seed", int, 0, "seed of the data and of the training"),
+    Arg("overwrite", to_bool, False, "replace an existing `out`"),
+]
+DATA_KEYS = ["train_count=1000", "val_count=48"]
+TRAIN_KEYS = ["arch=model", "num_maps_base=16", "content_loss=False", "batch_size=8", "patch_w=128", "patch_h=128",
+              "train_size=100000", "eval_step=1000", "tensorboard=False"]
+
+
+def main(argv):
+    a = parse_args(ARGS, argv, prog="make_pretrained.py", doc=__doc__)
+    if not a["out"].endswith(".ckpt"):
+        raise UsageError("out=%s: name the checkpoint <something>.ckpt" % a["out"])
+    if os.path.exists(a["out"] + ".index") and not a["overwrite"]:
+        raise UsageError("%s exists; pass overwrite=True to replace it, or choose another out=" % a["out"])
+    data = os.path.join(a["work_dir"], "data")
+    run_dir = os.path.join(a["work_dir"], "run")
+    done = os.path.join(data, ".complete")
+    if not os.path.exists(done):
+        print("== 1/3 demo data -> %s" % data, flush=True)
+        step(["make_demo_data.py", "out=" + data, "seed=%d" % a["seed"], "overwrite=True"] + DATA_KEYS)
+        with open(done, "w") as f:
+            f.write(" ".join(DATA_KEYS) + "\n")
+    else:
+        print("== 1/3 demo data: using %s" % data, flush=True)
+    print("== 2/3 training arch=model to %d iterations in %s" % (a["num_train_iters"], run_dir), flush=True)
+    step(["train_model.py"] + TRAIN_KEYS + [
+        "dataset_dir=" + data, "model_dir=" + run_dir, "result_dir=" + os.path.join(run_dir, "previews"),
+        "learning_rate=%g" % a["learning_rate"], "num_train_iters=%d" % a["num_train_iters"],
+        "seed=%d" % a["seed"], "restore_iter=latest"])
+    print("== 3/3 weights -> %s" % a["out"], flush=True)
+    tf = import_tf()
+    src = ckpt_prefix(run_dir, "model", a["num_train_iters"])
+    export_weights(tf, "model", 16, src, a["out"])
+    last = read_log_lines(log_path(run_dir, "model", 0, a["num_train_iters"]))
+    note = ("arch=model num_maps_base=16, %d iterations on synthetic pairs from the demo photos (not MAI21): "
+            "a first look, a start for fine-tuning and the export path, not a model of a real phone\n"
+            "made by: python make_pretrained.py num_train_iters=%d learning_rate=%g seed=%d\n"
+            "data: make_demo_data.py %s seed=%d; training: train_model.py %s learning_rate=%g seed=%d\n%s"
+            % (a["num_train_iters"], a["num_train_iters"], a["learning_rate"], a["seed"], " ".join(DATA_KEYS),
+               a["seed"], " ".join(TRAIN_KEYS), a["learning_rate"], a["seed"],
+               "validation at iteration %d: PSNR %.2f dB, SSIM %.4f\n" % (last[-1]["step"], last[-1]["psnr"], last[-1]["ssim"])
+               if last else ""))
+    with open(a["out"] + ".txt", "w") as f:
+        f.write(note)
+    print("wrote %s (weights only) and %s.txt" % (a["out"], a["out"]))
+
+
+def step(words):
+    """Run one of the project's scripts with this Python. It runs in a session of its own and each
+    SIGINT/SIGTERM this process gets is passed on once, so that a Ctrl-C reaches the training once
+    (it saves, then stops) and not twice (which would stop it unsaved)."""
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, words[0])] + words[1:], start_new_session=True)
+    previous = {s: signal.signal(s, lambda signum, frame: proc.send_signal(signum)) for s in STOP_SIGNALS}
+    try:
+        rc = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if rc < 0 or rc >= 128:  # stopped by a signal (directly, or after saving)
+        signum = -rc if rc < 0 else rc - 128
+        raise Interrupted("%s stopped by a signal; run the same command again to continue" % words[0], signum)
+    if rc != 0:
+        raise RunFailure("%s exited with %d (see above); fix that and run the same command again to continue"
+                         % (words[0], rc))
+
+
+if __name__ == "__main__":
+    run_main(main)
