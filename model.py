@@ -232,6 +232,10 @@ def compact_model(x, num_maps_base=16):
     return out
 
 
+# what checkpoint_arch calls an arch=model checkpoint from before the white-patch gain
+EARLIER_MODEL = "model-without-white-patch"
+
+
 def checkpoint_arch(prefix):
     """(arch, num_maps_base) that a checkpoint was made with, from its variables; None if unknown."""
     try:
@@ -248,16 +252,13 @@ def checkpoint_arch(prefix):
     return None
 
 
-# what checkpoint_arch calls an arch=model checkpoint from before the white-patch gain (2026-11-27)
-EARLIER_MODEL = "model-without-white-patch"
-
-
 def restore_error(prefix, arch, num_maps_base, err):
     """The one-line message for a checkpoint that does not fit the graph."""
     found = checkpoint_arch(prefix)
     if found and found[0] == EARLIER_MODEL:
-        what = ("it was made with the earlier arch=model (num_maps_base=%d, before the white-patch gain of "
-                "2026-11-27); train again, or use it with that code: git checkout 717bc4b" % found[1])
+        what = ("it was made with the earlier arch=model (num_maps_base=%d, before the white-patch gain), which "
+                "this code no longer builds; train it again, or run it with that version of the code (the "
+                "commit is named in docs/design.md)" % found[1])
     elif found:
         what = "it was made with arch=%s num_maps_base=%d" % found
     else:
