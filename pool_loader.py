@@ -1,4 +1,4 @@
-"""The training patch pool, re-drawn while training goes on (see README, "Data loading").
+"""The training patch pool, re-drawn while training goes on (docs/training.md, "Data loading").
 
 train_model.py holds `train_size` patches in memory and re-draws them every
 patch_pools.RELOAD_EVERY iterations. Each pool is a pure function of what it is asked for

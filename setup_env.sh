@@ -56,7 +56,7 @@ fi
 # Horovod (distributed=True): WITH_HOROVOD=1 bash setup_env.sh tf1, and always tf2-horovod, build it
 # from source against the installed TensorFlow, CPU/Gloo only (2-6 minutes on 2 cores; needs a C++
 # compiler and cmake). On a GPU machine add HOROVOD_GPU_OPERATIONS=NCCL (with CUDA and NCCL installed).
-# Horovod 0.28.1 does not build against TF 2.21 (see README), so tf2 never builds it.
+# Horovod 0.28.1 does not build against TF 2.21 (docs/training.md), so tf2 never builds it.
 if [ "${WITH_HOROVOD:-0}" = 1 ] && [ "$STACK" != tf2 ]; then
   if "$VENV/bin/python" -c "import horovod.tensorflow" 2>/dev/null; then exit 0; fi
   echo "building Horovod 0.28.1 for $VENV (Gloo, CPU${HOROVOD_GPU_OPERATIONS:+, $HOROVOD_GPU_OPERATIONS}; a few minutes) ..."
