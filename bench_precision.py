@@ -40,7 +40,7 @@ def precision(a, archs, seed):
               tf_version(), platform.python_version(), os.cpu_count(), arch, nmb, a["ckpt"], a["img_w"], a["img_h"],
               models["img", "fp32"].threads, a["runs"], len(names), vw, vh, raw_dir,
               "; INT8: uint8 input/output, %d calibration inputs" % a["calib_size"] if "int8" in precisions else ""))
-    print("%-9s %9s %11s %7s %9s %7s %13s %16s" % ("precision", "size KB", "latency ms", "ratio", "val PSNR",
+    print("%-9s %9s %11s %7s %9s %7s %13s %16s" % ("precision", "size KiB", "latency ms", "ratio", "val PSNR",
                                                    "SSIM", "PSNR vs FP32", "max-abs vs graph"))
     base = statistics.median(times["fp32"])
     for p in precisions:

@@ -105,7 +105,7 @@ def main(argv):
     if a["precision"] == "int8":
         detail = ", %s input/output, calibrated on %d training RAW inputs from %s" % (
             a["int8_io"], a["calib_size"], os.path.join(a["dataset_dir"], "train", a["phone_dir"]))
-    print("wrote %s (%.1f KB, %s%s, input %s)" % (out, len(content) / 1024.0, a["precision"].upper(),
+    print("wrote %s (%.1f KiB, %s%s, input %s)" % (out, len(content) / 1024.0, a["precision"].upper(),
                                                    detail, "1xNonexNonex4 (any size)" if is_dynamic(shape) else
                                                    ",".join(map(str, shape))))
 

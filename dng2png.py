@@ -2,16 +2,19 @@
 
     python dng2png.py input=~/DCIM/IMG_0001.dng output=raw_images/test/my_phone/
     python dng2png.py input=~/DCIM/ output=raw_images/test/my_phone/      # every .dng in a folder
-    python test_model.py test_dir=my_phone/ img_w=1920 img_h=1088        # then run a model on them
+    python test_model.py test_dir=my_phone/ img_h=full img_w=full        # then run a model on them
+
+No DNG at hand? make_demo_data.py writes its test scenes also as a GRBG sensor's DNGs, to
+<out>/test/dng/ (its key dng=True, the default).
 
 Each DNG is read with rawpy (LibRaw): the visible Bayer mosaic, minus the black level of each
 pixel's colour channel, scaled so that the white level maps to 1023 (the 10-bit range the model was
 trained on), rounded and stored as a single-channel 16-bit PNG. The debayering (load_dataset.py) expects
 R at the top-left of every 2x2 cell (RGGB); a sensor with another arrangement (GRBG, GBRG, BGGR)
 gets its crop shifted by one column and/or row, which the output line says, and the size is then
-cut to even numbers. Refused with one line (exit code 2), before anything is written: files LibRaw
-cannot read, non-Bayer sensors (X-Trans 6x6 patterns, Foveon and linear DNGs, which are already
-demosaiced, 4-colour CFAs). The EXIF orientation is not applied: the mosaic stays as the sensor saw it.
+cut to even numbers (a 1920x1088 GRBG sensor gives 1918x1088: hence img_w=full above). Refused
+with one line (exit code 2), before anything is written: files LibRaw cannot read, non-Bayer
+sensors (X-Trans 6x6 patterns, Foveon and linear DNGs, which are already demosaiced, 4-colour CFAs). The EXIF orientation is not applied: the mosaic stays as the sensor saw it.
 """
 import os
 

@@ -108,7 +108,7 @@ def main(argv):
                 with open(tmp, "wb") as f:
                     f.write(content)
             seconds = model.latency(x, a["runs"])  # the any-size model is resized to img_w x img_h
-            print("wrote %s: %.1f KB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs "
+            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
                                         a["runs"], model.runtime, model.threads))
     finally:

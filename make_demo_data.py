@@ -25,8 +25,10 @@ split draws from its own random streams, so the val and test data do not depend 
 the training photos or recolour (they changed once, when each split got its own streams).
 
 Train and val patches (256x256 by default) come from different photos; the test RAWs are
-full-resolution scenes (the default 1088x1920 is larger than any shipped photo, so these are
-upsampled) with their targets under test/<dslr_dir>/ for PSNR/SSIM. `preview=PATH` also writes a
+full-resolution scenes (the default 1920x1088 is larger than any shipped photo, so these are
+upsampled) with their targets under test/<dslr_dir>/ for PSNR/SSIM; `dng=True` also writes them as
+a phone's DNGs would hold them, to try DNG input on (test/dng/<n>.dng: a GRBG sensor, 12-bit with a
+black level; read back, they lose a column to the RGGB alignment). `preview=PATH` also writes a
 picture of the first training pairs (RAW as the sensor saw it | target).
 
     python make_demo_data.py out=demo/raw_images/ train_count=240 val_count=24
@@ -43,6 +45,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+import dng as dng_files
 import load_dataset
 import previews
 from args import Arg, non_negative_float, parse_args, positive_int, to_bool
@@ -79,6 +82,7 @@ ARGS = [
         "training data with more_photos=False too)"),
     Arg("more_photos", to_bool, True,
         "False: the training crops come from the five colour photos of earlier versions only"),
+    Arg("dng", to_bool, True, "also write the test scenes as a GRBG sensor's DNGs to test/dng/ (to try DNG input on)"),
     Arg("preview", str, "", "also write a PNG of the first training pairs (RAW as seen | target) to this path"),
     Arg("overwrite", to_bool, False,
         "replace the files of a demo dataset this script made in `out` (it never touches other files)"),
@@ -112,6 +116,7 @@ TINT_SIGMA = 0.02
 TEXTURE_TINTS = {"grass.png": (0.45, 0.80, 0.25), "gravel.png": (0.85, 0.78, 0.66),
                  "brick.png": (0.90, 0.45, 0.30)}
 WHITE_LEVEL = 1023
+DNG_CFA, DNG_BLACK, DNG_WHITE = "GRBG", (256, 256, 256, 256), 4095  # the sample DNGs' sensor: not RGGB, 12-bit
 PREVIEW_PAIRS = 4
 
 
@@ -354,7 +359,7 @@ def swap_in(tmp, out, overwrite):
 def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=256, test_h=1088,
                  test_w=1920, dslr_dir="fujifilm/", phone_dir="mediatek_raw/",
                  test_dir="fujifilm_full_resolution/", seed=0, overwrite=False, progress=True,
-                 effects=True, more_photos=True, preview="", **strengths):
+                 effects=True, more_photos=True, preview="", dng=True, **strengths):
     """Write the dataset to `out`; strengths: the EFFECT_KEYS (missing ones take their defaults;
     effects=False sets all of them to 0)."""
     unknown = set(strengths) - set(EFFECT_KEYS)
@@ -407,6 +412,11 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     for i, photo in enumerate(test_photos):
         raw, target = make_pair(full_scene(photo, test_h, test_w), rng, fx_rng, strengths)
         save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
+        if dng:
+            os.makedirs(os.path.join(tmp, "test", "dng"), exist_ok=True)
+            dng_files.write_dng(os.path.join(tmp, "test", "dng", "%d.dng" % (i + 1)),
+                                dng_files.sensor_mosaic(raw, DNG_CFA, DNG_BLACK, DNG_WHITE, WHITE_LEVEL), DNG_CFA,
+                                DNG_BLACK, DNG_WHITE, dng_files.color_matrix(CCM), [1 / g for g in WB_GAINS], model="make_demo_data.py")
         bar.update()
     bar.close()
     swap_in(tmp, out, overwrite)  # only now: an interrupted run leaves the old dataset as it was
@@ -432,6 +442,9 @@ def main(argv):
     photos = len(training_photos(a["more_photos"]))
     print("training crops from %d of the %d training photos%s" % (
         min(photos, a["train_count"]), photos, "" if a["more_photos"] else " (more_photos=False)"))
+    if a["dng"]:
+        print("the test scenes also as DNGs of a %s sensor in %s (for test_model.py dataset_dir=%s test_dir=dng "
+              "img_h=full img_w=full)" % (DNG_CFA, os.path.join(out, "test", "dng", ""), out))
     if a["preview"]:
         print("preview of the first training pairs: %s" % a["preview"])
 

@@ -6,13 +6,16 @@
 Several logs go on one figure with a legend (a resumed run's logs can be given together under
 one label: `logs=models/logs_model_0-1000.txt+models/logs_model_1000-2000.txt`). Left: training
 loss (mean since the previous validation) and validation loss; right: validation PSNR. Axes carry
-plain numbers (no 10^k or offset notation). Default labels come from the names: `logs_punet_0-600.txt`
-is "punet 0-600"; the seed's `logs_0-600.txt` (no arch) is labelled by its file name.
+plain numbers (no 10^k or offset notation); the log-scale loss axis labels its minor ticks too
+where fewer than two powers of ten are in view. Default labels come from the names:
+`logs_punet_0-600.txt` is "punet 0-600", a resumed run's `logs_punet_0-600.txt+logs_punet_600-1200.txt`
+"punet 0-1200"; the seed's `logs_0-600.txt` (no arch) is labelled by its file name.
 """
 import os
 
+import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import Formatter, FuncFormatter
 
 from args import Arg, parse_args
 from errors import UsageError, run_main
@@ -42,11 +45,28 @@ def plain(value, _pos=None):
     return "%g" % value if abs(value) < 1e6 else "%d" % value
 
 
-def default_label(path):
-    parsed = parse_log_name(path)
-    if parsed and parsed[0]:
-        return "%s %d-%d" % parsed
-    return os.path.basename(path)
+class MinorLogLabels(Formatter):
+    """Minor tick labels of a log axis, shown only while fewer than two major ticks (powers of ten)
+    are in view: losses within one power of ten would otherwise leave the axis without a number,
+    while over several powers the minor labels would crowd it."""
+
+    def __call__(self, value, pos=None):
+        lo, hi = sorted(self.axis.get_view_interval())
+        if lo <= 0:
+            return ""
+        powers = [p for p in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+                  if lo <= 10.0 ** p <= hi]
+        return "" if len(powers) >= 2 else plain(value)
+
+
+def default_label(paths):
+    """The label of one run from its log file(s): "punet 0-1200" for logs_punet_0-600.txt and
+    logs_punet_600-1200.txt (its whole span), else the file names."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    parsed = [parse_log_name(p) for p in paths]
+    if all(parsed) and parsed[0][0] and len({p[0] for p in parsed}) == 1:
+        return "%s %d-%d" % (parsed[0][0], min(p[1] for p in parsed), max(p[2] for p in parsed))
+    return "+".join(os.path.basename(p) for p in paths)
 
 
 def plot(runs, out, title=""):
@@ -60,7 +80,7 @@ def plot(runs, out, title=""):
         ax_loss.plot(steps, [r[2] for r in rows], "-o", color=colour, ms=3, label="%s val" % label)
         ax_psnr.plot(steps, [r[3] for r in rows], "-o", color=colour, ms=3, label=label)
     ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log", title="loss")
-    ax_loss.yaxis.set_minor_formatter(NullFormatter())  # a log axis labels its minor ticks otherwise
+    ax_loss.yaxis.set_minor_formatter(MinorLogLabels())
     ax_psnr.set(xlabel="iteration", ylabel="PSNR (dB)", title="validation PSNR")
     for ax in (ax_loss, ax_psnr):
         ax.xaxis.set_major_formatter(FuncFormatter(plain))
@@ -85,13 +105,14 @@ def main(argv):
         raise UsageError("%d labels for %d logs" % (len(labels), len(groups)))
     runs = []
     for k, group in enumerate(groups):
-        rows = sorted(r for path in group.split("+") for r in read_log(path.strip()))
-        runs.append((labels[k] if labels else default_label(group.split("+")[0].strip()), rows))
+        paths = [p.strip() for p in group.split("+") if p.strip()]
+        rows = sorted(r for path in paths for r in read_log(path))
+        runs.append((labels[k] if labels else default_label(paths), rows))
     folder = os.path.dirname(os.path.abspath(a["out"]))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError("cannot write %r: folder missing or not writable" % a["out"])
     plot(runs, a["out"], a["title"])
-    print("wrote %s (%d runs)" % (a["out"], len(runs)))
+    print("wrote %s (%d run%s)" % (a["out"], len(runs), "" if len(runs) == 1 else "s"))
 
 
 if __name__ == "__main__":

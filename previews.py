@@ -3,7 +3,9 @@
 Used by train_model.py (TensorBoard images, save_mid_imgs), evaluate.py (result vs target),
 dng2png.py (16-bit PNGs) and make_demo_data.py (its preview of training pairs).
 """
+import importlib.util
 import io
+import os
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -44,33 +46,59 @@ def grid(rows, gap=4):
     return out
 
 
-LINE = 13  # pixels per line of label text (PIL's built-in font)
+MIN_FONT = 11  # pixels: the smallest label text that stays readable
+FONT_SHARE = 0.02  # label text height as a share of the picture's width
+
+
+def label_font_size(width):
+    """Pixel size of the label text on a picture `width` pixels wide: about 2% of the width (so the
+    labels stay readable when a large picture is shrunk to fit a screen), at least MIN_FONT."""
+    return max(MIN_FONT, int(round(FONT_SHARE * width)))
+
+
+def _line_height(size):
+    return int(round(1.3 * size))  # DejaVu Sans's ascent and descent with a little room
+
+
+def label_band_height(caption=True, width=0):
+    """Height of the band labelled_grid adds above images `width` pixels wide in all (the default:
+    a picture narrow enough for the smallest text)."""
+    return _line_height(label_font_size(width)) * (2 if caption else 1) + 3
+
+
+def label_font(size):
+    """DejaVu Sans (the TrueType font matplotlib ships, on both stacks) at `size` pixels; PIL's
+    built-in font where it cannot be found, so that a picture is still written."""
+    spec = importlib.util.find_spec("matplotlib")  # its folder, without importing it
+    if spec is not None and spec.origin:
+        path = os.path.join(os.path.dirname(spec.origin), "mpl-data", "fonts", "ttf", "DejaVuSans.ttf")
+        if os.path.isfile(path):
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default()
 
 
 def labelled_grid(rows, titles, caption="", gap=4):
     """grid(rows) with a white band above it: the caption on the first line (e.g. the iteration and
-    the PSNR), and each column's title above it (e.g. RAW preview | output | target)."""
+    the PSNR), and each column's title above it (e.g. RAW preview | output | target). The text is
+    sized to the picture's width (label_font_size)."""
     body = grid(rows, gap)
-    lines = (1 if caption else 0) + 1
-    band = LINE * lines + 3
+    size = label_font_size(body.shape[1])
+    line = _line_height(size)
+    band = label_band_height(bool(caption), body.shape[1])
     out = np.ones((band + body.shape[0], body.shape[1], 3), np.float32)
     out[band:] = body
     canvas = Image.fromarray(to_uint8(out))
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    font = label_font(size)
+    margin = max(2, size // 4)
     y = 1
     if caption:
-        draw.text((2, y), caption, fill=(0, 0, 0), font=font)
-        y += LINE
+        draw.text((margin, y), caption, fill=(0, 0, 0), font=font)
+        y += line
     col_w = max(img.shape[1] for row in rows for img in row)
     for c, title in enumerate(titles):
-        draw.text((c * (col_w + gap) + 2, y), title, fill=(0, 0, 0), font=font)
+        draw.text((c * (col_w + gap) + margin, y), title, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
-
-
-def label_band_height(caption=True):
-    """Height of the band labelled_grid adds above the images."""
-    return LINE * (2 if caption else 1) + 3
 
 
 def save_png(path, img):

@@ -17,7 +17,33 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault("mininterval", 0.2)
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("delay", 1.0)  # quick steps draw no bar at all
-    return tqdm(iterable, file=sys.stderr, **kwargs)
+    return TerminalBar(iterable, file=sys.stderr, **kwargs)
+
+
+class TerminalBar(tqdm):
+    """tqdm whose `delay` also holds for the lines written through it. tqdm.write redraws every bar
+    after its line, shown or not; close() then takes a bar that no update drew for one never shown
+    and leaves it unfinished: a short run's last log line was followed by a 0% bar, and whatever
+    came next was printed onto that bar's line."""
+
+    drawn = False
+
+    def refresh(self, nolock=False, lock_args=None):
+        start = getattr(self, "start_t", None)  # unset at tqdm's first draw (delay=0), in __init__
+        if start is not None and self._time() < start + self.delay:
+            return False
+        shown = super().refresh(nolock, lock_args)
+        self.drawn = self.drawn or bool(shown)
+        return shown
+
+    def clear(self, nolock=False):
+        if self.drawn:  # nothing to wipe otherwise
+            super().clear(nolock)
+
+    def close(self):
+        if self.drawn and self.last_print_t < self.start_t + self.delay:
+            self.last_print_t = self.start_t + self.delay  # drawn only after a write: still end its line
+        super().close()
 
 
 PLAIN_EVERY = 30.0  # seconds between plain progress lines

@@ -17,13 +17,13 @@ import time
 
 import numpy as np
 import pytest
-import tifffile
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "punet_reference")
 sys.path.insert(0, ROOT)
-import load_dataset  # noqa: E402  (the scripts' folder is on the path from here)
+import dng  # noqa: E402  (the scripts' folder is on the path from here)
+import load_dataset  # noqa: E402
 import model  # noqa: E402
 from checkpoints import ckpt_prefix, existing_iterations  # noqa: E402
 from make_demo_data import make_dataset  # noqa: E402
@@ -338,30 +338,14 @@ def wait_for_log_step(stdout_lines, step, timeout=300):
 # DNG files
 
 
-COLOR = {"R": 0, "G": 1, "B": 2, "C": 3, "M": 4, "Y": 5}
 BLACK = (60, 64, 72, 68)  # per 2x2 position: top-left, top-right, bottom-left, bottom-right
 WHITE = 4156
 
 
-def write_dng(path, mosaic, cfa="RGGB", black=BLACK, white=WHITE, photometric=32803, repeat=(2, 2),
-              planes="RGB"):
-    """A real DNG: the tags LibRaw needs for a CFA image (DNG version, CFA pattern and layout,
-    black level per 2x2 position, white level, a colour matrix)."""
-    tags = [
-        (50706, "B", 4, (1, 4, 0, 0), True),              # DNGVersion
-        (50707, "B", 4, (1, 1, 0, 0), True),              # DNGBackwardVersion
-        (50708, "s", 0, "Test Phone", True),              # UniqueCameraModel
-        (33421, "H", 2, repeat, True),                    # CFARepeatPatternDim
-        (33422, "B", len(cfa), tuple(COLOR[c] for c in cfa), True),  # CFAPattern
-        (50710, "B", len(planes), tuple(COLOR[c] for c in planes), True),  # CFAPlaneColor
-        (50711, "H", 1, 1, True),                         # CFALayout: rectangular
-        (50713, "H", 2, (2, 2), True),                    # BlackLevelRepeatDim
-        (50714, "H", 4, tuple(black), True),              # BlackLevel
-        (50717, "H", 1, white, True),                     # WhiteLevel
-        (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),  # ColorMatrix1
-    ]
-    tifffile.imwrite(path, mosaic, photometric=photometric, extratags=tags, subfiletype=0)
-    return path
+def write_dng(path, mosaic, cfa="RGGB", black=BLACK, white=WHITE, **tags):
+    """A real DNG, written by dng.py (the writer make_demo_data.py uses) with these tests' black
+    and white levels; `tags`: dng.write_dng's other keywords (photometric, repeat, planes)."""
+    return dng.write_dng(path, mosaic, cfa, black, white, **tags)
 
 
 def sensor_mosaic(truth, cfa, black=BLACK, white=WHITE, seed=0):

@@ -26,8 +26,10 @@ def test_the_pair_is_written_checked_and_never_overwritten(trained, tmp_path):
     assert re.search(r"model.tflite +Placeholder \[1, 64, 96, 4\] -> output_l0 \[1, 128, 192, 3\]; vs the TF "
                      r"graph: max-abs \S+ at 192x128", proc.stdout), proc.stdout
     for name in ("model_none.tflite", "model.tflite"):
-        assert re.search(r"wrote .*%s: [\d.]+ KB, CPU latency at 192x128 \(input 1x64x96x4\): median [\d.]+ ms "
-                         r"over 2 runs \(LiteRT " % re.escape(name), proc.stdout), proc.stdout
+        size = re.search(r"wrote .*%s: ([\d.]+) KiB, CPU latency at 192x128 \(input 1x64x96x4\): median [\d.]+ ms "
+                         r"over 2 runs \(LiteRT " % re.escape(name), proc.stdout)
+        assert size, proc.stdout
+        assert abs(float(size.group(1)) - os.path.getsize(os.path.join(out, name)) / 1024.0) <= 0.05  # KiB: 1024 bytes
     assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
     prefix = os.path.join(model_dir, "model_iteration_4.ckpt")
     rng = np.random.RandomState(7)

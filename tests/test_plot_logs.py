@@ -49,3 +49,60 @@ def test_plot_logs_reads_both_log_names_and_labels_axes_with_plain_numbers(tmp_p
         texts = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
         assert texts and not [t for t in texts if "$" in t or "e+" in t or "10^" in t], texts
         assert not ax.xaxis.get_offset_text().get_text() and not ax.yaxis.get_offset_text().get_text()
+
+
+def _visible_tick_labels(ax, axis):
+    """(position, text) of the labelled ticks, major and minor, inside the axis's view limits, after a draw."""
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+    return [(t.get_loc(), t.label1.get_text()) for t in ticks
+            if lo <= t.get_loc() <= hi and t.label1.get_visible() and t.label1.get_text()]
+
+
+def _log(steps, losses):
+    return "".join("step %d | training loss: %g | validation: loss %g, content 0.0000, mse 0.01, psnr %g, "
+                   "ms-ssim 0.8, ssim 0.6 | 10.0 s\n" % (s, l * 1.1, l, 20 + s / 10.0) for s, l in zip(steps, losses))
+
+
+def test_a_resumed_run_within_one_power_of_ten_has_numbers_on_every_axis_and_its_whole_span(tmp_path, monkeypatch):
+    """Losses that stay between 0.02 and 0.05 (no power of ten in view on the log axis) still get
+    numbers on the loss axis; a run continued from another is labelled 0-40, not 0-20."""
+    import plot_logs
+    first, second = tmp_path / "logs_model_0-20.txt", tmp_path / "logs_model_20-40.txt"
+    first.write_text(_log([10, 20], [0.05, 0.04]))
+    second.write_text(_log([30, 40], [0.03, 0.02]))
+    figures = []
+    real_plot = plot_logs.plot
+    monkeypatch.setattr(plot_logs, "plot", lambda *a, **k: figures.append(real_plot(*a, **k)) or figures[-1])
+    out = str(tmp_path / "plot.png")
+    plot_logs.main(["logs=%s+%s" % (first, second), "out=" + out])
+    (fig,) = figures
+    assert os.path.isfile(out)
+    ax_loss, ax_psnr = fig.axes
+    for ax in (ax_loss, ax_psnr):
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = _visible_tick_labels(ax, axis)
+            assert len(labels) >= 2, (ax.get_title(), labels)
+            assert not [t for _, t in labels if "$" in t or "e+" in t or "e-" in t], labels
+    assert ax_loss.get_yscale() == "log"
+    for ax in (ax_loss, ax_psnr):
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert texts and all(t.startswith("model 0-40") for t in texts), texts
+    # the command line prints the same, and a single run is "1 run"
+    proc = run_script("plot_logs.py", "logs=%s+%s" % (first, second), "out=" + str(tmp_path / "cli.png"))
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("(1 run)"), (proc.stdout, proc.stderr)
+
+
+def test_minor_labels_stay_off_over_several_powers_of_ten(tmp_path):
+    log = tmp_path / "logs_model_0-40.txt"
+    log.write_text(_log([10, 20, 30, 40], [5.0, 0.5, 0.05, 0.005]))
+    fig = plot([(default_label(str(log)), read_log(str(log)))], str(tmp_path / "p.png"))
+    ax_loss = fig.axes[0]
+    labels = _visible_tick_labels(ax_loss, ax_loss.yaxis)
+    assert len(labels) >= 2 and all(float(t) in (0.001, 0.01, 0.1, 1.0, 10.0) for _, t in labels), labels
+
+
+def test_default_label_of_a_resumed_run():
+    assert default_label(["m/logs_punet_0-600.txt", "m/logs_punet_600-1200.txt"]) == "punet 0-1200"
+    assert default_label("m/logs_punet_0-600.txt") == "punet 0-600"
+    assert default_label(["m/logs_0-600.txt", "m/logs_600-1200.txt"]) == "logs_0-600.txt+logs_600-1200.txt"

@@ -125,20 +125,14 @@ def test_progress_into_a_file_is_plain_lines(capsys):
     assert lines[-1].startswith("training model: 6/6 it (100%)")
 
 
-def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
-    """In a terminal (a pty here), a line written through the bar starts on a cleared line: the bar
-    and the per-evaluation lines never overwrite each other."""
+def _in_a_terminal(code):
+    """Run `python -c code` (the project folder on its path) with stdout and stderr on a pty of
+    100 columns, as in a user's terminal; returns (exit code, everything it wrote, as text)."""
     import fcntl
     import pty
     import struct
     import termios
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from progress import progress\n"
-            "bar = progress(range(6), desc='training model', total=6, delay=0, mininterval=0)\n"
-            "for i in bar:\n"
-            "    if i %% 3 == 2:\n"
-            "        bar.write('step %%d | log line' %% (i + 1))\n"
-            "bar.close()\n" % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = "import sys; sys.path.insert(0, %r)\n" % os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + code
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     proc = start_script("-c", code, stdout=slave, stderr=slave)
@@ -154,9 +148,41 @@ def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
         chunks.append(data)
     proc.wait()
     os.close(master)
-    text = b"".join(chunks).decode("utf-8", "replace")
-    assert proc.returncode == 0, text
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
+    """In a terminal (a pty here), a line written through the bar starts on a cleared line: the bar
+    and the per-evaluation lines never overwrite each other."""
+    returncode, text = _in_a_terminal(
+        "from progress import progress\n"
+        "bar = progress(range(6), desc='training model', total=6, delay=0, mininterval=0)\n"
+        "for i in bar:\n"
+        "    if i % 3 == 2:\n"
+        "        bar.write('step %d | log line' % (i + 1))\n"
+        "bar.close()\n")
+    assert returncode == 0, text
     assert "training model" in text  # a bar was drawn
     for step in (3, 6):
         before = text.split("step %d | log line" % step)[0]
         assert before.endswith("\r") and before.rstrip("\r").split("\r")[-1].strip() == "", repr(before[-200:])
+
+
+def test_a_short_run_in_a_terminal_shows_its_lines_and_no_bar():
+    """A run quicker than the bar's delay (a short training: its log lines written through the bar)
+    prints its lines and nothing else: no 0% bar drawn after the last log line, and the next line
+    (here "done", or an error line when it fails) starts on a line of its own."""
+    for leave in (True, False):
+        returncode, text = _in_a_terminal(
+            "from progress import progress\n"
+            "bar = progress(range(4), desc='training model', total=4, delay=3600)\n"
+            "for i in bar:\n"
+            "    if i % 2 == 1:\n"
+            "        bar.write('step %d | log line' % (i + 1))\n"
+            "bar.leave = " + repr(leave) + "\n"
+            "bar.close()\n"
+            "print('done')\n")
+        assert returncode == 0, text
+        assert "training model" not in text, repr(text)
+        lines = [l.strip("\r") for l in text.split("\n")]
+        assert lines == ["step 2 | log line", "step 4 | log line", "done", ""], repr(text)
