@@ -4,6 +4,7 @@ benchmark.py. Functions that need TensorFlow take the module `tf` (imported late
 import csv
 import math
 import os
+import re
 import statistics
 import time
 from collections import namedtuple
@@ -17,6 +18,10 @@ from progress import progress
 from utils import atomic_output
 
 ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
+
+# The seed's test folder: evaluations on it keep the seed's output names; any other folder puts
+# its own name into them, so that evaluations of one model on two folders never share a file.
+DEFAULT_TEST_FOLDER = "fujifilm_full_resolution"
 
 
 def psnr(mse, peak=1.0):
@@ -144,6 +149,63 @@ def score_images(run, images, ssim, result_dir=None, tag=""):
         if result_dir:
             previews.save_png(os.path.join(result_dir, "%s_%s.png" % (stem, tag)), out_u8)
         yield ImageScore(name, x, out, seconds, p, s)
+
+
+def folder_tag(folder):
+    """'' for the seed's test folder, else '_<folder name>' (characters other than letters, digits,
+    '.', '-' and '_' made '_'): the part of an evaluation's output names that says which folder."""
+    base = os.path.basename(os.path.normpath(folder))
+    return "" if base == DEFAULT_TEST_FOLDER else "_" + re.sub(r"[^A-Za-z0-9._-]+", "_", base)
+
+
+def output_names(names, tag, dslr_dir):
+    """The files an evaluation named `tag` writes into its result_dir for the RAWs `names`: per
+    image <stem>_<tag>.png and, where a target exists, <stem>_<tag>_vs_target.png; then
+    <tag>_metrics.csv."""
+    out = []
+    for name in names:
+        stem = os.path.splitext(name)[0]
+        out.append("%s_%s.png" % (stem, tag))
+        if os.path.isfile(target_for(dslr_dir, name)):
+            out.append("%s_%s_vs_target.png" % (stem, tag))
+    return out + ["%s_metrics.csv" % tag]
+
+
+def _some(files, most=3):
+    """A few file names for a one-line message: all of up to `most`, else the first ones and a count."""
+    if len(files) <= most:
+        return ", ".join(files)
+    return "%s and %d more" % (", ".join(files[:most]), len(files) - most)
+
+
+def refuse_to_replace(result_dir, files, overwrite):
+    """UsageError (before any work) when result_dir already holds any of `files`, the outputs of this
+    same evaluation, unless overwrite=True. Returns how many of them are there (to be replaced)."""
+    there = [f for f in files if os.path.exists(os.path.join(result_dir, f))]
+    if there and not overwrite:
+        raise UsageError("%s already holds the outputs of this evaluation (%s); set overwrite=True to replace "
+                         "them, or result_dir= another folder" % (result_dir, _some(there)))
+    return len(there)
+
+
+def plural(count, one, many):
+    return "%d %s" % (count, one if count == 1 else many)
+
+
+def written_line(result_dir, results, tag, replaced=0):
+    """What an evaluation wrote, in one line: the result PNGs, the side-by-side PNGs (where there
+    were targets) and the metrics CSV, by name."""
+    stems = [os.path.splitext(str(r.name))[0] for r in results]
+    side = [s for s, r in zip(stems, results) if r.psnr is not None]
+    parts = ["%s (%s)" % (plural(len(stems), "result PNG", "result PNGs"),
+                          _some(["%s_%s.png" % (s, tag) for s in stems]))]
+    if side:
+        parts.append("%s (%s)" % (plural(len(side), "side-by-side PNG with its target",
+                                         "side-by-side PNGs with their targets"),
+                                  _some(["%s_%s_vs_target.png" % (s, tag) for s in side])))
+    return "wrote %s and %s_metrics.csv to %s%s" % (
+        ", ".join(parts), tag, result_dir,
+        " (replacing %s, overwrite=True)" % plural(replaced, "earlier file", "earlier files") if replaced else "")
 
 
 def write_csv(path, header, rows):

@@ -14,10 +14,17 @@ input tensor is resized per image, and the latency is at the first image's size.
 (where `target_dir` has one of the same name) and, with `reference=` (a frozen .pb or another
 .tflite of the same input size), the PSNR and max-abs difference against the reference's output;
 then the means, and the median latency over `runs` invocations after a warm-up, with `threads`
-interpreter threads. save_images=True writes <result_dir>/<stem>_<model>.png,
-<stem>_<model>_vs_target.png (output | target) and <model>_metrics.csv.
+interpreter threads. save_images=True writes <result_dir>/<stem>_<tag>.png, <stem>_<tag>_vs_target.png
+(output | target) and <tag>_metrics.csv; the tag names the evaluation: the .tflite's file name with
+its extension (model.tflite: model_tflite, never confused with a checkpoint's outputs), then
+_<folder> for another raw_dir than a fujifilm_full_resolution folder, then the size the RAWs ran at
+where the file name does not say it (_<h>x<w> for a fixed size other than 1088x1920, _full for an
+any-size model). The same evaluation run again is refused (before any work) unless overwrite=True.
+Sizes are checked before TensorFlow is imported (the model's input read from the file, the RAWs'
+from their headers); a mismatch names the any-size model beside it, where there is one.
 """
 import os
+import re
 
 import numpy as np
 
@@ -29,13 +36,25 @@ from evaluate import (
     SsimMeter,
     check_test_images,
     folder_images,
+    folder_tag,
+    output_names,
+    plural,
     psnr_between,
+    refuse_to_replace,
     score_images,
     write_csv,
+    written_line,
 )
 from progress import progress
 from tfimport import import_tf
-from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
+from tflite import (
+    PARITY_TOL,
+    TFLiteModel,
+    input_signature,
+    is_dynamic,
+    load_model,
+    shape_text,
+)
 from utils import ensure_dir
 
 ARGS = [
@@ -48,22 +67,54 @@ ARGS = [
     Arg("crop", to_bool, False, "take the top-left part of RAWs larger than the model's size"),
     Arg("threads", optional_positive_int, None, "interpreter threads (None: one per CPU core; TF 1.15 cannot set them)"),
     Arg("runs", positive_int, 10, "timed invocations for the latency median (after one warm-up)"),
+    Arg("overwrite", to_bool, False, "save_images: replace the outputs of the same evaluation run before"),
 ]
 
 
+def any_size_beside(tflite):
+    """An any-size model in the fixed-size one's folder: <stem>_none.tflite, the same without the
+    size and precision suffixes the converters add (<base>_none[_fp16|_int8].tflite), or the
+    challenge's model_none.tflite; None when there is none."""
+    folder, stem = os.path.split(os.path.splitext(tflite)[0])
+    base, precision = re.match(r"(.*?)(?:_\d+x\d+)?(_fp16|_int8)?$", stem).groups()
+    for name in (stem + "_none", base + "_none" + (precision or ""), base + "_none", "model_none"):
+        path = os.path.join(folder, name + ".tflite")
+        if os.path.isfile(path) and os.path.abspath(path) != os.path.abspath(tflite):
+            return path
+    return None
+
+
 def check_sizes(raw_dir, names, shape, crop, tflite):
-    """Every RAW must be 2x the input's height and width (or larger, with crop=True)."""
+    """Every RAW must be 2x the input's height and width (or larger, with crop=True); the error names
+    the any-size model beside it (where there is one) and crop=True (where the RAWs are larger)."""
     h, w = 2 * shape[1], 2 * shape[2]
     for name in names:
         iw, ih = load_dataset.raw_size(os.path.join(raw_dir, name))
         if (ih, iw) == (h, w) or (crop and ih >= h and iw >= w):
             continue
         th, tw = ih // 2 * 2, iw // 2 * 2
-        raise UsageError("RAW %r is %dx%d but %r was converted for %dx%d (input %s); make a model of that size "
-                         "(test_model.py img_h=%d img_w=%d writes <checkpoint>%s.pb beside the other sizes, then "
-                         "pb2tflite.sh <checkpoint>%s.pb)%s" % (
-                             name, iw, ih, tflite, w, h, "x".join(map(str, shape)), th, tw, size_tag(th, tw),
-                             size_tag(th, tw), " or set crop=True" if ih >= h and iw >= w else ""))
+        fixes = []
+        other = any_size_beside(tflite) if tflite.endswith(".tflite") else None
+        if other:
+            fixes.append("run the any-size model beside it (tflite=%s)" % other)
+        if ih >= h and iw >= w:
+            fixes.append("set crop=True (the top-left %dx%d of each RAW)" % (w, h))
+        if not other:
+            fixes.append("make a model of that size (test_model.py img_h=%d img_w=%d writes <checkpoint>%s.pb, "
+                         "then pb2tflite.sh <checkpoint>%s.pb) or of any size (pb2tflite.sh <checkpoint>_none.pb)"
+                         % (th, tw, size_tag(th, tw), size_tag(th, tw)))
+        raise UsageError("RAW %r is %dx%d but %r was converted for %dx%d (input %s); %s" % (
+            name, iw, ih, tflite, w, h, shape_text(shape), ", or ".join(fixes)))
+
+
+def evaluation_tag(tflite, raw_dir, shape):
+    """<file name>_tflite[_<folder>][_<size>]: what save_images names its outputs by. The size is the
+    one the RAWs run at (_full: each its own), left out where the file name already says it."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(tflite))
+    stem = "_" + os.path.splitext(os.path.basename(tflite))[0] + "_"
+    size = "_full" if is_dynamic(shape) else size_tag(2 * shape[1], 2 * shape[2])
+    said = "_none_" in stem if size == "_full" else (not size or size + "_" in stem)
+    return name + folder_tag(raw_dir) + ("" if said else size)
 
 
 def main(argv):
@@ -74,11 +125,16 @@ def main(argv):
         raise UsageError("TFLite model %r not found (make one with pb2tflite.sh or convert_tflite.py)" % a["tflite"])
     if a["reference"] and not os.path.isfile(a["reference"]):
         raise UsageError("reference model %r not found" % a["reference"])
+    shape = tuple(None if v < 0 else v for v in input_signature(a["tflite"]))  # from the file, before TF
+    if not is_dynamic(shape):
+        check_sizes(a["raw_dir"], names, shape, a["crop"], a["tflite"])
+    tag = evaluation_tag(a["tflite"], a["raw_dir"], shape)
+    replaced = 0
+    if a["save_images"]:
+        replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, a["target_dir"]), a["overwrite"])
     tf = import_tf()
     threads = a["threads"] or os.cpu_count()
     model = TFLiteModel(tf, a["tflite"], threads)
-    if not model.dynamic:
-        check_sizes(a["raw_dir"], names, model.shape, a["crop"], a["tflite"])
     reference = None
     if a["reference"]:
         reference = load_model(tf, a["reference"], threads)
@@ -88,7 +144,6 @@ def main(argv):
                 a["reference"], shape_text(ref_shape), a["tflite"], shape_text(model.shape)))
         if model.dynamic and ref_shape is not None and not is_dynamic(ref_shape):  # the images must fit the reference
             check_sizes(a["raw_dir"], names, ref_shape, False, a["reference"])
-    tag = os.path.splitext(os.path.basename(a["tflite"]))[0]
     h, w = (None, None) if model.dynamic else (2 * model.shape[1], 2 * model.shape[2])
     if a["save_images"]:  # decode every RAW and target first: a bad file stops before any is written
         check_test_images(a["raw_dir"], a["target_dir"], names, h, w)
@@ -97,8 +152,10 @@ def main(argv):
     first_input = None
     images = folder_images(a["raw_dir"], a["target_dir"], progress(names, desc="inference %s" % tag, unit="img"),
                            h, w)
+    results = []
     for r in score_images(model.run, images, SsimMeter(tf), a["result_dir"] if a["save_images"] else None, tag):
         first_input = r.x if first_input is None else first_input
+        results.append(r._replace(x=None, out=None))  # for the line naming what was written
         row, text = [r.name, "", "", "", ""], "%-24s" % r.name
         if r.psnr is not None:
             stats["psnr"].append(r.psnr)
@@ -115,20 +172,20 @@ def main(argv):
         lines.append(text)
     print("\n".join(lines))
     if stats["psnr"]:
-        print("mean over %d images with targets: PSNR %.2f dB  SSIM %.4f" % (
-            len(stats["psnr"]), np.mean(stats["psnr"]), np.mean(stats["ssim"])))
+        print("mean over %s with targets: PSNR %.2f dB  SSIM %.4f" % (
+            plural(len(stats["psnr"]), "image", "images"), np.mean(stats["psnr"]), np.mean(stats["ssim"])))
     else:
         print("no targets in %r: PSNR/SSIM not computed" % a["target_dir"])
     if reference is not None:
         worst = max(stats["ref_max"])
-        print("vs reference %s over %d images: mean PSNR %.2f dB, max-abs %.3g" % (
-            a["reference"], len(names), np.mean(stats["ref_psnr"]), worst))
+        print("vs reference %s over %s: mean PSNR %.2f dB, max-abs %.3g" % (
+            a["reference"], plural(len(names), "image", "images"), np.mean(stats["ref_psnr"]), worst))
         if model.kind == "fp32":
             print("parity (float model, max-abs <= %g): %s" % (PARITY_TOL, "yes" if worst <= PARITY_TOL else "NO"))
     if a["save_images"]:
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows)
-        print("wrote %d result PNGs and %s to %s" % (len(names), os.path.basename(csv_path), a["result_dir"]))
+        print(written_line(a["result_dir"], results, tag, replaced))
     seconds = model.latency(first_input, a["runs"])
     print("latency of %s (%s; input %s; threads %s): median %.1f ms over %d runs, %s" % (
         a["tflite"], model.kind, shape_text(model.shape) if not model.dynamic else

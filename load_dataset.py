@@ -25,11 +25,14 @@ def require_folder(folder, what, key):
     if os.path.isdir(folder):
         return
     parent = os.path.dirname(os.path.normpath(folder))
-    there = sorted(n + "/" for n in os.listdir(parent) if os.path.isdir(os.path.join(parent, n))) \
-        if os.path.isdir(parent) else []
+    if not os.path.isdir(parent):  # nothing there to list: the path goes wrong higher up
+        raise UsageError("%s folder %r does not exist, nor does its parent folder %s (check the path; "
+                         "e.g. dataset_dir=)" % (what, folder, parent))
+    there = sorted(n + "/" for n in os.listdir(parent) if os.path.isdir(os.path.join(parent, n)))
+    if not there:
+        raise UsageError("%s folder %r does not exist (%s holds no folders)" % (what, folder, parent))
     raise UsageError("%s folder %r does not exist; %s holds %s; set %s= to one of them" % (
-        what, folder, parent, ", ".join(there) if there else "no folders", key) if there else
-        "%s folder %r does not exist (%s holds no folders)" % (what, folder, parent))
+        what, folder, parent, ", ".join(there), key))
 
 
 def list_pngs(folder, what):

@@ -7,18 +7,23 @@ Processes every RAW PNG in <dataset_dir>/test/<test_dir> (or, in a folder withou
 converted as dng2png.py does; an absolute test_dir is used as it is), cropped to img_h x img_w from
 the top left (img_h=full img_w=full: each at its own size, cropped only to what the arch needs:
 even sizes, multiples of 32 for punet; an odd-sized RAW loses its last row/column, with a note),
-and writes <result_dir>/<name>_<checkpoint>.png. Where <dataset_dir>/test/<dslr_dir> holds
-a target with the same name, prints PSNR and SSIM per image and their mean and writes
-<name>_<checkpoint>_vs_target.png (output | target). <result_dir>/<checkpoint>_metrics.csv has a
-row per image: PSNR, SSIM (empty without a target) and inference time in ms. Prints the latency
-(median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
+and writes <result_dir>/<name>_<tag>.png. Where <dataset_dir>/test/<dslr_dir> holds a target with
+the same name, prints PSNR and SSIM per image and their mean and writes <name>_<tag>_vs_target.png
+(output | target). <result_dir>/<tag>_metrics.csv has a row per image: PSNR, SSIM (empty without a
+target) and inference time in ms. The tag names the evaluation: <checkpoint>, then _<test folder>
+for another test_dir than fujifilm_full_resolution, then _<img_h>x<img_w> for another size than
+1088x1920 (_full for img_h=full img_w=full); so evaluations of other folders or sizes never share a
+file, and the same evaluation run again is refused (before any work) unless overwrite=True.
+Prints the latency (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
 `save=True` writes the frozen graph <model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2,
 img_w/2, 4], output `output_l0`) at the default 1088x1920; a frozen graph of another size is
 <checkpoint>_<img_h>x<img_w>.pb, beside the default one (none with img_h=full: a frozen graph has
 one size). The checkpoint's meta graph <checkpoint>.ckpt.meta (for ckpt2pb.py) is written at the
 default size, or at another size where none exists yet. It also writes <checkpoint>_none.pb, the
 same network for any size (input [1, None, None, 4]). All of them without default-valued
-attributes, so that TF 1.15 and TF 2.x read each other's.
+attributes, so that TF 1.15 and TF 2.x read each other's; a file already there with the same bytes
+is left as it is ("unchanged"). orig=True prints the first line of <checkpoint>.txt beside the
+pretrained checkpoint, where there is one (what the weights were trained on).
 """
 import os
 
@@ -26,7 +31,7 @@ import numpy as np
 
 import exports
 import load_dataset
-from archs import SIZE_MULTIPLE, check_arch_and_size
+from archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
 from args import (
     Arg,
     given_keys,
@@ -42,9 +47,14 @@ from evaluate import (
     SsimMeter,
     check_test_images,
     folder_images,
+    folder_tag,
     median_seconds,
+    output_names,
+    plural,
+    refuse_to_replace,
     score_images,
     write_csv,
+    written_line,
 )
 from progress import progress
 from session import session_config
@@ -67,6 +77,7 @@ ARGS = [
     Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
     Arg("runs", positive_int, 5, "timed runs for the latency median (after one warm-up)"),
+    Arg("overwrite", to_bool, False, "replace the result PNGs and CSV of the same evaluation run before"),
 ]
 
 
@@ -95,6 +106,7 @@ def find_test_images(a, argv, full):
     if "dslr_dir" in given_keys(argv) and not os.path.isdir(dslr_dir):
         load_dataset.require_folder(dslr_dir, "target", "dslr_dir")  # given explicitly: not a silent "no targets"
     if a["test_image"]:
+        load_dataset.require_folder(raw_dir, "test RAW", "test_dir")  # names the folders there are
         names = load_dataset.list_raws(raw_dir, "test RAW")
         if names[0].lower().endswith(".dng"):
             print("%s holds DNG files: each is converted as dng2png.py does (black/white level, "
@@ -104,7 +116,14 @@ def find_test_images(a, argv, full):
     return raw_dir, dslr_dir, names
 
 
-def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag):
+def evaluation_tag(a, prefix, full):
+    """<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of this evaluation are
+    named by (the seed's <checkpoint> alone for its folder and size)."""
+    name = os.path.basename(prefix)[:-len(".ckpt")]
+    return name + folder_tag(a["test_dir"]) + ("_full" if full else size_tag(a["img_h"], a["img_w"]))
+
+
+def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0):
     """Run the network `run` on each test RAW: result PNGs, PSNR/SSIM where there is a target, the
     metrics CSV; then the latency. Returns the size h, w it was timed at (with full: the first image's)."""
     multiple = SIZE_MULTIPLE[a["arch"]]
@@ -125,11 +144,10 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag):
         write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
             [r.name, "" if r.psnr is None else "%.4f" % r.psnr, "" if r.ssim is None else "%.5f" % r.ssim,
              "%.1f" % (1000 * r.seconds)] for r in results])
-        print("wrote %d result PNGs (and %d side by side with their targets) and %s to %s" % (
-            len(names), len(scores), os.path.basename(csv_path), a["result_dir"]))
+        print(written_line(a["result_dir"], results, tag, replaced))
     if scores:
-        print("mean over %d images: PSNR %.2f dB  SSIM %.4f" % (
-            len(scores), np.mean([r.psnr for r in scores]), np.mean([r.ssim for r in scores])))
+        print("mean over %s: PSNR %.2f dB  SSIM %.4f" % (
+            plural(len(scores), "image", "images"), np.mean([r.psnr for r in scores]), np.mean([r.ssim for r in scores])))
     elif names:
         print("no targets in %s: PSNR/SSIM not computed" % dslr_dir)
 
@@ -139,23 +157,47 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag):
     return h, w
 
 
+def check_outputs(a, prefix, full, names, dslr_dir):
+    """The evaluation's tag, once the result_dir holds none of its outputs (or overwrite=True), and
+    how many of them are there to be replaced."""
+    tag = evaluation_tag(a, prefix, full)
+    replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, dslr_dir), a["overwrite"]) if names else 0
+    return tag, replaced
+
+
+def print_orig_note(prefix):
+    """orig=True: the first line of <prefix>.txt, where there is one (what the weights were trained on)."""
+    note = prefix + ".txt"
+    if os.path.isfile(note):
+        with open(note, encoding="utf-8", errors="replace") as f:
+            first = f.readline().strip()
+        if first:
+            print("orig=True: %s" % first)
+
+
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     full = check_sizes(a)
     restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
-    find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
+    prefix = find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
     raw_dir, dslr_dir, names = find_test_images(a, argv, full)
+    tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)  # before any work
+    if a["orig"]:
+        print_orig_note(prefix)
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
     # a damaged checkpoint: one line, or (restore_iter=None) a warning and the newest whole one
-    prefix = find_restorable(tf, a["model_dir"], a["arch"], restore_iter, a["orig"])
-    name = os.path.basename(prefix)[:-len(".ckpt")]
+    restorable = find_restorable(tf, a["model_dir"], a["arch"], restore_iter, a["orig"])
+    if restorable != prefix:  # an older checkpoint: outputs of another name
+        prefix = restorable
+        tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)
     import model  # builds on TensorFlow: imported after it
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])
     saver = tf.train.Saver()
     config = session_config(tf)
+    written = []
     with tf.Session(config=config) as sess:
         restore(tf, saver, sess, prefix, a["arch"], a["num_maps_base"])
         print("restored %s (%s, num_maps_base=%d)" % (prefix, a["arch"], a["num_maps_base"]))
@@ -164,14 +206,13 @@ def main(argv):
                                "the checkpoint's folder (save=True writes the .meta and .pb there; or save=False)")
         if names:
             ensure_dir(a["result_dir"], "result_dir")
-        h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, name)
-        if a["save"] and full:
-            print("no frozen graph written at a fixed size: img_h=full img_w=full has no one size (give img_h= "
-                  "img_w= to export one; the any-size _none.pb follows)")
-        elif a["save"]:
-            exports.write_fixed_size(tf, sess, saver, prefix, h, w)
+        h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,
+                                 replaced)
+        if a["save"] and not full:
+            written += exports.write_fixed_size(tf, sess, saver, prefix, h, w)
     if a["save"]:
-        exports.write_any_size(tf, a["arch"], a["num_maps_base"], prefix)
+        written.append(exports.write_any_size(tf, a["arch"], a["num_maps_base"], prefix))
+        print(exports.saved_line(written, full))
 
 
 if __name__ == "__main__":

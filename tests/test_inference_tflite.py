@@ -48,7 +48,7 @@ def test_save_images_writes_pngs_and_a_csv(converted, demo_data, tmp_path):
                       "raw_dir=" + os.path.join(demo_data, "val", "mediatek_raw"),
                       "target_dir=" + os.path.join(demo_data, "val", "fujifilm"), "runs=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    tag = "model_iteration_4_64x64"  # the model's name: a 64x64 export carries its size (on purpose)
+    tag = "model_iteration_4_64x64_tflite_mediatek_raw"  # file name (with its size), extension, folder
     with open(os.path.join(res, tag + "_metrics.csv")) as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"] and len(rows) == 5
@@ -70,7 +70,7 @@ def test_size_mismatch_and_other_bad_input(converted, graph64, demo_data, tmp_pa
     assert not os.path.exists(str(tmp_path / "r"))
     proc = run_script("inference_tflite.py", "tflite=" + converted["fp32"], "raw_dir=" + test_raw,
                       "target_dir=" + os.path.join(demo_data, "test", "fujifilm"), "crop=True", "runs=1")
-    assert proc.returncode == 0 and "mean over 1 images with targets" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "mean over 1 image with targets" in proc.stdout, proc.stderr[-2000:]
     val_raw = os.path.join(demo_data, "val", "mediatek_raw")
     cases = [
         ("inference_tflite.py", ["tflite=" + str(tmp_path / "none.tflite"), "raw_dir=" + val_raw], "not found"),
@@ -130,7 +130,7 @@ def test_a_dng_folder_runs_as_its_converted_pngs(converted, demo_data, tmp_path)
                           "result_dir=" + res, "runs=1")
         assert proc.returncode == 0, proc.stderr[-2000:]
         printed[kind] = re.findall(r"PSNR +([\d.]+) dB  SSIM ([\d.]+)", proc.stdout)
-        images[kind] = [np.asarray(Image.open(os.path.join(res, n.replace(".png", "_model_iteration_4_64x64.png"))))
+        images[kind] = [np.asarray(Image.open(os.path.join(res, n.replace(".png", "_model_iteration_4_64x64_tflite_%s.png" % kind))))
                         for n in names]
     assert len(printed["dng"]) == len(names) + 1 and printed["dng"] == printed["png"]  # per image and the mean
     for a, b in zip(images["dng"], images["png"]):
@@ -162,7 +162,7 @@ def test_an_any_size_model_runs_each_image_at_its_own_size(none_tflite, tested, 
     assert "parity (float model, max-abs <= 0.0001): yes" in proc.stdout
     assert re.search(r"latency of .* \(fp32; input 1x64x96x4 \(any size; at big.png's size\); threads (1|default.*)\): "
                      r"median [\d.]+ ms over 2 runs, (LiteRT|tf.lite)", proc.stdout), proc.stdout
-    tag = "model_iteration_4_none"
+    tag = "model_iteration_4_none_tflite_raw"
     assert Image.open(os.path.join(res, "big_%s.png" % tag)).size == (192, 128)
     assert Image.open(os.path.join(res, "small_%s.png" % tag)).size == (160, 96)
     with open(os.path.join(res, tag + "_metrics.csv")) as f:

@@ -76,3 +76,16 @@ def test_a_missing_phone_or_dslr_folder_lists_the_folders_that_exist(demo_data):
             load_dataset.paired_names(demo_data, "train", phone, dslr)
         for needle in needles:
             assert needle in str(err.value), str(err.value)
+
+
+def test_a_missing_folder_names_the_folders_there_are(tmp_path):
+    (tmp_path / "test" / "b").mkdir(parents=True)
+    (tmp_path / "test" / "a").mkdir()
+    (tmp_path / "test" / "file.txt").write_text("x")
+    with pytest.raises(UsageError, match=r"holds a/, b/; set test_dir= to one of them"):
+        load_dataset.require_folder(str(tmp_path / "test" / "c"), "test RAW", "test_dir")
+    with pytest.raises(UsageError, match=r"holds no folders"):
+        load_dataset.require_folder(str(tmp_path / "test" / "a" / "x"), "test RAW", "test_dir")
+    with pytest.raises(UsageError, match=r"nor does its parent folder .*nope.* \(check the path"):
+        load_dataset.require_folder(str(tmp_path / "nope" / "x"), "test RAW", "test_dir")
+    load_dataset.require_folder(str(tmp_path / "test" / "a"), "test RAW", "test_dir")  # there: no error

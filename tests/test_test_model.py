@@ -48,10 +48,10 @@ def test_test_model_reports_and_writes(tested, demo_data):
     out = proc.stdout
     assert "restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt") in out  # last checkpoint
     per_image = re.search(r"1\.png\s+PSNR ([\d.]+) dB\s+SSIM ([-\d.]+)", out)
-    mean = re.search(r"mean over 1 images: PSNR ([\d.]+) dB\s+SSIM ([-\d.]+)", out)
+    mean = re.search(r"mean over 1 image: PSNR ([\d.]+) dB\s+SSIM ([-\d.]+)", out)
     assert per_image and mean and per_image.group(1) == mean.group(1)
     assert re.search(r"latency at 192x128 \(input 1x64x96x4\): median [\d.]+ ms over 2 runs", out)
-    png = os.path.join(result_dir, "1_model_iteration_4.png")
+    png = os.path.join(result_dir, "1_model_iteration_4_128x192.png")  # the size is not the default: in the name
     result = np.asarray(Image.open(png))
     assert result.shape == (128, 192, 3) and result.dtype == np.uint8
     # the printed PSNR is the PSNR of the written PNG against the target
@@ -66,14 +66,14 @@ def test_test_model_reports_and_writes(tested, demo_data):
     assert np.abs(from_pb.astype(int) - result.astype(int)).max() <= 1
     assert os.path.exists(os.path.join(model_dir, "model_iteration_4.ckpt.meta"))
     # output | target side by side, and a CSV row per image
-    side = np.asarray(Image.open(os.path.join(result_dir, "1_model_iteration_4_vs_target.png")))
+    side = np.asarray(Image.open(os.path.join(result_dir, "1_model_iteration_4_128x192_vs_target.png")))
     band = label_band_height()  # the labels (output, target, PSNR) above: the images below them (on purpose)
     assert side.shape == (band + 128, 2 * 192 + 4, 3)
     assert side[:band].min() < 100  # there is text in the band
     side = side[band:]
     np.testing.assert_array_equal(side[:, :192], result)
     np.testing.assert_array_equal(side[:, 196:], target)
-    with open(os.path.join(result_dir, "model_iteration_4_metrics.csv")) as f:
+    with open(os.path.join(result_dir, "model_iteration_4_128x192_metrics.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [r["image"] for r in rows] == ["1.png"]
     assert abs(float(rows[0]["psnr_db"]) - float(per_image.group(1))) < 0.01
@@ -93,7 +93,7 @@ def test_orig_punet_checkpoint_to_tflite(demo_data, tmp_path):
                       "model_dir=" + str(model_dir), "result_dir=" + str(tmp_path / "r"),
                       "img_h=128", "img_w=192", "runs=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "mean over 1 images" in proc.stdout
+    assert "mean over 1 image:" in proc.stdout
     pb = str(model_dir / "original" / "punet_pretrained_128x192.pb")  # not the default size: in the name
     ref = np.load(os.path.join(SHARED_FIXTURE, "punet_reference_io.npz"))
     assert np.abs(run_pb(pb, ref["input"]) - ref["output"]).max() < 1e-5
@@ -184,7 +184,7 @@ def test_test_model_runs_straight_on_a_dng_folder(trained, demo_data, tmp_path):
                           "result_dir=" + res, "img_h=128", "img_w=192", "save=False", "runs=1")
         assert proc.returncode == 0, proc.stderr[-2000:]
         stdout[sub] = proc.stdout
-        results[sub] = np.asarray(Image.open(os.path.join(res, "1_model_iteration_4.png")))
+        results[sub] = np.asarray(Image.open(os.path.join(res, "1_model_iteration_4_%s_128x192.png" % sub)))
         assert results[sub].shape == (128, 192, 3)
     assert "holds DNG files: each is converted as dng2png.py does" in stdout["phone_dng"]
     assert "DNG" not in stdout["phone_png"]
@@ -243,9 +243,9 @@ def test_full_size_on_a_folder_of_mixed_sizes_with_an_odd_one(trained, demo_data
                       "restore_iter=latest", "runs=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "note: RAW 'odd.png' is 131x97 (odd); its last row and column are dropped" in proc.stdout
-    assert "mean over 3 images" in proc.stdout and "no frozen graph written" in proc.stdout
+    assert "mean over 3 images" in proc.stdout and "no frozen graph of a fixed size" in proc.stdout
     for name, size in (("big", (192, 128)), ("small", (130, 96)), ("odd", (130, 96))):
-        assert Image.open(os.path.join(res, "%s_model_iteration_4.png" % name)).size == size
+        assert Image.open(os.path.join(res, "%s_model_iteration_4_raws_full.png" % name)).size == size
     # no fixed-size export; only the any-size graph, which every save=True writes
     assert sorted(os.listdir(model_dir)) == sorted(set(before) | {"model_iteration_4_none.pb"})
     assert full_size(97, 131, 32) == (96, 128) and full_size(97, 131, 2) == (96, 130)  # punet: multiples of 32
@@ -294,4 +294,4 @@ def test_test_model_damaged_checkpoint_is_named_or_skipped_for_the_one_before(tr
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "warning: checkpoint %s is damaged" % os.path.join(model_dir, "model_iteration_4.ckpt") in proc.stderr
     assert "restored %s" % os.path.join(model_dir, "model_iteration_2.ckpt") in proc.stdout
-    assert os.path.exists(os.path.join(base["result_dir"], "model_iteration_2_metrics.csv"))
+    assert os.path.exists(os.path.join(base["result_dir"], "model_iteration_2_128x192_metrics.csv"))
