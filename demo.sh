@@ -37,10 +37,11 @@ echo "== 2/5 training arch=model for $ITERS iterations (no VGG file here: conten
 
 [ "${DEMO_UNTIL:-5}" -le 2 ] && exit 0
 
-echo "== 3/5 test_model.py at 1088x1920: PSNR/SSIM, latency, result PNGs, frozen graph"
-"$PY" test_model.py arch=model restore_iter="$ITERS" dataset_dir="$DATA/" model_dir="$MODELS/" result_dir="$RESULTS/"
+echo "== 3/5 test_model.py at 1920x1088: PSNR/SSIM, latency, result PNGs, frozen graph"
+"$PY" test_model.py arch=model restore_iter="$ITERS" dataset_dir="$DATA/" model_dir="$MODELS/" result_dir="$RESULTS/" \
+      overwrite=True
 echo "== 3/5 the pretrained arch=model (orig=True, models/original/) on the same scenes, side by side with it"
-"$PY" test_model.py arch=model orig=True save=False dataset_dir="$DATA/" result_dir="$RESULTS/"
+"$PY" test_model.py arch=model orig=True save=False dataset_dir="$DATA/" result_dir="$RESULTS/" overwrite=True
 "$PY" compare_results.py result_dir="$RESULTS/" runs="model_iteration_$ITERS,model_pretrained" \
       labels="$ITERS iterations,pretrained (orig=True)" target_dir="$DATA/test/fujifilm/" out="$RESULTS/compare.png" \
       overwrite=True
