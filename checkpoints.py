@@ -211,8 +211,8 @@ def save_atomically(saver, sess, final, then):
 
 
 def export_weights(tf, arch, num_maps_base, src, dst):
-    """Copy the network's variables of checkpoint `src` (not the optimiser's: a training
-    checkpoint holds Adam's two slots per weight too) to the checkpoint `dst`, atomically."""
+    """Restore checkpoint `src` into a graph of arch (so a checkpoint that does not fit is a
+    one-line error) and save exactly the network's variables to the checkpoint `dst`, atomically."""
     import model
     with tf.Graph().as_default():
         model.build(arch, tf.placeholder(tf.float32, [1, None, None, 4]), num_maps_base)

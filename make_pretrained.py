@@ -5,7 +5,7 @@
 
 Three steps, each in <work_dir>: the demo data (make_demo_data.py train_count=1000 val_count=48,
 every effect on), arch=model trained on it (batch 8, 128x128 patches, no VGG loss, validation every
-1000 iterations), then the network's weights alone (no optimiser state) copied to `out`, with a note
+1000 iterations), then the last checkpoint, read back into arch=model, written to `out` with a note
 <out>.txt saying what it was trained on. Interrupted, the same command continues where it stopped.
 The pairs are synthetic (photos that scikit-image and matplotlib ship, through an inverse ISP): the
 network is a first look, a start for fine-tuning (train_model.py init_from=...) and a file to export,
@@ -73,7 +73,7 @@ def main(argv):
                if last else ""))
     with open(a["out"] + ".txt", "w") as f:
         f.write(note)
-    print("wrote %s (weights only) and %s.txt" % (a["out"], a["out"]))
+    print("wrote %s and %s.txt" % (a["out"], a["out"]))
 
 
 def step(words):
