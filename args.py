@@ -22,7 +22,7 @@ def to_bool(text):
         return True
     if low in FALSE_WORDS:
         return False
-    raise ValueError("expected True or False")
+    raise ValueError("also 1/0, yes/no")  # parse_args says "expected True/False" before it
 
 
 def optional_int(text):
