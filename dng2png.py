@@ -15,9 +15,10 @@ demosaiced, 4-colour CFAs). The EXIF orientation is not applied: the mosaic stay
 """
 import os
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import previews
 from args import Arg, parse_args
-from errors import UsageError, run_main
 from load_dataset import read_dng
 from progress import progress
 from utils import ensure_dir

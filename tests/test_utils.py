@@ -63,6 +63,19 @@ def _shadow(tmp_path, module):
     return str(tmp_path / "shadow")
 
 
+# scripts whose top-level imports pull numpy: each imports errors first (test_model.py,
+# inference_tflite.py, plot_logs.py and make_demo_data.py are not yet among them)
+NUMPY_AT_THE_TOP = ["train_model.py", "convert_tflite.py", "benchmark.py", "dng2png.py", "export_challenge.py",
+                    "make_vgg_mat.py"]
+
+
+@pytest.mark.parametrize("script", NUMPY_AT_THE_TOP)
+def test_a_script_run_by_a_python_without_numpy_says_how_to_set_up(script, tmp_path):
+    proc = run_script(script, "help=True", cwd=str(tmp_path), env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
+    assert_usage_error(proc, "%s: error: No module named 'numpy' in this Python" % script, "bash ",
+                       "setup_env.sh %s" % ("tf1" if sys.version_info[:2] == (3, 7) else "tf2"))
+
+
 def test_a_missing_third_party_module_is_one_line_naming_the_set_up_command(tmp_path, capsys):
     stack = "tf1" if sys.version_info[:2] == (3, 7) else "tf2"
     # a script's top-level import (errors imported first, as every script does it)
