@@ -32,6 +32,11 @@ def optional_int(text):
     return int(text)
 
 
+def optional_path(text):
+    """A path, or None (the words None / none / empty)."""
+    return None if text.strip().lower() in ("none", "") else text
+
+
 def optional_int_or_latest(text):
     """An integer, None, or the word latest (resolved by the script to its newest checkpoint)."""
     if text.strip().lower() == "latest":
@@ -101,7 +106,7 @@ def distinct_ints(text):
 
 
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
-              optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
+              optional_int: "integer or None", optional_path: "path or None", optional_int_or_latest: "integer, None or latest",
               optional_positive_int: "positive integer or None",
               positive_int: "positive integer", non_negative_int: "integer >= 0",
               positive_float: "positive number", non_negative_float: "number >= 0",

@@ -51,6 +51,7 @@ from args import (
     non_negative_int,
     optional_int,
     optional_int_or_latest,
+    optional_path,
     parse_args,
     positive_float,
     positive_int,
@@ -100,7 +101,7 @@ ARGS = [
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("restore_iter", optional_int_or_latest, None,
         "resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
-    Arg("init_from", str, None,
+    Arg("init_from", optional_path, None,
         "start a fresh run from this checkpoint's network weights (e.g. models/original/model_pretrained.ckpt); "
         "the optimiser starts afresh"),
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),

@@ -6,7 +6,7 @@ import sys
 import pytest
 from conftest import assert_usage_error, run_script, start_script
 
-from args import Arg, optional_int, parse_args, positive_int, to_bool
+from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
 from errors import RunFailure, UsageError, python_command, run_main
 from utils import atomic_output
 
@@ -21,6 +21,9 @@ def test_defaults_and_values():
     a = parse_args(TABLE, ["learning_rate=1e-3", "batch_size=8", "restore_iter=500", "save=false", "arch=punet"])
     assert a == {"learning_rate": 1e-3, "batch_size": 8, "restore_iter": 500, "save": False, "arch": "punet"}
     assert parse_args(TABLE, ["restore_iter=None"])["restore_iter"] is None
+    path = [Arg("init_from", optional_path, None, "p")]
+    assert parse_args(path, ["init_from=None"]) == parse_args(path, ["init_from="]) == {"init_from": None}
+    assert parse_args(path, ["init_from=models/x.ckpt"]) == {"init_from": "models/x.ckpt"}
 
 
 @pytest.mark.parametrize("words,needle", [
