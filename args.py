@@ -22,7 +22,7 @@ def to_bool(text):
         return True
     if low in FALSE_WORDS:
         return False
-    raise ValueError("expected True or False")
+    raise ValueError("also 1/0, yes/no")  # parse_args says "expected True/False" before it
 
 
 def optional_int(text):
@@ -30,6 +30,11 @@ def optional_int(text):
     if text.strip().lower() in ("none", ""):
         return None
     return int(text)
+
+
+def optional_path(text):
+    """A path, or None (the words None / none / empty)."""
+    return None if text.strip().lower() in ("none", "") else text
 
 
 def optional_int_or_latest(text):
@@ -101,7 +106,7 @@ def distinct_ints(text):
 
 
 TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False", size_or_full: "positive integer or full",
-              optional_int: "integer or None", optional_int_or_latest: "integer, None or latest",
+              optional_int: "integer or None", optional_path: "path or None", optional_int_or_latest: "integer, None or latest",
               optional_positive_int: "positive integer or None",
               positive_int: "positive integer", non_negative_int: "integer >= 0",
               positive_float: "positive number", non_negative_float: "number >= 0",

@@ -39,6 +39,8 @@ Horovod mode (the tf2-horovod or tf1 stack with Horovod) trains the first arch u
 R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
 training images per second from the difference (start-up and the one validation cancel out).
 """
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import bench_curves
 import bench_horovod
 import bench_precision
@@ -53,7 +55,6 @@ from args import (
     positive_int,
     to_bool,
 )
-from errors import UsageError, run_main
 
 ARGS = [
     Arg("mode", str, "speed", "speed, quality, precision or horovod (see above)"),

@@ -10,7 +10,7 @@ import shutil
 import sys
 
 from archs import ARCHS
-from errors import RunFailure, UsageError
+from errors import RunFailure, UsageError, python_command
 from train_log import run_logs
 from utils import atomic_output
 
@@ -40,16 +40,31 @@ def existing_iterations(model_dir, arch):
 
 
 def tensorboard_runs(model_dir, arch):
-    """[(start, end, path)] of the TensorBoard run folders <model_dir>/tensorboard/<arch>_<start>-<end>."""
+    """[(start, end, path)] of the TensorBoard run folders <model_dir>/tensorboard/<arch>_<start>-<end>
+    (and <arch>_<start>-<end>.<n>: see tensorboard_dir)."""
     found = []
     folder = os.path.join(model_dir, "tensorboard")
     if os.path.isdir(folder):
         for name in os.listdir(folder):
             head, _, span = name.rpartition("_")
             start, _, end = span.partition("-")
-            if head == arch and start.isdigit() and end.isdigit():
+            end, _, attempt = end.partition(".")
+            if head == arch and start.isdigit() and end.isdigit() and (attempt.isdigit() or not attempt):
                 found.append((int(start), int(end), os.path.join(folder, name)))
     return sorted(found)
+
+
+def tensorboard_dir(model_dir, arch, start, end):
+    """The TensorBoard run folder of a run from `start` to `end`: <arch>_<start>-<end>, or, where an
+    earlier attempt from the same start left that folder (killed before it saved anything beyond
+    `start`), <arch>_<start>-<end>.2 (.3, ...): a run never writes its events into another's folder,
+    where TensorBoard would mix both curves into one run."""
+    base = os.path.join(model_dir, "tensorboard", "%s_%d-%d" % (arch, start, end))
+    path, n = base, 1
+    while os.path.exists(path):
+        n += 1
+        path = "%s.%d" % (base, n)
+    return path
 
 
 def outputs_after(model_dir, arch, start):
@@ -124,7 +139,7 @@ def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
     if prefix is None:
         hint = other_arch_hint(model_dir, arch)
         raise UsageError("no %s checkpoint (%s_iteration_N.ckpt) in %r%s" % (
-            arch, arch, model_dir, hint or "; train first (python train_model.py arch=%s) or pass orig=True" % arch))
+            arch, arch, model_dir, hint or "; train first (%s) or pass orig=True" % python_command("train_model.py", ["arch=" + arch])))
     return prefix
 
 

@@ -18,9 +18,10 @@ sensors (X-Trans 6x6 patterns, Foveon and linear DNGs, which are already demosai
 """
 import os
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import previews
 from args import Arg, parse_args
-from errors import UsageError, run_main
 from load_dataset import read_dng
 from progress import progress
 from utils import ensure_dir

@@ -1,10 +1,19 @@
 """The three ways a run ends badly, and how every script reports them: `run_main` turns a
 UsageError (bad input), a RunFailure (good input, failed run) or an Interrupted (a signal, work
 saved) into one line on stderr and its exit code (2, 1, 128 + the signal), no traceback.
-`SignalStop` lets a run finish its step and save when SIGINT or SIGTERM arrives."""
+`SignalStop` lets a run finish its step and save when SIGINT or SIGTERM arrives.
+
+A third-party module missing from the Python that runs a script (run outside the project's
+environment) is one line naming the set-up command, exit code 2: inside main_fn through run_main,
+and for a script's own top-level imports through the sys.excepthook that importing this module
+installs (which is why every script imports errors before any third-party module).
+`python_command` prints a command the way it runs here: this interpreter, the script's path."""
 import os
+import shlex
 import signal
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class UsageError(Exception):
@@ -70,3 +79,60 @@ def run_main(main_fn, argv=None):
     except KeyboardInterrupt:
         sys.stderr.write("%s: interrupted\n" % prog)
         sys.exit(130)
+    except ImportError as err:
+        line = missing_module_line(err)
+        if line is None:
+            raise
+        sys.stderr.write("%s: error: %s\n" % (prog, line))
+        sys.exit(2)
+
+
+def shown_path(path):
+    """`path` as a command line shows it: relative to the working folder when it lies inside it
+    (.venv/bin/python, train_model.py), else absolute."""
+    path = os.path.abspath(path)
+    rel = os.path.relpath(path, os.getcwd())
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def python_command(script, words=()):
+    """The shell command that runs the project's `script` with `words` as they would run here:
+    this interpreter (sys.executable: also outside an activated venv) and the script's path, both
+    as seen from the working folder, every word shell-quoted."""
+    python = shown_path(sys.executable) if sys.executable else "python3"
+    if os.sep not in python:  # a bare name would be looked up on PATH, not in the working folder
+        python = os.curdir + os.sep + python
+    return " ".join(shlex.quote(w) for w in [python, shown_path(os.path.join(HERE, script))] + list(words))
+
+
+def missing_module_line(err):
+    """The one line for an ImportError of a third-party module (numpy, TensorFlow, ... not
+    installed for this Python): what is missing and the set-up command of the stack that fits
+    this Python's version; None for an ImportError of the project's own modules (a bug, shown
+    with its traceback)."""
+    top = (getattr(err, "name", None) or "").split(".")[0]
+    if not top or os.path.exists(os.path.join(HERE, top + ".py")) or os.path.isdir(os.path.join(HERE, top)):
+        return None
+    stack, venv = ("tf1", ".venv-tf1") if sys.version_info[:2] == (3, 7) else ("tf2", ".venv")
+    python = os.path.join(HERE, venv, "bin", "python")
+    run = "run it with %s (%s by: bash %s %s)" % (
+        shown_path(python), "set up" if os.path.isfile(python) else "to be set up",
+        shown_path(os.path.join(HERE, "setup_env.sh")), stack)
+    detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return "%s in this Python (%s); %s" % (detail, sys.executable, run)
+
+
+def _excepthook(kind, value, tb):
+    """A script's top-level import of a missing third-party module: its one line, exit code 2."""
+    line = missing_module_line(value) if issubclass(kind, ImportError) else None
+    if line is None:
+        sys.__excepthook__(kind, value, tb)
+        return
+    sys.stderr.write("%s: error: %s\n" % (os.path.basename(sys.argv[0]) if sys.argv else "python", line))
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(2)  # from inside the hook sys.exit would be reported as an error of the hook
+
+
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _excepthook

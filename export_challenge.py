@@ -17,6 +17,8 @@ import os
 import shutil
 import tempfile
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 
 from archs import DEFAULT_SIZE, check_arch_and_size
@@ -29,7 +31,6 @@ from args import (
     to_bool,
 )
 from checkpoints import find_checkpoint, freeze_checkpoint
-from errors import UsageError, run_main
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
 from utils import atomic_output, check_writable_dir

@@ -15,6 +15,25 @@ HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 
 HOROVOD_NEWEST_TF = (2, 12)  # the newest TF that this Horovod was built against here
 
 
+# what launchers set in each process they start: horovodrun (Gloo and MPI), Open MPI, MPICH /
+# Intel MPI, MVAPICH; the value is the number of processes started
+LAUNCH_SIZE_VARIABLES = ("HOROVOD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def check_launch(distributed, environ=None):
+    """UsageError when a launcher (horovodrun, mpirun) started this process as one of several ranks
+    but distributed=False: each rank would train on its own, all into one model_dir."""
+    environ = os.environ if environ is None else environ
+    if distributed:
+        return
+    for name in LAUNCH_SIZE_VARIABLES:
+        value = environ.get(name, "")
+        if value.isdigit() and int(value) > 1:
+            raise UsageError("this process is one of %s ranks started by horovodrun/mpirun (%s=%s), but without "
+                             "distributed=True each rank would train on its own; add distributed=True to the command"
+                             % (value, name, value))
+
+
 def start_horovod():
     """Import and initialise Horovod (distributed=True), or say in one line how to get it."""
     import_tf()  # quiets TF before Horovod imports it

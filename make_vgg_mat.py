@@ -9,11 +9,12 @@ real ones divided by `width_div` to keep the file small.
 """
 import os
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 import scipy.io
 
 from args import Arg, parse_args, positive_int
-from errors import UsageError, run_main
 from utils import atomic_output
 
 ARGS = [

@@ -12,15 +12,20 @@
 #
 #   bash pb2tflite.sh models/model_iteration_600_none.pb models/model_none.tflite   # keeps any input size (TF 2.x)
 #
-# The Python in $PYTHON (default: python) decides the stack; INT8 and any-size models need TF 2.x.
+# The Python decides the stack: $PYTHON if set, else the project's .venv/bin/python beside this
+# script if it exists, else python3. INT8 and any-size models need TF 2.x.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+if [ -n "${PYTHON:-}" ]; then PY=$PYTHON
+elif [ -x "$HERE/.venv/bin/python" ]; then PY=$HERE/.venv/bin/python
+else PY=python3
+fi
 for word in "$@"; do
   if [ "$word" = --help ] || [ "$word" = -h ] || [ "$word" = help=True ]; then
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
     echo
     echo "key=value words (convert_tflite.py):"
-    "${PYTHON:-python}" "$HERE/convert_tflite.py" --help 2>/dev/null | sed -n '/^usage:/,$p' | tail -n +3 || true
+    "$PY" "$HERE/convert_tflite.py" --help 2>/dev/null | sed -n '/^usage:/,$p' | tail -n +3 || true
     exit 0
   fi
 done
@@ -33,6 +38,5 @@ done
 ARGS=("pb=${POS[0]:-models/original/punet_pretrained.pb}")
 [ ${#POS[@]} -ge 2 ] && ARGS+=("out=${POS[1]}")  # else convert_tflite.py names it after the .pb
 [ ${#POS[@]} -ge 3 ] && ARGS+=("input_shape=${POS[2]}")
-PY=${PYTHON:-python}
-command -v "$PY" >/dev/null || { echo "pb2tflite.sh: error: python '$PY' not found; activate .venv or set PYTHON=" >&2; exit 2; }
+command -v "$PY" >/dev/null || { echo "pb2tflite.sh: error: python '$PY' not found; set up .venv with: bash $HERE/setup_env.sh tf2, or set PYTHON=" >&2; exit 2; }
 exec "$PY" "$HERE/convert_tflite.py" "${ARGS[@]}" ${KV[@]+"${KV[@]}"}

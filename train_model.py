@@ -10,22 +10,35 @@ iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in
 `<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`.
 `restore_iter=N` resumes from checkpoint N, `restore_iter=latest` from the newest (after a kill:
-checkpoints are written atomically); restore_iter=None starts afresh (the log is then
-named logs_<arch>_0-...). Nothing is replaced unasked: a fresh run into a model_dir that holds
-this arch's checkpoints or logs, and a restore_iter=N below the newest checkpoint, stop with one
-line (overwrite=True removes that arch's checkpoints, logs and TensorBoard runs after the start).
-TensorBoard summaries (training loss every `summary_step` iterations,
-validation figures and crops every `eval_step`, the graph) go to <model_dir>/tensorboard/<arch>_<start>-<end>/;
+checkpoints are written atomically); restore_iter=None starts afresh (the log is then named
+logs_<arch>_0-...), from random weights or, with `init_from=<checkpoint>`, from that checkpoint's
+network weights (fine-tuning; Adam starts afresh). Nothing is replaced unasked: a fresh run into a
+model_dir that holds this arch's checkpoints or logs, and a restore_iter=N below the newest
+checkpoint, stop with one line (overwrite=True removes that arch's checkpoints, logs and
+TensorBoard runs after the start). TensorBoard summaries (training loss every `summary_step`
+iterations, validation figures and crops every `eval_step`, the graph) go to
+<model_dir>/tensorboard/<arch>_<start>-<end>/ (a run that diverges before its first checkpoint
+removes it again; .2, .3 ... where a killed attempt from the same start left one);
 `save_mid_imgs=True` also writes <result_dir>/<arch>_iteration_<iter>_val.png (RAW preview |
 output | target for a few validation crops).
 """
 import math
 import os
-import shlex
+import shutil
 import sys
 import time
 from collections import namedtuple
 from contextlib import ExitStack
+
+from errors import (  # first: a third-party module missing below is one line (errors.py)
+    Interrupted,
+    RunFailure,
+    SignalStop,
+    UsageError,
+    python_command,
+    run_main,
+    signal_name,
+)
 
 import numpy as np
 
@@ -33,12 +46,12 @@ import load_dataset
 import previews
 import runlock
 import vgg
-from archs import check_arch_and_size
 from args import (
     Arg,
     non_negative_int,
     optional_int,
     optional_int_or_latest,
+    optional_path,
     parse_args,
     positive_float,
     positive_int,
@@ -46,26 +59,18 @@ from args import (
 )
 from checkpoints import (
     ckpt_prefix,
-    existing_iterations,
+    damage,
     latest_prefix,
     outputs_after,
     remove_outputs_after,
     remove_stale_temporaries,
-    require_checkpoint,
     restorable,
     restore,
     save_checkpoint,
-)
-from errors import (
-    Interrupted,
-    RunFailure,
-    SignalStop,
-    UsageError,
-    run_main,
-    signal_name,
+    tensorboard_dir,
 )
 from evaluate import psnr
-from horovod_ranks import HorovodRanks, SingleProcess, start_horovod
+from horovod_ranks import HorovodRanks, SingleProcess, check_launch, start_horovod
 from losses import build_losses
 from patch_pools import (
     BadFiles,
@@ -81,6 +86,7 @@ from progress import progress
 from session import session_config
 from summaries import Summaries
 from tfimport import import_tf
+from train_checks import check_args
 from train_log import format_log_line, log_path
 from utils import atomic_write_text, ensure_dirs
 
@@ -95,6 +101,9 @@ ARGS = [
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("restore_iter", optional_int_or_latest, None,
         "resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
+    Arg("init_from", optional_path, None,
+        "start a fresh run from this checkpoint's network weights (e.g. models/original/model_pretrained.ckpt); "
+        "the optimiser starts afresh"),
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
     Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
     Arg("batch_size", positive_int, 32, "patches per training step (per rank with distributed=True)"),
@@ -126,6 +135,7 @@ Run = namedtuple("Run", "sess args net inputs ranks summaries bad start")
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
+    check_launch(a["distributed"])
     ranks = HorovodRanks(start_horovod()) if a["distributed"] else SingleProcess()
     args = check_args(a, ranks.rank)
     if args is None:
@@ -150,8 +160,8 @@ def main(argv):
             prepare_outputs(args)
         summaries = None
         if args["tensorboard"] and ranks.rank == 0:
-            logdir = os.path.join(args["model_dir"], "tensorboard", "%s_%d-%d" % (args["arch"], start,
-                                                                                  args["num_train_iters"]))
+            logdir = tensorboard_dir(args["model_dir"], args["arch"], start, args["num_train_iters"])
+            stack.push(forget_if_diverged(args, start, logdir))  # called after the writer below has closed
             summaries = stack.enter_context(Summaries(tf, logdir, sess.graph))
         train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, rng)
     if ranks.rank == 0:
@@ -160,72 +170,7 @@ def main(argv):
 
 
 # --------------------------------------------------------------------------------------------
-# parse and check: everything that can fail on the user's input fails before any file is written
-
-
-def check_args(a, rank=0):
-    """UsageError for bad arguments. The arguments to run with: a copy of the parsed `a` with
-    restore_iter=latest resolved (the newest checkpoint's iteration, or None) and `latest` (whether
-    it was asked for); None when there is nothing to train (restore_iter=latest and the newest
-    checkpoint is already at num_train_iters)."""
-    check_arch_and_size(a["arch"], "patch_w", a["patch_w"], "patch_h", a["patch_h"], a["num_maps_base"])
-    if min(a["patch_w"], a["patch_h"]) < 32:
-        raise UsageError("patch_w and patch_h must be at least 32 (SSIM needs 11x11 windows)")
-    asked_latest = a["restore_iter"] == "latest"
-    restore_iter = a["restore_iter"]
-    if asked_latest:
-        have = existing_iterations(a["model_dir"], a["arch"])
-        restore_iter = have[-1] if have else None
-        if not have:
-            print("restore_iter=latest: no %s checkpoint in %s yet; starting afresh" % (a["arch"], a["model_dir"]))
-        elif have[-1] >= a["num_train_iters"]:
-            print("restore_iter=latest: %s already reached iteration %d of num_train_iters=%d; nothing to train"
-                  % (ckpt_prefix(a["model_dir"], a["arch"], have[-1]), have[-1], a["num_train_iters"]))
-            return None
-    if a["seed"] is not None and not 0 <= a["seed"] < 2 ** 32:
-        raise UsageError("seed=%d: the seed must be an integer from 0 to 2**32 - 1, or None" % a["seed"])
-    if restore_iter is not None:
-        if restore_iter < 0:
-            raise UsageError("restore_iter must be a non-negative integer or None")
-        if rank == 0:  # the other ranks get the weights from rank 0 (their disks may not hold them)
-            require_checkpoint(a["model_dir"], a["arch"], restore_iter)
-        if restore_iter >= a["num_train_iters"]:
-            raise UsageError("restore_iter=%d is not below num_train_iters=%d: nothing to train"
-                             % (restore_iter, a["num_train_iters"]))
-    args = dict(a, restore_iter=restore_iter, latest=asked_latest)
-    if rank == 0 and not a["overwrite"] and not (asked_latest and restore_iter is None):
-        check_no_earlier_run(args)
-    return args
-
-
-def check_no_earlier_run(a):
-    """UsageError when this run would replace or mix with an earlier run's files in model_dir:
-    a fresh run where this arch's checkpoints, logs or TensorBoard runs exist; a branch from
-    restore_iter=N where later checkpoints exist."""
-    arch, model_dir, start = a["arch"], a["model_dir"], a["restore_iter"]
-    iters, paths = outputs_after(model_dir, arch, start or 0)
-    if start is None:
-        iters = existing_iterations(model_dir, arch)
-        if iters or paths:
-            raise UsageError("model_dir %r already holds an arch=%s run (%s); resume it with restore_iter=latest, "
-                             "choose another model_dir=, or pass overwrite=True to start afresh over it (removes "
-                             "its checkpoints, logs and TensorBoard runs)" % (
-                                 model_dir, arch, describe(iters, paths, model_dir)))
-    elif iters:
-        raise UsageError("restore_iter=%d: model_dir %r holds later arch=%s checkpoints (%s), which this run would "
-                         "replace or leave mixed with its own; continue the newest with restore_iter=latest, branch "
-                         "in another model_dir= (copy %s.* there), or pass overwrite=True to remove them" % (
-                             start, model_dir, arch, describe(iters, paths, model_dir),
-                             os.path.basename(ckpt_prefix(model_dir, arch, start))))
-
-
-def describe(iters, paths, model_dir):
-    parts = []
-    if iters:
-        parts.append("checkpoints of iteration%s %s" % ("" if len(iters) == 1 else "s", ", ".join(map(str, iters))))
-    if paths:
-        parts.append(", ".join(sorted(os.path.relpath(p, model_dir) for p in paths)))
-    return "; ".join(parts)
+# read the inputs (the arguments are checked by train_checks: nothing fails on them after it)
 
 
 def load_inputs(a):
@@ -241,9 +186,13 @@ def load_inputs(a):
 
 
 def choose_checkpoint(tf, args):
-    """Read the checkpoint to restore back whole: a damaged one is a one-line error naming it, or,
-    with restore_iter=latest, a warning and the newest older one that reads back. A copy of `args`
-    with that restore_iter."""
+    """Read the checkpoint to restore (or init_from's) back whole: a damaged one is a one-line
+    error naming it, or, with restore_iter=latest, a warning and the newest older one that reads
+    back. A copy of `args` with that restore_iter."""
+    if args["init_from"] is not None:
+        problem = damage(tf, args["init_from"])
+        if problem:
+            raise UsageError("init_from=%s: %s" % (args["init_from"], problem))
     return dict(args, restore_iter=restorable(tf, args["model_dir"], args["arch"], args["restore_iter"],
                                               args["latest"]))
 
@@ -294,6 +243,9 @@ def start_or_restore(tf, sess, a, net, ranks):
         path = ckpt_prefix(a["model_dir"], a["arch"], start)
         restore(tf, net.saver, sess, path, a["arch"], a["num_maps_base"])
         print("restored %s" % path)
+    elif a["init_from"] is not None and ranks.rank == 0:  # the network's weights only: Adam's start afresh
+        restore(tf, net.saver, sess, a["init_from"], a["arch"], a["num_maps_base"])
+        print("initialised from %s" % a["init_from"])
     ranks.sync(sess, a)
     return start, seed, rng
 
@@ -308,7 +260,25 @@ class Diverged(RunFailure):
     def __init__(self, a, what, iteration):
         last = latest_prefix(a["model_dir"], a["arch"])
         super().__init__("%s became NaN/Inf at iteration %d; stopped without saving (last good checkpoint: %s); "
-                         "lower learning_rate and resume with restore_iter=latest" % (what, iteration, last or "none"))
+                         "lower learning_rate and %s" % (what, iteration, last or "none",
+                                                         "resume with restore_iter=latest" if last else "start again"))
+
+
+def forget_if_diverged(a, start, logdir):
+    """An ExitStack callback: when the run ends by Diverged before it saved a checkpoint of its
+    own, remove the TensorBoard run folder it created (and tensorboard/ if it created that too).
+    Such a run leaves nothing to resume, so its curve would only block the fresh run that the
+    error line asks for, or mix into its folder. A run that saved checkpoints keeps its events."""
+    parent = os.path.dirname(logdir)
+    parent_existed = os.path.isdir(parent)
+
+    def on_exit(kind, value, tb):
+        if kind is not None and issubclass(kind, Diverged) and not outputs_after(a["model_dir"], a["arch"], start)[0]:
+            shutil.rmtree(logdir, ignore_errors=True)
+            if not parent_existed and os.path.isdir(parent) and not os.listdir(parent):
+                os.rmdir(parent)
+        return False
+    return on_exit
 
 
 def train(run, pools, rng):
@@ -374,9 +344,10 @@ def train(run, pools, rng):
 
 
 def resume_command():
-    """This run's command line with restore_iter=latest."""
+    """This run's command line with restore_iter=latest, with this interpreter: it runs as printed,
+    also outside an activated venv."""
     words = [w for w in sys.argv[1:] if not w.startswith("restore_iter=")] + ["restore_iter=latest"]
-    return " ".join(shlex.quote(w) for w in ["python", "train_model.py"] + words)
+    return python_command("train_model.py", words)
 
 
 def validate_and_save(run, done, train_loss, seconds, waits=(), interrupt=None):

@@ -1,9 +1,10 @@
-"""convert_tflite.py and pb2tflite.sh: FP32, FP16 and INT8 models."""
+"""convert_tflite.py and pb2tflite.sh: FP32, FP16 and INT8 models; the Python pb2tflite.sh runs."""
 import os
+import shutil
 
 import numpy as np
 import pytest
-from conftest import assert_usage_error, run_checkpoint, run_script, val_inputs
+from conftest import ROOT, assert_usage_error, run_checkpoint, run_script, val_inputs
 
 import load_dataset
 from tfimport import import_tf, tf_major
@@ -11,6 +12,42 @@ from tflite import TFLiteModel, dequantize, quantize
 
 tf = import_tf()
 TF2 = tf_major() >= 2
+
+
+def _fake_python(path, says):
+    """An executable that prints who it is and its arguments, standing in for an interpreter."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\necho "%s $*"\n' % says)
+    os.chmod(path, 0o755)
+
+
+def test_pb2tflite_finds_the_projects_python_by_itself(tmp_path):
+    """PYTHON wins; else the .venv/bin/python beside the script; else python3 (a copy of the script
+    beside stand-in interpreters that say which one ran)."""
+    here = tmp_path / "project"
+    here.mkdir()
+    shutil.copy(os.path.join(ROOT, "pb2tflite.sh"), str(here / "pb2tflite.sh"))
+    path_dir = str(tmp_path / "bin")
+    _fake_python(os.path.join(path_dir, "python3"), "python3 on PATH")
+    _fake_python(str(here / ".venv" / "bin" / "python"), "the project's .venv")
+    script = str(here / "pb2tflite.sh")
+    env = {"PATH": path_dir + ":/usr/bin:/bin", "PYTHON": ""}  # the stand-in python3 first
+    expected = "%s/convert_tflite.py pb=g.pb\n" % here
+    assert run_script(script, "g.pb", env=env).stdout == "the project's .venv " + expected
+    _fake_python(str(tmp_path / "mine"), "PYTHON")
+    assert run_script(script, "g.pb", env=dict(env, PYTHON=str(tmp_path / "mine"))).stdout == "PYTHON " + expected
+    shutil.rmtree(str(here / ".venv"))
+    assert run_script(script, "g.pb", env=env).stdout == "python3 on PATH " + expected
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(ROOT, ".venv", "bin", "python")), reason="no .venv set up")
+def test_pb2tflite_runs_outside_an_activated_venv():
+    """Without PYTHON and with no Python on PATH, the real script lists convert_tflite.py's keys
+    (it ran the project's .venv/bin/python)."""
+    proc = run_script("pb2tflite.sh", "--help", env={"PYTHON": "", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert "key=value words (convert_tflite.py):" in proc.stdout and "precision" in proc.stdout.split("(convert_tflite.py):")[1]
 
 
 def test_fp16_stores_half_precision_weights(converted):

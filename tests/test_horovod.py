@@ -116,6 +116,18 @@ def test_distributed_without_horovod_is_one_line(demo_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+@pytest.mark.parametrize("variable", ["HOROVOD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"])
+def test_a_launch_by_horovodrun_without_distributed_is_one_line(variable, demo_data, tmp_path):
+    """horovodrun/mpirun start every rank with the number of ranks in its environment: without
+    distributed=True each would train on its own, so the run stops at once and says what to add."""
+    model_dir = str(tmp_path / "m")
+    proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir, *BASE,
+                      env={variable: "2", "HOROVOD_RANK": "0"})
+    assert_usage_error(proc, "one of 2 ranks started by horovodrun/mpirun (%s=2)" % variable,
+                       "add distributed=True to the command")
+    assert not os.path.exists(model_dir)
+
+
 def test_benchmark_horovod_mode(demo_data):
     proc = run_script("benchmark.py", "mode=horovod", "archs=model:4", "iters=2", "patch=64", "batch_size=2",
                       "dataset_dir=" + demo_data)

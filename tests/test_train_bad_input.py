@@ -2,11 +2,13 @@
 with nothing written; training files found bad after the start are skipped up to 1%."""
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
 from conftest import (
     RAW_SUB,
+    ROOT,
     RGB_SUB,
     SMALL,
     assert_usage_error,
@@ -184,3 +186,51 @@ def test_training_files_found_bad_after_the_start_are_skipped_up_to_1_percent(tr
     assert_usage_error(proc, "2 of the 12 training files cannot be decoded, more than 1% (at most 1 may be skipped)",
                        names[3], names[7], "restore_iter=latest")
     assert sorted(os.listdir(model_dir)) == before
+
+
+def test_init_from_errors(trained, demo_data, tmp_path):
+    src, _ = trained
+    init = os.path.join(src, "model_iteration_2.ckpt")
+    model_dir = str(tmp_path / "m")
+    base = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, tensorboard=False, init_from=init)
+    # init_from starts a fresh run; restore_iter=N resumes one
+    proc = run_script("train_model.py", *kv_words(dict(base, model_dir=src, restore_iter=2, num_train_iters=8)))
+    assert_usage_error(proc, "init_from=%s starts a fresh run, but restore_iter=2 resumes one" % init)
+    missing = str(tmp_path / "pretrained.ckpt")
+    proc = run_script("train_model.py", *kv_words(dict(base, init_from=missing)))
+    assert_usage_error(proc, "init_from=%s: no such checkpoint (%s.index does not exist)" % (missing, missing))
+    # a checkpoint of another num_maps_base or arch: the restore error of every script
+    proc = run_script("train_model.py", *kv_words(dict(base, num_maps_base=32)))
+    assert_usage_error(proc, "checkpoint %s does not fit arch=model num_maps_base=32: it was made with arch=model "
+                       "num_maps_base=16" % init)
+    proc = run_script("train_model.py", *kv_words(dict(base, arch="punet")))
+    assert_usage_error(proc, "does not fit arch=punet num_maps_base=16: it was made with arch=model num_maps_base=16")
+    damaged = str(tmp_path / "d")
+    copy_checkpoint(src, damaged, "model_iteration_2.ckpt", "model_iteration_2.ckpt")
+    (data,) = [n for n in os.listdir(damaged) if ".data-" in n]
+    truncate_file(os.path.join(damaged, data))
+    proc = run_script("train_model.py", *kv_words(dict(base, init_from=os.path.join(damaged, "model_iteration_2.ckpt"))))
+    assert_usage_error(proc, "init_from=%s: checkpoint" % os.path.join(damaged, "model_iteration_2.ckpt"), "is damaged")
+    assert not os.path.exists(model_dir)  # nothing written
+
+
+def _shadow(tmp_path, module):
+    """A PYTHONPATH on which `module` cannot be imported, as in a Python without it installed."""
+    fake = tmp_path / "shadow" / module
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named '%s'\", name=%r)\n" % (module, module))
+    return str(tmp_path / "shadow")
+
+
+@pytest.mark.parametrize("module", ["numpy", "tensorflow"])
+def test_a_python_without_the_projects_modules_gets_one_line_naming_the_set_up(module, demo_data, tmp_path):
+    """Run with a Python that lacks numpy (imported at the top of the script) or TensorFlow
+    (imported in main): one line naming the set-up command, nothing written."""
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, model_dir="m")),
+                      cwd=str(work), env={"PYTHONPATH": _shadow(tmp_path, module)})
+    assert_usage_error(proc, "No module named '%s' in this Python (%s)" % (module, sys.executable),
+                       "bash %s %s" % (os.path.join(ROOT, "setup_env.sh"),
+                                       "tf1" if sys.version_info[:2] == (3, 7) else "tf2"))
+    assert os.listdir(str(work)) == []

@@ -7,10 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import LOG_LINE, SMALL, ckpt_reader, kv_words, run_script, train_losses
+from conftest import LOG_LINE, SMALL, ckpt_reader, kv_words, run_script, save_random_checkpoint, train_losses
 from PIL import Image
 
 import train_model
+from checkpoints import ckpt_prefix
 from previews import label_band_height
 from tfimport import import_tf
 
@@ -136,3 +137,26 @@ def test_same_seed_gives_the_same_first_ten_losses(demo_data, vgg_mat, tmp_path)
     for name in ckpt_a.get_variable_to_shape_map():  # and bit-identical weights
         assert np.array_equal(ckpt_a.get_tensor(name), ckpt_b.get_tensor(name)), name
     assert runs["a"] != runs["c"]  # and the seed matters
+
+
+def test_init_from_starts_a_fresh_run_from_a_checkpoints_network_weights(demo_data, tmp_path):
+    """init_from=<checkpoint>: the run starts from its weights (a negligible learning rate keeps
+    them); with restore_iter=latest it applies while model_dir has no checkpoint, and once one
+    is there (the printed resume command) the run resumes and says init_from is not used."""
+    os.makedirs(str(tmp_path / "pretrained"))
+    init = save_random_checkpoint(str(tmp_path / "pretrained" / "model_pretrained.ckpt"), "model", 16, seed=3)
+    model_dir = str(tmp_path / "m")
+    options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, num_train_iters=1, eval_step=1,
+                   learning_rate=1e-12, tensorboard=False, init_from=init, restore_iter="latest")
+    proc = run_script("train_model.py", *kv_words(options))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "initialised from %s" % init in proc.stdout
+    saved, ref = ckpt_reader(ckpt_prefix(model_dir, "model", 1)), ckpt_reader(init)
+    names = sorted(ref.get_variable_to_shape_map())
+    assert names and sorted(saved.get_variable_to_shape_map()) == names  # the network's weights only
+    for name in names:
+        assert np.max(np.abs(saved.get_tensor(name) - ref.get_tensor(name))) <= 1e-6, name
+    proc = run_script("train_model.py", *kv_words(dict(options, num_train_iters=2)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "init_from=%s is not used: the run resumes from %s" % (init, ckpt_prefix(model_dir, "model", 1)) in proc.stdout
+    assert "restored %s" % ckpt_prefix(model_dir, "model", 1) in proc.stdout and "initialised from" not in proc.stdout

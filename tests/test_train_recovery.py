@@ -4,13 +4,16 @@ branch) and its lock, a damaged checkpoint, SIGTERM/SIGINT (once and twice), a f
 running script is waited for by its output lines or the files it writes, never by a fixed sleep."""
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 
 import pytest
 from conftest import (
     LOG_LINE,
+    ROOT,
     SMALL,
     assert_usage_error,
     check_nothing_unreadable,
@@ -118,16 +121,47 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(trained, demo_data, t
                       lines[0])
     assert match, lines[0]
     assert int(match.group(1)) in (5, 6) and match.group(2) == os.path.join(model_dir, "model_iteration_4.ckpt")
+    assert lines[0].endswith("lower learning_rate and resume with restore_iter=latest"), lines[0]
     after = {n: open(os.path.join(model_dir, n), "rb").read() for n in os.listdir(model_dir) if ".ckpt" in n}
     assert after == before  # no new checkpoint, the old ones untouched
     # validating every iteration: the update that overflows is caught before it is saved
     fresh = str(tmp_path / "fresh")
-    proc = run_script("train_model.py", *kv_words(dict(SMALL, dataset_dir=demo_data, model_dir=fresh, num_train_iters=20,
-                                                     eval_step=1, learning_rate=1e30, tensorboard=False)))
+    options = dict(SMALL, dataset_dir=demo_data, model_dir=fresh, num_train_iters=20, eval_step=1, learning_rate=1e30)
+    proc = run_script("train_model.py", *kv_words(options))
     assert proc.returncode == 1 and "became NaN/Inf at iteration 1;" in error_lines(proc)[0], proc.stderr
-    assert "last good checkpoint: none" in proc.stderr
+    # no checkpoint to resume: the line says to start again, not restore_iter=latest
+    assert error_lines(proc)[0].endswith("(last good checkpoint: none); lower learning_rate and start again")
     check_nothing_unreadable(fresh)
     assert latest_iteration(fresh) == 0
+    # it removed the TensorBoard run it created: the same command with a lower learning rate starts afresh
+    assert os.listdir(fresh) == ["train.lock"]
+    proc = run_script("train_model.py", *kv_words(dict(options, learning_rate=5e-4, num_train_iters=1)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.listdir(os.path.join(fresh, "tensorboard")) == ["model_0-1"]
+
+
+def test_a_run_never_writes_into_the_tensorboard_run_of_an_earlier_attempt(demo_data, tmp_path):
+    """What a run killed before its first checkpoint leaves: its TensorBoard folder. The next run
+    from the same start (restore_iter=latest, nothing to restore) writes its own folder beside it."""
+    model_dir = str(tmp_path / "m")
+    killed = os.path.join(model_dir, "tensorboard", "model_0-1")
+    os.makedirs(killed)
+    with open(os.path.join(killed, "events.out.tfevents.1.killed"), "wb") as f:
+        f.write(b"the killed attempt's events")
+    options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, num_train_iters=1)
+    assert_usage_error(run_script("train_model.py", *kv_words(options)), "tensorboard/model_0-1",
+                       "restore_iter=latest", "overwrite=True")
+    proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest")))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.listdir(killed) == ["events.out.tfevents.1.killed"]  # untouched
+    runs = os.path.join(model_dir, "tensorboard")
+    assert sorted(os.listdir(runs)) == ["model_0-1", "model_0-1.2"]
+    assert len([n for n in os.listdir(os.path.join(runs, "model_0-1.2")) if "tfevents" in n]) == 1
+    # overwrite=True counts both as this arch's TensorBoard runs
+    proc = run_script("train_model.py", *kv_words(dict(options, overwrite=True)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tensorboard/model_0-1.2" in proc.stdout and os.listdir(runs) == ["model_0-1"]
+    assert os.listdir(os.path.join(runs, "model_0-1")) != ["events.out.tfevents.1.killed"]
 
 
 def test_a_second_fresh_run_or_a_branch_never_replaces_an_earlier_run(trained, demo_data, tmp_path):
@@ -221,8 +255,10 @@ def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp
     match = re.search(r"after iteration (\d+), saved as (\S+); resume with: (.*)$", said[0])
     done = int(match.group(1))
     assert match.group(2) == ckpt_prefix(model_dir, "model", done) and latest_iteration(model_dir) == done
-    assert match.group(3).startswith("python train_model.py ") and match.group(3).endswith(" restore_iter=latest")
-    assert "model_dir=%s" % model_dir in match.group(3)
+    # the command names this Python and the script's path (a run outside an activated venv works)
+    command = shlex.split(match.group(3))
+    assert command[:2] == [sys.executable, os.path.join(ROOT, "train_model.py")], match.group(3)
+    assert command[-1] == "restore_iter=latest" and "model_dir=%s" % model_dir in command
     with open(os.path.join(model_dir, "logs_model_0-%d.txt" % 10 ** 6)) as f:
         last_line = f.read().splitlines()[-1]
     assert int(LOG_LINE.match(last_line).group(1)) == done
@@ -230,9 +266,13 @@ def test_a_signal_saves_the_current_iteration_then_resume(signum, demo_data, tmp
         assert last_line.endswith("| interrupt save (%s)" % name), last_line
     check_nothing_unreadable(model_dir)
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
-    # resume it the way the line says
-    proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest", num_train_iters=done + 1)),
-                      cwd=str(tmp_path))
+    # resume it the way the line says (up to the next iteration), with no Python on PATH
+    with open(str(tmp_path / "resume.sh"), "w") as f:
+        f.write(match.group(3).replace("num_train_iters=%d" % 10 ** 6, "num_train_iters=%d" % (done + 1)) + "\n")
+    only_bash = tmp_path / "bin"
+    only_bash.mkdir()
+    os.symlink(shutil.which("bash"), str(only_bash / "bash"))
+    proc = run_script(str(tmp_path / "resume.sh"), cwd=str(tmp_path), env={"PATH": str(only_bash)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "restored %s" % ckpt_prefix(model_dir, "model", done) in proc.stdout
     assert latest_iteration(model_dir) == done + 1

@@ -1,12 +1,13 @@
 """args.py, errors.py, tfimport.py, progress.py, utils.py: the declarative key=value parser (and every script's one-line errors through it),
 atomic files, the quiet TensorFlow import, one-line run failures."""
 import os
+import sys
 
 import pytest
 from conftest import assert_usage_error, run_script, start_script
 
-from args import Arg, optional_int, parse_args, positive_int, to_bool
-from errors import RunFailure, UsageError, run_main
+from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
+from errors import RunFailure, UsageError, python_command, run_main
 from utils import atomic_output
 
 TABLE = [Arg("learning_rate", float, 5e-5, "lr"), Arg("batch_size", positive_int, 32, "b"),
@@ -20,6 +21,9 @@ def test_defaults_and_values():
     a = parse_args(TABLE, ["learning_rate=1e-3", "batch_size=8", "restore_iter=500", "save=false", "arch=punet"])
     assert a == {"learning_rate": 1e-3, "batch_size": 8, "restore_iter": 500, "save": False, "arch": "punet"}
     assert parse_args(TABLE, ["restore_iter=None"])["restore_iter"] is None
+    path = [Arg("init_from", optional_path, None, "p")]
+    assert parse_args(path, ["init_from=None"]) == parse_args(path, ["init_from="]) == {"init_from": None}
+    assert parse_args(path, ["init_from=models/x.ckpt"]) == {"init_from": "models/x.ckpt"}
 
 
 @pytest.mark.parametrize("words,needle", [
@@ -27,7 +31,7 @@ def test_defaults_and_values():
     (["batch_size=eight"], "bad value 'eight' for 'batch_size'"),
     (["batch_size=0"], "bad value '0' for 'batch_size'"),
     (["batch_size=-4"], "bad value '-4' for 'batch_size'"),
-    (["save=maybe"], "bad value 'maybe' for 'save': expected True/False"),
+    (["save=maybe"], "bad value 'maybe' for 'save': expected True/False (also 1/0, yes/no)"),
     (["restore_iter=1.5"], "bad value '1.5' for 'restore_iter'"),
     (["batch_size"], "not of the form key=value"),
     (["arch=a", "arch=b"], "given twice"),
@@ -36,6 +40,64 @@ def test_rejects(words, needle):
     with pytest.raises(UsageError) as err:
         parse_args(TABLE, words)
     assert needle in str(err.value)
+    assert "True or False" not in str(err.value)  # said once
+
+
+def test_printed_commands_name_this_python_and_the_scripts_path(tmp_path):
+    """A printed command runs as printed: this interpreter (relative where it lies under the
+    working folder, as the project's .venv/bin/python does), the script's path, quoted words."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import errors; print(errors.python_command('train_model.py', ['model_dir=my models/', 'seed=0']))"
+    inside = os.path.relpath(sys.executable, root)
+    python = sys.executable if inside.startswith(os.pardir) else inside
+    proc = run_script("-c", code)  # in the project folder
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "%s train_model.py 'model_dir=my models/' seed=0\n" % python
+    proc = run_script("-c", "import sys; sys.path.insert(0, %r); %s" % (root, code), cwd=str(tmp_path))
+    assert proc.stdout == "%s %s 'model_dir=my models/' seed=0\n" % (sys.executable, os.path.join(root, "train_model.py"))
+    assert python_command("x.py").split()[0] != "python"
+
+
+def _shadow(tmp_path, module):
+    """A PYTHONPATH on which `module` cannot be imported, as in a Python without it installed."""
+    fake = tmp_path / "shadow" / module
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named '%s'\", name=%r)\n" % (module, module))
+    return str(tmp_path / "shadow")
+
+
+# scripts whose top-level imports pull numpy: each imports errors first (test_model.py,
+# inference_tflite.py, plot_logs.py and make_demo_data.py are not yet among them)
+NUMPY_AT_THE_TOP = ["train_model.py", "convert_tflite.py", "benchmark.py", "dng2png.py", "export_challenge.py",
+                    "make_vgg_mat.py"]
+
+
+@pytest.mark.parametrize("script", NUMPY_AT_THE_TOP)
+def test_a_script_run_by_a_python_without_numpy_says_how_to_set_up(script, tmp_path):
+    proc = run_script(script, "help=True", cwd=str(tmp_path), env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
+    assert_usage_error(proc, "%s: error: No module named 'numpy' in this Python" % script, "bash ",
+                       "setup_env.sh %s" % ("tf1" if sys.version_info[:2] == (3, 7) else "tf2"))
+
+
+def test_a_missing_third_party_module_is_one_line_naming_the_set_up_command(tmp_path, capsys):
+    stack = "tf1" if sys.version_info[:2] == (3, 7) else "tf2"
+    # a script's top-level import (errors imported first, as every script does it)
+    proc = run_script("-c", "import errors\nimport numpy\n", env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
+    assert_usage_error(proc, "No module named 'numpy' in this Python (%s)" % sys.executable,
+                       "setup_env.sh %s" % stack, "bin/python")
+
+    def needs_tensorflow(argv):  # an import inside main (TensorFlow is imported late)
+        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
+    with pytest.raises(SystemExit) as exit_:
+        run_main(needs_tensorflow, [])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1, err
+    assert "error: No module named 'tensorflow' in this Python" in err and "setup_env.sh %s" % stack in err
+
+    def ours_missing(argv):  # one of the project's own modules: a bug, with its traceback
+        raise ModuleNotFoundError("No module named 'checkpoints'", name="checkpoints")
+    with pytest.raises(ModuleNotFoundError):
+        run_main(ours_missing, [])
 
 
 @pytest.mark.parametrize("script,words,needle", [
