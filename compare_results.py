@@ -10,12 +10,13 @@ one); the rows are stacked into one PNG, shrunk by `shrink` to keep it light.
 import csv
 import os
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 from PIL import Image
 
 import previews
 from args import Arg, parse_args, positive_int, to_bool
-from errors import UsageError, run_main
 
 ARGS = [
     Arg("result_dir", str, "results/", "where test_model.py wrote the runs' PNGs and metrics CSVs"),

@@ -109,9 +109,9 @@ def main(argv):
                 with open(tmp, "wb") as f:
                     f.write(content)
             seconds = model.latency(x, a["runs"])  # the any-size model is resized to img_w x img_h
-            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs "
+            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d run%s "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
-                                        a["runs"], model.runtime, model.threads))
+                                        a["runs"], "" if a["runs"] == 1 else "s", model.runtime, model.threads))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("checkpoint %s (%s, num_maps_base=%d) -> %s" % (prefix, a["arch"], a["num_maps_base"], out_dir))

@@ -26,12 +26,13 @@ from their headers); a mismatch names the any-size model beside it, where there 
 import os
 import re
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 
 import load_dataset
 from archs import size_tag
 from args import Arg, optional_positive_int, parse_args, positive_int, to_bool
-from errors import UsageError, run_main
 from evaluate import (
     SsimMeter,
     check_test_images,
@@ -187,10 +188,10 @@ def main(argv):
         write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows)
         print(written_line(a["result_dir"], results, tag, replaced))
     seconds = model.latency(first_input, a["runs"])
-    print("latency of %s (%s; input %s; threads %s): median %.1f ms over %d runs, %s" % (
+    print("latency of %s (%s; input %s; threads %s): median %.1f ms over %s, %s" % (
         a["tflite"], model.kind, shape_text(model.shape) if not model.dynamic else
         "%s (any size; at %s's size)" % (shape_text(first_input.shape), names[0]), model.threads,
-        1000 * seconds, a["runs"], model.runtime))
+        1000 * seconds, plural(a["runs"], "run", "runs"), model.runtime))
 
 
 if __name__ == "__main__":

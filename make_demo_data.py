@@ -41,6 +41,8 @@ import importlib.util
 import os
 import shutil
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -49,7 +51,6 @@ import dng as dng_files
 import load_dataset
 import previews
 from args import Arg, non_negative_float, parse_args, positive_int, to_bool
-from errors import UsageError, run_main
 from progress import progress as progress_bar
 from utils import atomic_write_text
 

@@ -13,12 +13,13 @@ where fewer than two powers of ten are in view. Default labels come from the nam
 """
 import os
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter
 
 from args import Arg, parse_args
-from errors import UsageError, run_main
 from train_log import parse_log_name, read_log_lines
 from utils import atomic_output
 

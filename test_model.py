@@ -27,6 +27,8 @@ pretrained checkpoint, where there is one (what the weights were trained on).
 """
 import os
 
+from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+
 import numpy as np
 
 import exports
@@ -42,7 +44,6 @@ from args import (
     to_bool,
 )
 from checkpoints import find_checkpoint, find_restorable, restore
-from errors import UsageError, run_main
 from evaluate import (
     SsimMeter,
     check_test_images,
@@ -152,8 +153,8 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
         print("no targets in %s: PSNR/SSIM not computed" % dslr_dir)
 
     latency = median_seconds(lambda: run(probe), a["runs"])
-    print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d runs" % (
-        w, h, h // 2, w // 2, 1000 * latency, a["runs"]))
+    print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s" % (
+        w, h, h // 2, w // 2, 1000 * latency, plural(a["runs"], "run", "runs")))
     return h, w
 
 

@@ -69,7 +69,8 @@ def _shadow(tmp_path, module):
 # scripts whose top-level imports pull numpy: each imports errors first (test_model.py,
 # inference_tflite.py, plot_logs.py and make_demo_data.py are not yet among them)
 NUMPY_AT_THE_TOP = ["train_model.py", "convert_tflite.py", "benchmark.py", "dng2png.py", "export_challenge.py",
-                    "make_vgg_mat.py"]
+                    "make_vgg_mat.py", "test_model.py", "inference_tflite.py", "plot_logs.py", "make_demo_data.py",
+                    "compare_results.py"]
 
 
 @pytest.mark.parametrize("script", NUMPY_AT_THE_TOP)
