@@ -191,3 +191,22 @@ def test_bad_input(log_exp_pb, tmp_path):
         f.write(head)
     assert_usage_error(run_script("check_nnapi.py", "tflite=" + cut), "truncated or damaged", "convert it again")
     assert_usage_error(run_script("convert_tflite.py", "pb=" + log_exp_pb, "feature_level=9"), "feature level from 1 to 8")
+
+
+def test_export_challenge_strict_writes_nothing_on_a_fall_back(trained, tmp_path):
+    """strict=True: either both files judged all on NNAPI and written, or a one-line error naming
+    the ops and nothing in out_dir (today: model_none.tflite's SHAPE and STRIDED_SLICE on int32, the
+    crop of odd sizes)."""
+    model_dir, _ = trained
+    out = str(tmp_path / "challenge")
+    proc = run_script("export_challenge.py", "model_dir=" + model_dir, "restore_iter=4", "out_dir=" + out,
+                      "img_h=128", "img_w=192", "check_sizes=96x64,160x96", "runs=1", "threads=1", "strict=True",
+                      python=tf2_python())
+    if proc.returncode == 0:
+        for name in ("model_none.tflite", "model.tflite"):
+            assert "NNAPI check of %s (feature level 4): %s" % (name, ALL_ON_NNAPI) in proc.stdout, proc.stdout
+        assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
+    else:
+        assert_usage_error(proc, "would not run wholly on the phone's accelerator", "fall back to the CPU",
+                           "strict=True")
+        assert not os.path.exists(out) or os.listdir(out) == []
