@@ -17,12 +17,17 @@ it). One frozen for any size (test_model.py save=True writes <checkpoint>_none.p
 [1, None, None, 4]) converts to a .tflite that keeps any size, [1, None, None, 4] -> [1, None, None,
 3] (TF 2.x only: TF 1.15's converter cannot; INT8 calibrates it on 256x256 crops), or, with
 input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
+
+Every conversion ends with the NNAPI check (check_nnapi.py, docs/nnapi.md): would each op run on the
+phone's accelerator at NNAPI `feature_level` (4: Android 11, the MAI21 phones)? Ops that would fall
+back to the CPU are a warning; with strict=True they are an error and nothing is written.
 """
 import os
 
 from archs import DEFAULT_SIZE, size_tag
-from args import Arg, parse_args, positive_int
+from args import Arg, parse_args, positive_int, to_bool
 from errors import UsageError, run_main
+from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level, report_conversion
 from progress import progress
 from tfimport import import_tf, tf_major
 from tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
@@ -38,6 +43,8 @@ ARGS = [
     Arg("phone_dir", str, "mediatek_raw/", "int8: RAW sub-folder of train/"),
     Arg("calib_size", positive_int, 100, "int8: number of calibration inputs"),
     Arg("seed", int, 0, "int8: random choice of calibration patches"),
+    Arg("feature_level", positive_int, DEFAULT_FEATURE_LEVEL, "NNAPI feature level the check judges at (4: Android 11)"),
+    Arg("strict", to_bool, False, "an op that would fall back from NNAPI to the CPU is an error (nothing written)"),
 ]
 SEED_SHAPE = (1, DEFAULT_SIZE[0] // 2, DEFAULT_SIZE[1] // 2, 4)  # the seed's input, 1x544x960x4
 CALIB_SHAPE_ANY = (1, 128, 128, 4)  # INT8 calibration inputs of an any-size model: 256x256 crops
@@ -69,6 +76,7 @@ def main(argv):
         raise UsageError("precision=%r: use fp32, fp16 or int8" % a["precision"])
     if a["int8_io"] not in ("uint8", "int8"):
         raise UsageError("int8_io=%r: use uint8 or int8" % a["int8_io"])
+    check_feature_level(a["feature_level"])
     # everything that can be checked without TensorFlow is checked before it is imported
     given_shape = parse_shape(a["input_shape"]) if a["input_shape"] else None
     if not os.path.isfile(a["pb"]):
@@ -101,6 +109,8 @@ def main(argv):
     with atomic_output(out) as tmp:
         with open(tmp, "wb") as f:
             f.write(content)
+        # judged under its temporary name: with strict=True a fall-back leaves nothing under `out`
+        report_conversion(tmp, out, a["feature_level"], a["strict"])
     detail = ""
     if a["precision"] == "int8":
         detail = ", %s input/output, calibrated on %d training RAW inputs from %s" % (

@@ -12,6 +12,9 @@ keep an any-size input). Before anything is written, each is checked: tensor nam
 its output within 1e-4 (max-abs) of the frozen graph's, for model_none.tflite at the two
 `check_sizes` (W x H photos) and for model.tflite at its size. Then it prints their sizes and CPU
 latency (LiteRT, at img_w x img_h). Existing files are only replaced with overwrite=True.
+Each is also judged against NNAPI's operation table at `feature_level` (check_nnapi.py): ops that
+would fall back from the phone's accelerator to the CPU are a warning, or with strict=True an error
+before anything is written.
 """
 import os
 import shutil
@@ -31,6 +34,7 @@ from args import (
     to_bool,
 )
 from checkpoints import find_checkpoint, freeze_checkpoint
+from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level, report_conversion
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
 from utils import atomic_output, check_writable_dir
@@ -48,6 +52,8 @@ ARGS = [
     Arg("overwrite", to_bool, False, "replace model_none.tflite / model.tflite if out_dir has them"),
     Arg("threads", optional_positive_int, None, "interpreter threads for the latency (None: one per CPU core)"),
     Arg("runs", positive_int, 5, "timed runs for the latency medians (after one warm-up)"),
+    Arg("feature_level", positive_int, DEFAULT_FEATURE_LEVEL, "NNAPI feature level the check judges at (4: Android 11)"),
+    Arg("strict", to_bool, False, "an op that would fall back from NNAPI to the CPU is an error (nothing written)"),
 ]
 NAMES = ("model_none.tflite", "model.tflite")
 
@@ -71,6 +77,7 @@ def main(argv):
     a = parse_args(ARGS, argv, prog="export_challenge.py", doc=__doc__)
     check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
     sizes = parse_sizes(a["check_sizes"], a["arch"], a["num_maps_base"])
+    check_feature_level(a["feature_level"])
     prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
     out_dir = a["out_dir"]
     targets = [os.path.join(out_dir, n) for n in NAMES]
@@ -100,6 +107,7 @@ def main(argv):
             print("%-18s Placeholder %s -> output_l0 %s; vs the TF graph: %s" % (
                 name, list(want_in), list(want_out), ", ".join(
                     "max-abs %.2g at %dx%d" % (d, s[2] * 2, s[1] * 2) for s, d in diffs)))
+            report_conversion(None, name, a["feature_level"], a["strict"], content)
             made.append((name, content, model))
         # every check passed: write both, then time them
         os.makedirs(out_dir, exist_ok=True)

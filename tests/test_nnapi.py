@@ -1,0 +1,212 @@
+"""The NNAPI deployment check: check_nnapi.py, and the check at the end of every conversion."""
+import os
+import re
+
+import pytest
+from conftest import assert_usage_error, error_lines, run_script, save_random_checkpoint, tf2_python
+
+import nnapi
+import tflite_ops
+from checkpoints import freeze_checkpoint, write_frozen_graph
+from tfimport import import_tf, tf_major
+
+tf = import_tf()
+TF2 = tf_major() >= 2
+ALL_ON_NNAPI = "all ops on NNAPI, one partition"
+
+
+def without_converter_log(proc):
+    """The INT8 converter's C++ code prints its settings ("fully_quantize: 0, inference_type: ...")
+    on stderr before any of our output; that line is TensorFlow's, not the check's."""
+    proc.stderr = "\n".join(l for l in proc.stderr.splitlines() if not l.startswith("fully_quantize:"))
+    return proc
+
+
+def check_output(path, *words):
+    proc = run_script("check_nnapi.py", "tflite=" + path, *words)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# a small graph with a float-only op (LOG, EXP) between convolutions
+
+
+@pytest.fixture(scope="module")
+def log_exp_pb(tmp_path_factory):
+    """Placeholder [1,32,32,4] -> conv -> log -> exp -> conv -> output_l0: in an INT8 model, LOG
+    and EXP are on int8 tensors, which NNAPI's LOG and EXP do not take."""
+    path = str(tmp_path_factory.mktemp("logexp") / "log_exp.pb")
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, 32, 32, 4], name="Placeholder")
+        w1 = tf.Variable(tf.random_uniform([3, 3, 4, 8], 0.0, 0.2, seed=1))
+        w2 = tf.Variable(tf.random_uniform([3, 3, 8, 3], -0.2, 0.2, seed=2))
+        h = tf.nn.conv2d(x, w1, [1, 1, 1, 1], "SAME") + 0.1
+        h = tf.exp(0.5 * tf.log(tf.maximum(h, 0.01)))
+        tf.identity(tf.nn.conv2d(h, w2, [1, 1, 1, 1], "SAME"), name="output_l0")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            write_frozen_graph(tf, sess, ["output_l0"], path)
+    return path
+
+
+@pytest.mark.skipif(not TF2, reason="INT8 conversion needs TF 2.x")
+def test_a_float_only_op_in_an_int8_model_is_flagged(log_exp_pb, demo_data, tmp_path):
+    out = str(tmp_path / "log_exp_int8.tflite")
+    words = ["convert_tflite.py", "pb=" + log_exp_pb, "out=" + out, "precision=int8", "dataset_dir=" + demo_data,
+             "calib_size=4"]
+    # strict=True: a one-line error, exit 2, nothing under the final name (nor a temporary file)
+    proc = without_converter_log(run_script(*(words + ["strict=True"])))
+    assert_usage_error(proc, "would not run wholly on the phone's accelerator", "LOG on int8", "EXP on int8",
+                       "strict=True")
+    assert os.listdir(str(tmp_path)) == []
+    # by default: written, with a warning naming each op, the reason and the partitions
+    proc = without_converter_log(run_script(*words))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.isfile(out)
+    warning = "\n".join(error_lines(proc))
+    assert "warning: %s would not run wholly on NNAPI" % out in warning, warning
+    assert re.search(r"CPU: op \d+ LOG on int8: NNAPI's LOG takes TENSOR_FLOAT32$", warning, re.M), warning
+    assert re.search(r"CPU: op \d+ EXP on int8: NNAPI's EXP takes TENSOR_FLOAT32$", warning, re.M), warning
+    assert "2 ops fall back to the CPU (LOG on int8, EXP on int8): 3 NNAPI partitions" in warning
+    # check_nnapi.py on the written file: the same verdict, exit 0; with strict=True exit 2
+    stdout = check_output(out)
+    assert stdout.rstrip().endswith("2 ops fall back to the CPU (LOG on int8, EXP on int8): 3 NNAPI partitions")
+    assert_usage_error(run_script("check_nnapi.py", "tflite=" + out, "strict=True"), "LOG on int8", "strict=True")
+
+
+def test_the_same_graph_in_float_runs_wholly_on_nnapi(log_exp_pb, tmp_path):
+    out = str(tmp_path / "log_exp.tflite")
+    proc = run_script("convert_tflite.py", "pb=" + log_exp_pb, "out=" + out, "strict=True")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "NNAPI check of %s (feature level 4): %s" % (out, ALL_ON_NNAPI) in proc.stdout, proc.stdout
+    # LOG and EXP came with NNAPI feature level 3 (Android 10): before it, they fall back
+    stdout = check_output(out, "feature_level=2")
+    assert re.search(r"CPU: op \d+ LOG on float32: NNAPI's LOG takes TENSOR_FLOAT32 from feature level 3 "
+                     r"\(checked at 2\)", stdout), stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# arch=model's exports of the short training run
+
+
+def test_arch_model_fp32_and_fp16_exports_pass_with_one_partition(converted):
+    for precision in ("fp32", "fp16"):
+        stdout = check_output(converted[precision])
+        assert stdout.rstrip().endswith(ALL_ON_NNAPI), (precision, stdout)
+    # FP16's DEQUANTIZE ops of float16 weights are absorbed by the delegate, as it does
+    stdout = check_output(converted["fp16"], "every_op=True")
+    assert "(constant float16 weights, dequantised by the delegate)" in stdout and "CPU:" not in stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# arch=punet (num_maps_base=4): TRANSPOSE_CONV and LEAKY_RELU
+
+
+@pytest.fixture(scope="module")
+def punet_exports(demo_data, tmp_path_factory):
+    """PUNET's FP32, FP16 and (TF 2.x) INT8 .tflite for 64x64 photos, and each conversion's output."""
+    folder = str(tmp_path_factory.mktemp("punet"))
+    prefix = save_random_checkpoint(os.path.join(folder, "punet.ckpt"), "punet", 4)
+    pb = os.path.join(folder, "punet_64x64.pb")
+    freeze_checkpoint(tf, "punet", 4, prefix, 64, 64, pb)
+    out = {}
+    for precision in ("fp32", "fp16", "int8") if TF2 else ("fp32", "fp16"):
+        path = os.path.join(folder, "punet_%s.tflite" % precision)
+        proc = run_script("convert_tflite.py", "pb=" + pb, "out=" + path, "precision=" + precision,
+                          "dataset_dir=" + demo_data, "calib_size=4")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out[precision] = (path, proc)
+    return out
+
+
+def test_punet_exports_are_judged(punet_exports):
+    for precision, (path, proc) in punet_exports.items():
+        # the conversion's own check, then check_nnapi.py listing every op
+        assert "NNAPI check of %s (feature level 4): %s" % (path, ALL_ON_NNAPI) in proc.stdout, proc.stdout
+        stdout = check_output(path, "every_op=True")
+        kind = "INT8" if precision == "int8" else "FLOAT32"
+        assert re.search(r"NNAPI: op \d+:TRANSPOSE_CONV\(INT32, %s, %s" % (kind, kind), stdout), stdout
+        assert re.search(r"NNAPI: op \d+:LEAKY_RELU\(%s\)" % kind, stdout), stdout
+        assert stdout.rstrip().endswith(ALL_ON_NNAPI)
+    # what the table says: LEAKY_RELU becomes NNAPI's PRELU, and both it and TRANSPOSE_CONV came
+    # with feature level 3; int8 (TENSOR_QUANT8_ASYMM_SIGNED) with feature level 4
+    assert nnapi.TABLE["LEAKY_RELU"][0] == "PRELU" and nnapi.TABLE["TRANSPOSE_CONV"][0] == "TRANSPOSE_CONV_2D"
+    stdout = check_output(punet_exports["fp32"][0], "feature_level=2")
+    assert "LEAKY_RELU on float32: NNAPI's PRELU takes TENSOR_FLOAT32 from feature level 3 (checked at 2)" in stdout
+    assert "TRANSPOSE_CONV on float32: NNAPI's TRANSPOSE_CONV_2D takes TENSOR_FLOAT32 from feature level 3" in stdout
+    if "int8" in punet_exports:
+        stdout = check_output(punet_exports["int8"][0], "feature_level=3")
+        assert ("CONV_2D on int8: NNAPI's CONV_2D takes TENSOR_QUANT8_ASYMM_SIGNED from feature level 4 "
+                "(checked at 3)") in stdout, stdout
+
+
+def test_punet_of_any_size_has_a_computed_transpose_conv_shape(tmp_path):
+    """Any size: TRANSPOSE_CONV's output shape is computed (SHAPE, STRIDED_SLICE, PACK), which the
+    delegate does not take."""
+    prefix = save_random_checkpoint(str(tmp_path / "punet.ckpt"), "punet", 4)
+    pb = str(tmp_path / "punet_none.pb")
+    freeze_checkpoint(tf, "punet", 4, prefix, None, None, pb)
+    out = str(tmp_path / "punet_none.tflite")
+    proc = run_script("convert_tflite.py", "pb=" + pb, "out=" + out, python=tf2_python())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warning = "\n".join(error_lines(proc))
+    assert "TRANSPOSE_CONV with a computed output shape: the delegate takes only a constant one" in warning
+    assert "no NNAPI operation for SHAPE" in warning
+    assert re.search(r"\d+ ops fall back to the CPU \(.*TRANSPOSE_CONV on float32 x5.*\): \d+ NNAPI partitions",
+                     warning), warning
+
+
+# ---------------------------------------------------------------------------------------------
+# the reader and the partition model, without TensorFlow
+
+
+def test_partitions_are_runs_of_accelerated_ops_in_execution_order():
+    cpu = "LOG on int8: ..."
+    assert nnapi.count_partitions(["nnapi"] * 5) == 1
+    assert nnapi.count_partitions(["nnapi", cpu, "nnapi", cpu, "nnapi"]) == 3
+    assert nnapi.count_partitions(["folded", "nnapi", "folded", "nnapi", cpu]) == 1
+    assert nnapi.count_partitions([cpu, cpu]) == 0
+
+
+def test_reader_names_match_litert_schema():
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    builtins = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    assert all(builtins[code] == name for code, name in tflite_ops.BUILTIN_OPS.items())
+    assert all(types[code] == name for code, name in tflite_ops.TENSOR_TYPES.items())
+    assert set(nnapi.TABLE) <= set(tflite_ops.BUILTIN_OPS.values())
+
+
+def test_bad_input(log_exp_pb, tmp_path):
+    assert_usage_error(run_script("check_nnapi.py", "tflite=" + log_exp_pb), "not a TFLite model", "convert_tflite.py")
+    assert_usage_error(run_script("check_nnapi.py", "tflite=" + str(tmp_path / "none.tflite")), "not found")
+    assert_usage_error(run_script("check_nnapi.py"), "tflite=<file.tflite>")
+    good = str(tmp_path / "ok.tflite")
+    assert run_script("convert_tflite.py", "pb=" + log_exp_pb, "out=" + good).returncode == 0
+    with open(good, "rb") as f:
+        head = f.read(200)
+    cut = str(tmp_path / "cut.tflite")
+    with open(cut, "wb") as f:
+        f.write(head)
+    assert_usage_error(run_script("check_nnapi.py", "tflite=" + cut), "truncated or damaged", "convert it again")
+    assert_usage_error(run_script("convert_tflite.py", "pb=" + log_exp_pb, "feature_level=9"), "feature level from 1 to 8")
+
+
+def test_export_challenge_strict_writes_nothing_on_a_fall_back(trained, tmp_path):
+    """strict=True: either both files judged all on NNAPI and written, or a one-line error naming
+    the ops and nothing in out_dir (today: model_none.tflite's SHAPE and STRIDED_SLICE on int32, the
+    crop of odd sizes)."""
+    model_dir, _ = trained
+    out = str(tmp_path / "challenge")
+    proc = run_script("export_challenge.py", "model_dir=" + model_dir, "restore_iter=4", "out_dir=" + out,
+                      "img_h=128", "img_w=192", "check_sizes=96x64,160x96", "runs=1", "threads=1", "strict=True",
+                      python=tf2_python())
+    if proc.returncode == 0:
+        for name in ("model_none.tflite", "model.tflite"):
+            assert "NNAPI check of %s (feature level 4): %s" % (name, ALL_ON_NNAPI) in proc.stdout, proc.stdout
+        assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
+    else:
+        assert_usage_error(proc, "would not run wholly on the phone's accelerator", "fall back to the CPU",
+                           "strict=True")
+        assert not os.path.exists(out) or os.listdir(out) == []
