@@ -96,9 +96,19 @@ def labelled_grid(rows, titles, caption="", gap=4):
         draw.text((margin, y), caption, fill=(0, 0, 0), font=font)
         y += line
     col_w = max(img.shape[1] for row in rows for img in row)
+    title_font = fitting_font(font, size, titles, col_w - 2 * margin)
     for c, title in enumerate(titles):
-        draw.text((c * (col_w + gap) + margin, y), title, fill=(0, 0, 0), font=font)
+        draw.text((c * (col_w + gap) + margin, y), title, fill=(0, 0, 0), font=title_font)
     return np.asarray(canvas)
+
+
+def fitting_font(font, size, texts, width):
+    """`font` (at `size` pixels), or a smaller one in which each of `texts` fits `width` pixels (a
+    column's titles must not run into the next column), not below MIN_FONT."""
+    widest = max([font.getlength(t) for t in texts] or [0])
+    if widest <= width or size <= MIN_FONT or not hasattr(font, "path"):  # PIL's built-in font has one size
+        return font
+    return label_font(max(MIN_FONT, int(size * width / widest)))
 
 
 def save_png(path, img):

@@ -52,3 +52,16 @@ def test_the_caption_keeps_its_spaces():
         cols = np.nonzero((out[:-8].min(axis=-1) < 128).any(axis=0))[0]
         return cols[-1] - cols[0]
     assert ink_width(spaced) - ink_width(joined) >= 0.2 * previews.label_font_size(1000)
+
+
+def test_a_column_title_never_runs_into_the_next_column():
+    # Three 600-px columns with titles too long for 2% of the picture's width: each title is set
+    # smaller, so that the band above each gap between columns stays white.
+    cols = [np.full((50, 600, 3), 0.5, np.float32) for _ in range(3)]
+    long = "pretrained (orig=True): PSNR 21.35 dB, SSIM 0.7165"
+    img = previews.labelled_grid([cols], [long, long, "target"], "1.png", gap=4)
+    band = img[:previews.label_band_height(True, img.shape[1])]
+    for c in (1, 2):
+        left = c * 604 - 4
+        assert (band[:, left - 6:left + 4] == 255).all()  # no text at the end of a column nor in the gap
+    assert (band[:, :600] < 128).any() and (band[:, 604:1204] < 128).any()  # the titles are there
