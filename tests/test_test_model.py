@@ -127,7 +127,7 @@ def test_test_model_bad_inputs(trained, demo_data, tmp_path):
         ({"arch": "punet", "restore_iter": 4}, "no checkpoint"),
         # the messages name the fix
         ({"arch": "punet"}, "holds arch=model checkpoints (2, 4): pass arch=model"),
-        ({"dslr_dir": "fujifim/"}, "target folder", "does not exist", "holds fujifilm/, fujifilm_full_resolution/",
+        ({"dslr_dir": "fujifim/"}, "target folder", "does not exist", "holds dng/, fujifilm/, fujifilm_full_resolution/",
          "set dslr_dir="),
         ({"img_h": "full"}, "img_h=full needs img_w=full"),
     ]
