@@ -4,12 +4,9 @@ import csv
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
-from conftest import ROOT, assert_usage_error, lines_read_while_running, run_script
+from conftest import assert_usage_error, lines_read_while_running, run_script, start_script
 
 from tfimport import tf_major
 
@@ -151,15 +148,9 @@ def test_a_signal_to_quality_mode_saves_the_training_and_the_same_command_contin
     common = ["mode=quality", "archs=model", "dataset_dir=" + demo_data, "patch=64", "batch_size=2",
               "work_dir=" + work, "infer=False"]
     run_dir = os.path.join(work, "model16_lr0.0005_b2_p64_s0")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "benchmark.py")] + common + ["curve=7,100000"],
-                            cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
+    proc = start_script("benchmark.py", *common + ["curve=7,100000"], cwd=str(tmp_path))
     with lines_read_while_running(proc.stdout, proc) as out:
-        deadline = time.time() + 300
-        while not any("model:16 step 7/" in line for line in out) and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert any("model:16 step 7/" in line for line in out), "".join(out)
+        out.wait_for(lambda line: "model:16 step 7/" in line)
         proc.send_signal(signum)  # to benchmark.py only, as `kill PID` does
         proc.wait(timeout=300)
     err = proc.stderr.read()
