@@ -1,6 +1,6 @@
 """Scoring a network's outputs: PSNR and SSIM against targets, the one per-image loop (with the
 side-by-side PNGs), the metrics CSV, latency timing. Used by test_model.py, inference_tflite.py and
-benchmark.py. Functions that need TensorFlow take the module `tf` (imported late, see utils)."""
+benchmark.py. Functions that need TensorFlow take the module `tf` (imported late, see tfimport.py)."""
 import csv
 import math
 import os

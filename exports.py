@@ -4,7 +4,7 @@ meta graph <checkpoint>.ckpt.meta for ckpt2pb.py; and <checkpoint>_none.pb, froz
 of them input `Placeholder`, output `output_l0`, without default-valued attributes, so that TF 1.15
 and TF 2.x read each other's. A file already there with the same bytes is left as it is. The
 writers return what they did, as words; `saved_line` puts them in one line. Functions take the
-module `tf` (imported late, see utils)."""
+module `tf` (imported late, see tfimport.py)."""
 import os
 
 from archs import DEFAULT_SIZE, size_tag
@@ -77,7 +77,7 @@ def write_fixed_size(tf, sess, saver, prefix, h, w):
         said.append(_said(state, "the meta graph", meta, "input 1x%dx%dx4" % (h // 2, w // 2)))
     else:
         said.append("the meta graph %s kept as it was (the default %dx%d writes it)"
-                    % (meta, DEFAULT_SIZE[0], DEFAULT_SIZE[1]))
+                    % (meta, DEFAULT_SIZE[1], DEFAULT_SIZE[0]))
     return said
 
 

@@ -1,5 +1,5 @@
 """The training loss and validation figures: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM),
-with MS-SSIM beside them. Functions take the TensorFlow module `tf` (imported late, see utils)."""
+with MS-SSIM beside them. Functions take the TensorFlow module `tf` (imported late, see tfimport.py)."""
 import numpy as np
 
 import vgg

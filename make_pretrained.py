@@ -20,7 +20,8 @@ from args import Arg, parse_args, positive_float, positive_int, to_bool
 from errors import Interrupted, RunFailure, UsageError, run_main
 from checkpoints import ckpt_prefix, export_weights
 from tfimport import import_tf
-from train_log import log_path, read_log_lines
+from train_log import read_log_lines, run_logs
+from utils import atomic_write_text
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,35 +46,52 @@ def main(argv):
         raise UsageError("%s exists; pass overwrite=True to replace it, or choose another out=" % a["out"])
     data = os.path.join(a["work_dir"], "data")
     run_dir = os.path.join(a["work_dir"], "run")
-    done = os.path.join(data, ".complete")
-    if not os.path.exists(done):
+    data_recipe = " ".join(DATA_KEYS + ["seed=%d" % a["seed"]])
+    run_recipe = "learning_rate=%g seed=%d" % (a["learning_rate"], a["seed"])
+    # a work_dir made with other keys would be continued under this command's note: refused
+    same_recipe(os.path.join(data, ".complete"), data_recipe, "data")
+    same_recipe(os.path.join(a["work_dir"], "run_recipe.txt"), run_recipe, "training run")
+    if not os.path.exists(os.path.join(data, ".complete")):
         print("== 1/3 demo data -> %s" % data, flush=True)
-        step(["make_demo_data.py", "out=" + data, "seed=%d" % a["seed"], "overwrite=True"] + DATA_KEYS)
-        with open(done, "w") as f:
-            f.write(" ".join(DATA_KEYS) + "\n")
+        step(["make_demo_data.py", "out=" + data, "overwrite=True"] + data_recipe.split())
+        atomic_write_text(os.path.join(data, ".complete"), data_recipe + "\n")
     else:
         print("== 1/3 demo data: using %s" % data, flush=True)
+    atomic_write_text(os.path.join(a["work_dir"], "run_recipe.txt"), run_recipe + "\n")
     print("== 2/3 training arch=model to %d iterations in %s" % (a["num_train_iters"], run_dir), flush=True)
     step(["train_model.py"] + TRAIN_KEYS + [
         "dataset_dir=" + data, "model_dir=" + run_dir, "result_dir=" + os.path.join(run_dir, "previews"),
-        "learning_rate=%g" % a["learning_rate"], "num_train_iters=%d" % a["num_train_iters"],
-        "seed=%d" % a["seed"], "restore_iter=latest"])
+        "num_train_iters=%d" % a["num_train_iters"], "restore_iter=latest"] + run_recipe.split())
     print("== 3/3 weights -> %s" % a["out"], flush=True)
-    tf = import_tf()
-    src = ckpt_prefix(run_dir, "model", a["num_train_iters"])
-    export_weights(tf, "model", 16, src, a["out"])
-    last = read_log_lines(log_path(run_dir, "model", 0, a["num_train_iters"]))
+    last = last_validation(run_dir, a["num_train_iters"])
     note = ("arch=model num_maps_base=16, %d iterations on synthetic pairs from the demo photos (not MAI21): "
             "a first look, a start for fine-tuning and the export path, not a model of a real phone\n"
-            "made by: python make_pretrained.py num_train_iters=%d learning_rate=%g seed=%d\n"
-            "data: make_demo_data.py %s seed=%d; training: train_model.py %s learning_rate=%g seed=%d\n%s"
-            % (a["num_train_iters"], a["num_train_iters"], a["learning_rate"], a["seed"], " ".join(DATA_KEYS),
-               a["seed"], " ".join(TRAIN_KEYS), a["learning_rate"], a["seed"],
-               "validation at iteration %d: PSNR %.2f dB, SSIM %.4f\n" % (last[-1]["step"], last[-1]["psnr"], last[-1]["ssim"])
+            "made by: python make_pretrained.py num_train_iters=%d %s\n"
+            "data: make_demo_data.py %s; training: train_model.py %s %s\n%s"
+            % (a["num_train_iters"], a["num_train_iters"], run_recipe, data_recipe, " ".join(TRAIN_KEYS), run_recipe,
+               "validation at iteration %d: PSNR %.2f dB, SSIM %.4f\n" % (last["step"], last["psnr"], last["ssim"])
                if last else ""))
-    with open(a["out"] + ".txt", "w") as f:
-        f.write(note)
+    export_weights(import_tf(), "model", 16, ckpt_prefix(run_dir, "model", a["num_train_iters"]), a["out"])
+    atomic_write_text(a["out"] + ".txt", note)
     print("wrote %s and %s.txt" % (a["out"], a["out"]))
+
+
+def same_recipe(path, recipe, what):
+    """UsageError when `path` records another recipe than this command's."""
+    if os.path.exists(path):
+        with open(path) as f:
+            had = f.read().strip()
+        if had != recipe:
+            raise UsageError("the %s in %s was made with %s, not %s; choose another work_dir= (or give the "
+                             "keys it was made with)" % (what, os.path.dirname(path), had, recipe))
+
+
+def last_validation(run_dir, iteration):
+    """The log row of `iteration` from whichever of the run's logs holds it (a resumed run logs
+    to logs_model_<start>-<end>.txt); None if none does."""
+    rows = [row for _, _, path in run_logs(run_dir, "model") for row in read_log_lines(path)
+            if row["step"] == iteration]
+    return rows[-1] if rows else None
 
 
 def step(words):

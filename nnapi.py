@@ -96,7 +96,7 @@ def judge_op(op, feature_level):
     stays on the CPU."""
     entry = TABLE.get(op.name)
     if entry is None:
-        return "no NNAPI operation for %s (TFLite's NNAPI delegate does not map it)" % op.name
+        return "%s is not in this check's table (nnapi.py): counted as running on the CPU" % op.name
     nnapi_op, types, _, rule = entry
     tensor = data_input(op)
     if rule == "fp16_weights" and tensor is not None and tensor.type == "FLOAT16" and tensor.constant:

@@ -1,5 +1,5 @@
 """The TensorFlow session settings the scripts share. Functions take the module `tf` (imported late,
-see utils)."""
+see tfimport.py)."""
 
 
 def session_config(tf):

@@ -1,5 +1,5 @@
 """TensorBoard summaries of a training run (train_model.py): scalars, image strips and the graph,
-through the tf.compat.v1 API. Takes the module `tf` (imported late, see utils)."""
+through the tf.compat.v1 API. Takes the module `tf` (imported late, see tfimport.py)."""
 import previews
 
 

@@ -193,20 +193,17 @@ def test_bad_input(log_exp_pb, tmp_path):
     assert_usage_error(run_script("convert_tflite.py", "pb=" + log_exp_pb, "feature_level=9"), "feature level from 1 to 8")
 
 
-def test_export_challenge_strict_writes_nothing_on_a_fall_back(trained, tmp_path):
-    """strict=True: either both files judged all on NNAPI and written, or a one-line error naming
-    the ops and nothing in out_dir (today: model_none.tflite's SHAPE and STRIDED_SLICE on int32, the
-    crop of odd sizes)."""
+def test_export_challenge_strict_judges_the_timed_file_and_warns_for_the_any_size_one(trained, tmp_path):
+    """strict=True applies to model.tflite (timed on the phone: all on NNAPI, one partition); the
+    any-size model_none.tflite holds its crop's shape ops (SHAPE, STRIDED_SLICE on int32): a
+    warning naming them, and both files are written."""
     model_dir, _ = trained
     out = str(tmp_path / "challenge")
     proc = run_script("export_challenge.py", "model_dir=" + model_dir, "restore_iter=4", "out_dir=" + out,
                       "img_h=128", "img_w=192", "check_sizes=96x64,160x96", "runs=1", "threads=1", "strict=True",
                       python=tf2_python())
-    if proc.returncode == 0:
-        for name in ("model_none.tflite", "model.tflite"):
-            assert "NNAPI check of %s (feature level 4): %s" % (name, ALL_ON_NNAPI) in proc.stdout, proc.stdout
-        assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
-    else:
-        assert_usage_error(proc, "would not run wholly on the phone's accelerator", "fall back to the CPU",
-                           "strict=True")
-        assert not os.path.exists(out) or os.listdir(out) == []
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "NNAPI check of model.tflite (feature level 4): %s" % ALL_ON_NNAPI in proc.stdout, proc.stdout
+    assert "warning: model_none.tflite would not run wholly on NNAPI" in proc.stderr
+    assert "SHAPE" in proc.stderr and "STRIDED_SLICE" in proc.stderr
+    assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]

@@ -106,3 +106,19 @@ def test_compare_results_puts_runs_side_by_side_with_their_scores(tmp_path):
     assert_usage_error(run_script(*(words[:2] + ["runs=a,c", "out=" + str(tmp_path / "x.png")])),
                        "c_metrics.csv")
     assert not os.path.exists(str(tmp_path / "x.png"))
+
+
+def test_make_pretrained_refuses_a_work_dir_made_with_other_keys(tmp_path):
+    # its note would otherwise quote this command's keys for data or weights made with others
+    data = tmp_path / "work" / "data"
+    data.mkdir(parents=True)
+    (data / ".complete").write_text("train_count=1000 val_count=48 seed=0\n")
+    proc = run_script("make_pretrained.py", "work_dir=" + str(tmp_path / "work"), "out=" + str(tmp_path / "p.ckpt"),
+                      "seed=1")
+    assert_usage_error(proc, "seed=0, not train_count=1000 val_count=48 seed=1", "work_dir=")
+    (data / ".complete").write_text("train_count=1000 val_count=48 seed=1\n")
+    (tmp_path / "work" / "run_recipe.txt").write_text("learning_rate=0.0002 seed=1\n")
+    proc = run_script("make_pretrained.py", "work_dir=" + str(tmp_path / "work"), "out=" + str(tmp_path / "p.ckpt"),
+                      "seed=1")
+    assert_usage_error(proc, "training run", "learning_rate=0.0002 seed=1, not learning_rate=0.0001 seed=1")
+    assert sorted(os.listdir(str(tmp_path))) == ["work"]
