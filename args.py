@@ -47,28 +47,28 @@ def optional_int_or_latest(text):
 def positive_int(text):
     value = int(text)
     if value <= 0:
-        raise ValueError("must be a positive integer")
+        raise ValueError()  # parse_args names the expected type
     return value
 
 
 def positive_float(text):
     value = float(text)
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError("must be a positive finite number")
+        raise ValueError()  # parse_args names the expected type
     return value
 
 
 def non_negative_int(text):
     value = int(text)
     if value < 0:
-        raise ValueError("must be an integer >= 0")
+        raise ValueError()  # parse_args names the expected type
     return value
 
 
 def non_negative_float(text):
     value = float(text)
     if not (value >= 0 and math.isfinite(value)):
-        raise ValueError("must be a finite number >= 0")
+        raise ValueError()  # parse_args names the expected type
     return value
 
 
@@ -76,7 +76,7 @@ def optional_positive_int(text):
     """A positive integer, or None (the words None / none / empty)."""
     value = optional_int(text)
     if value is not None and value <= 0:
-        raise ValueError("must be a positive integer or None")
+        raise ValueError()  # parse_args names the expected type
     return value
 
 
@@ -109,7 +109,7 @@ TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False
               optional_int: "integer or None", optional_path: "path or None", optional_int_or_latest: "integer, None or latest",
               optional_positive_int: "positive integer or None",
               positive_int: "positive integer", non_negative_int: "integer >= 0",
-              positive_float: "positive number", non_negative_float: "number >= 0",
+              positive_float: "positive finite number", non_negative_float: "finite number >= 0",
               distinct_ints: "an integer or several, comma-separated (e.g. 0,1,2)"}
 
 
@@ -168,7 +168,7 @@ def parse_args(table, argv, prog=None, doc=""):
             detail = str(err) if arg.type not in (int, float, optional_int) else ""
             raise UsageError("bad value %r for %r: expected %s%s" % (
                 text, key, TYPE_NAMES.get(arg.type, "a valid value"),
-                " (" + detail + ")" if detail and "invalid literal" not in detail else ""))
+                " (" + detail + ")" if detail and "invalid literal" not in detail and "could not convert" not in detail else ""))
     return values
 
 

@@ -249,3 +249,14 @@ def test_a_short_run_in_a_terminal_shows_its_lines_and_no_bar():
         assert "training model" not in text, repr(text)
         lines = [l.strip("\r") for l in text.split("\n")]
         assert lines == ["step 2 | log line", "step 4 | log line", "done", ""], repr(text)
+
+
+@pytest.mark.parametrize("words, line", [
+    (["batch_size=0"], "bad value '0' for 'batch_size': expected positive integer"),
+    (["learning_rate=inf"], "bad value 'inf' for 'learning_rate': expected positive finite number"),
+    (["learning_rate=x"], "bad value 'x' for 'learning_rate': expected positive finite number"),
+    (["augment=maybe"], "bad value 'maybe' for 'augment': expected True/False (also 1/0, yes/no)"),
+])
+def test_a_bad_value_names_what_is_expected_once(words, line):
+    proc = run_script("train_model.py", *words)
+    assert assert_usage_error(proc) == "train_model.py: error: " + line
