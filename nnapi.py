@@ -32,6 +32,8 @@ NNAPI_TYPES = {"FLOAT32": "TENSOR_FLOAT32", "FLOAT16": "TENSOR_FLOAT16", "UINT8"
 # NNAPI's since feature level 4 (the delegate's int8 -> uint8 rewrite for older levels is not
 # modelled here: on those, int8 ops are judged as falling back).
 F32_U8_I8 = {"FLOAT32": 1, "UINT8": 1, "INT8": 4}
+# TFLite builtins the delegate has no case for (D: Validate rejects them): they stay on the CPU
+UNMAPPED = {"SHAPE"}
 # TFLite builtin: (NNAPI operation, {TFLite tensor type: first feature level}, source, note)
 TABLE = {
     "ADD": ("ADD", dict(F32_U8_I8, INT32=4), "D: float or quant8; int32 since NNAPI 1.3 (FL4)", ""),
@@ -95,6 +97,8 @@ def judge_op(op, feature_level):
     """'nnapi', 'folded' (the delegate absorbs it: constant float16 weights) or the reason the op
     stays on the CPU."""
     entry = TABLE.get(op.name)
+    if op.name in UNMAPPED:
+        return "no NNAPI operation for %s (TFLite's NNAPI delegate does not map it)" % op.name
     if entry is None:
         return "%s is not in this check's table (nnapi.py): counted as running on the CPU" % op.name
     nnapi_op, types, _, rule = entry
