@@ -48,14 +48,8 @@ from evaluate import (
 )
 from progress import progress
 from tfimport import import_tf
-from tflite import (
-    PARITY_TOL,
-    TFLiteModel,
-    input_signature,
-    is_dynamic,
-    load_model,
-    shape_text,
-)
+from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
+from tflite_ops import input_signature
 from utils import ensure_dir
 
 ARGS = [

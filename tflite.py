@@ -5,7 +5,6 @@ tfimport.import_tf)."""
 import contextlib
 import os
 import shutil
-import struct
 import sys
 import time
 import warnings
@@ -29,57 +28,6 @@ def is_dynamic(shape):
 def shape_text(shape):
     """1x544x960x4, or 1xNonexNonex4 for an any-size input."""
     return "x".join(map(str, shape))
-
-
-def _table_field(buf, table, field):
-    """The position of field number `field` of the flatbuffer table at `table`, or None when the
-    table does not hold it (flatbuffers: the table starts with the offset back to its vtable, whose
-    entries after two sizes give each field's offset from the table)."""
-    vtable = table - struct.unpack_from("<i", buf, table)[0]
-    vsize = struct.unpack_from("<H", buf, vtable)[0]
-    if 4 + 2 * field >= vsize:
-        return None
-    off = struct.unpack_from("<H", buf, vtable + 4 + 2 * field)[0]
-    return table + off if off else None
-
-
-def _vector(buf, pos):
-    """(first element's position, length) of the vector the offset at `pos` points to."""
-    start = pos + struct.unpack_from("<I", buf, pos)[0]
-    return start + 4, struct.unpack_from("<I", buf, start)[0]
-
-
-def _ints(buf, table, field):
-    pos = _table_field(buf, table, field)
-    if pos is None:
-        return None
-    first, n = _vector(buf, pos)
-    return tuple(struct.unpack_from("<%di" % n, buf, first))
-
-
-def input_signature(path):
-    """The input shape a .tflite declares, read from the file without TensorFlow (its flatbuffer:
-    Model.subgraphs[0] -> SubGraph.inputs[0] -> Tensor.shape_signature, -1 for a dimension of any
-    size, or Tensor.shape where a converter wrote no signature); UsageError for a file that is not
-    a TFLite model."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    try:
-        if buf[4:8] != b"TFL3":
-            raise ValueError("no TFL3 identifier")
-        model = struct.unpack_from("<I", buf, 0)[0]
-        first, _ = _vector(buf, _table_field(buf, model, 2))  # Model.subgraphs
-        subgraph = first + struct.unpack_from("<I", buf, first)[0]
-        inputs = _ints(buf, subgraph, 1)  # SubGraph.inputs
-        first, _ = _vector(buf, _table_field(buf, subgraph, 0))  # SubGraph.tensors
-        pos = first + 4 * inputs[0]
-        tensor = pos + struct.unpack_from("<I", buf, pos)[0]
-        shape = _ints(buf, tensor, 7) or _ints(buf, tensor, 0)  # shape_signature, else shape
-    except (ValueError, TypeError, IndexError, struct.error) as err:
-        raise UsageError("cannot load %r as a TFLite model: %s" % (path, err or "not a TFLite flatbuffer"))
-    if shape is None:
-        raise UsageError("cannot load %r as a TFLite model: its input has no shape" % path)
-    return shape
 
 
 def read_graph(tf, path):

@@ -1,13 +1,15 @@
-"""The operators of a .tflite file in execution order, with the type of each of their tensors.
+"""What a .tflite file declares, read without TensorFlow: its operators in execution order, with
+the type of each of their tensors (the NNAPI check), and its input shape (inference_tflite.py checks
+the photos' sizes before TensorFlow is imported).
 
 A .tflite is a FlatBuffer of TFLite's schema (tensorflow/lite/schema/schema.fbs). It is read here
 with `struct` alone, so that the same code runs on both stacks: TF 1.15's environment has neither the
 `flatbuffers` package nor the generated schema module, and no interpreter is needed to list ops.
-Only the fields the NNAPI check needs are read (field numbers are the schema's):
+Only the fields these need are read (field numbers are the schema's):
   Model:        1 operator_codes, 2 subgraphs, 4 buffers
   OperatorCode: 0 deprecated_builtin_code (int8), 3 builtin_code (int32; the larger of the two counts)
-  SubGraph:     0 tensors, 3 operators
-  Tensor:       0 shape, 1 type, 2 buffer, 3 name
+  SubGraph:     0 tensors, 1 inputs, 3 operators
+  Tensor:       0 shape, 1 type, 2 buffer, 3 name, 7 shape_signature (-1: a dimension of any size)
   Operator:     0 opcode_index, 1 inputs, 2 outputs
   Buffer:       0 data, 1 offset (data stored after the FlatBuffer in files over 2 GB)
 """
@@ -108,6 +110,26 @@ def read_ops(path=None, content=None):
         return _read(_Reader(content))
     except (struct.error, IndexError) as err:
         raise UsageError("%s is truncated or damaged (%s); convert it again" % (name, err))
+
+
+def input_signature(path):
+    """The input shape the .tflite at `path` declares: Tensor.shape_signature of the first
+    subgraph's first input (-1 for a dimension of any size), or Tensor.shape where a converter wrote
+    no signature; UsageError for a file that is not a TFLite model."""
+    with open(path, "rb") as f:
+        content = f.read()
+    try:
+        if content[4:8] != b"TFL3":
+            raise ValueError("no TFL3 identifier")
+        r = _Reader(content)
+        subgraph = r.tables(r.u32(0), 2)[0]
+        tensor = r.tables(subgraph, 0)[r.ints(subgraph, 1)[0]]
+        shape = r.ints(tensor, 7) or (r.ints(tensor, 0) if r.field(tensor, 0) is not None else None)
+    except (ValueError, IndexError, struct.error) as err:
+        raise UsageError("cannot load %r as a TFLite model: %s" % (path, err or "not a TFLite flatbuffer"))
+    if shape is None:
+        raise UsageError("cannot load %r as a TFLite model: its input has no shape" % path)
+    return tuple(shape)
 
 
 def _read(r):
