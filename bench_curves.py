@@ -5,7 +5,6 @@ import contextlib
 import glob
 import math
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -16,7 +15,7 @@ import bench_curves_report
 import load_dataset
 from bench_train import train_command
 from checkpoints import existing_iterations
-from errors import Interrupted, UsageError, signal_name
+from errors import Interrupted, UsageError, signal_name, signals_passed_to
 from train_log import parse_log_line, parse_log_name, read_log_lines
 
 
@@ -78,7 +77,7 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
         # was killed would run on unseen until its next progress line broke the pipe, unsaved.
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True,
                                 start_new_session=True)
-        with _signals_passed_to(proc) as received:
+        with signals_passed_to(proc) as received:
             for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
                 row = parse_log_line(line)
                 if row:
@@ -103,24 +102,6 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
         raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
             label, proc.returncode, said, err_path))
     return read_curve(run_dir)
-
-
-@contextlib.contextmanager
-def _signals_passed_to(proc):
-    """A block during which this process's SIGINT and SIGTERM are sent on to proc; yields the list
-    of the signals received."""
-    received = []
-
-    def forward(signum, frame):
-        received.append(signum)
-        if proc.poll() is None:
-            proc.send_signal(signum)
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def quality(a, archs):

@@ -8,6 +8,7 @@ environment) is one line naming the set-up command, exit code 2: inside main_fn 
 and for a script's own top-level imports through the sys.excepthook that importing this module
 installs (which is why every script imports errors before any third-party module).
 `python_command` prints a command the way it runs here: this interpreter, the script's path."""
+import contextlib
 import os
 import shlex
 import signal
@@ -54,6 +55,25 @@ class SignalStop:
 
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def signals_passed_to(proc):
+    """A block during which this process's SIGINT and SIGTERM are sent on to the child `proc` (started
+    in a session of its own, so that a Ctrl-C reaches it once, through here); yields the list of
+    the signals received."""
+    received = []
+
+    def forward(signum, frame):
+        received.append(signum)
+        if proc.poll() is None:
+            proc.send_signal(signum)
+    previous = {s: signal.signal(s, forward) for s in SignalStop.SIGNALS}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
             signal.signal(s, handler)
 
 

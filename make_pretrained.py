@@ -12,18 +12,16 @@ network is a first look, a start for fine-tuning (train_model.py init_from=...) 
 not a model of any real phone.
 """
 import os
-import signal
 import subprocess
 import sys
 
 from args import Arg, parse_args, positive_float, positive_int, to_bool
-from errors import Interrupted, RunFailure, UsageError, run_main
+from errors import Interrupted, RunFailure, UsageError, run_main, signals_passed_to
 from checkpoints import ckpt_prefix, export_weights
 from tfimport import import_tf
 from train_log import read_log_lines, run_logs
 from utils import atomic_write_text
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGS = [
     Arg("work_dir", str, "models/pretrain/", "data and training run (kept: run again to continue)"),
@@ -99,12 +97,8 @@ def step(words):
     SIGINT/SIGTERM this process gets is passed on once, so that a Ctrl-C reaches the training once
     (it saves, then stops) and not twice (which would stop it unsaved)."""
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, words[0])] + words[1:], start_new_session=True)
-    previous = {s: signal.signal(s, lambda signum, frame: proc.send_signal(signum)) for s in STOP_SIGNALS}
-    try:
+    with signals_passed_to(proc):
         rc = proc.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if rc < 0 or rc >= 128:  # stopped by a signal (directly, or after saving)
         signum = -rc if rc < 0 else rc - 128
         raise Interrupted("%s stopped by a signal; run the same command again to continue" % words[0], signum)
