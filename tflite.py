@@ -14,6 +14,7 @@ import numpy as np
 import load_dataset
 from errors import RunFailure, UsageError
 from evaluate import median_seconds
+from nnapi import float_only_ops
 from tfimport import native_stderr_filtered, tf_major, tf_version
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -124,6 +125,8 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
     try:
         with _toco_found():
+            if precision == "int8":
+                return _quantize_keeping_float_ops(tf, converter, getattr(tf, int8_io))
             return converter.convert()
     except UsageError:
         raise
@@ -131,6 +134,28 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         raise UsageError("the TFLite converter failed on %r (%s): %s" % (
             graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
 
+
+
+def _quantize_keeping_float_ops(tf, converter, io_type):
+    """Full-integer quantisation as converter.convert() does it (calibrate, then the MLIR
+    quantiser with the same input/output type), except that the ops NNAPI runs only in float
+    (nnapi.float_only_ops: arch=model's LOG and EXP) stay float32. Quantised, they would run on
+    the phone's CPU and cut the graph into three NNAPI partitions; kept in float they are NNAPI's,
+    between a DEQUANTIZE and a QUANTIZE. The converter has no public switch for this: its
+    calibrate-only mode and the quantiser it calls are internal (the public
+    tf.lite.experimental.QuantizationDebugger uses the same two), so a TF without them is named."""
+    try:
+        from tensorflow.lite.python.convert import mlir_quantize
+    except ImportError:
+        raise UsageError("this TF %s has no tensorflow.lite.python.convert.mlir_quantize, which the INT8 export "
+                         "needs to keep LOG/EXP in float for NNAPI; use the TF 2.x of requirements.txt "
+                         "(bash setup_env.sh tf2)" % tf_version())
+    converter._experimental_calibrate_only = True
+    # the quantiser's C++ code prints its settings ("fully_quantize: 0, ...") to stderr
+    with native_stderr_filtered(drop=lambda line: line.startswith("fully_quantize:")):
+        calibrated = converter.convert()
+        return mlir_quantize(calibrated, input_data_type=io_type, output_data_type=io_type,
+                             denylisted_ops=float_only_ops())
 
 def convert_session(tf, sess, inputs, outputs):
     """The FP32 .tflite bytes of a live session's graph (no freezing to a file)."""

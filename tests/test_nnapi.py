@@ -2,9 +2,11 @@
 import os
 import re
 
+import numpy as np
 import pytest
 from conftest import assert_usage_error, error_lines, run_script, save_random_checkpoint, tf2_python
 
+import load_dataset
 import nnapi
 import tflite_ops
 from checkpoints import freeze_checkpoint, write_frozen_graph
@@ -13,13 +15,6 @@ from tfimport import import_tf, tf_major
 tf = import_tf()
 TF2 = tf_major() >= 2
 ALL_ON_NNAPI = "all ops on NNAPI, one partition"
-
-
-def without_converter_log(proc):
-    """The INT8 converter's C++ code prints its settings ("fully_quantize: 0, inference_type: ...")
-    on stderr before any of our output; that line is TensorFlow's, not the check's."""
-    proc.stderr = "\n".join(l for l in proc.stderr.splitlines() if not l.startswith("fully_quantize:"))
-    return proc
 
 
 def check_output(path, *words):
@@ -50,29 +45,99 @@ def log_exp_pb(tmp_path_factory):
     return path
 
 
+def calibration_inputs(count=4, shape=(1, 32, 32, 4)):
+    rng = np.random.RandomState(0)
+    return [rng.uniform(0.0, 1.0, shape).astype(np.float32) for _ in range(count)]
+
+
+def demo_crops(dataset_dir, count):
+    """32x32 crops of the first training RAWs, as the network sees them (the calibration's kind)."""
+    folder = os.path.join(dataset_dir, "train", "mediatek_raw")
+    names = sorted(os.listdir(folder))[:count]
+    return [load_dataset.extract_bayer_channels(load_dataset.read_raw(os.path.join(folder, n)))[None, :32, :32]
+            for n in names]
+
+
+def plain_full_integer(pb_path, out_path):
+    """The graph quantised as TF's converter does by default (every op int8; our INT8 exports until
+    2026-12-03): LOG and EXP on int8 tensors."""
+    converter = tf.lite.TFLiteConverter.from_frozen_graph(pb_path, ["Placeholder"], ["output_l0"],
+                                                          {"Placeholder": [1, 32, 32, 4]})
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x] for x in calibration_inputs())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.uint8
+    with open(out_path, "wb") as f:
+        f.write(converter.convert())
+
+
 @pytest.mark.skipif(not TF2, reason="INT8 conversion needs TF 2.x")
-def test_a_float_only_op_in_an_int8_model_is_flagged(log_exp_pb, demo_data, tmp_path):
-    out = str(tmp_path / "log_exp_int8.tflite")
-    words = ["convert_tflite.py", "pb=" + log_exp_pb, "out=" + out, "precision=int8", "dataset_dir=" + demo_data,
-             "calib_size=4"]
+def test_a_float_only_op_in_an_int8_model_is_flagged(log_exp_pb, tmp_path):
+    out = str(tmp_path / "plain_int8.tflite")
+    plain_full_integer(log_exp_pb, out)
+    stdout = check_output(out)
+    assert re.search(r"CPU: op \d+ LOG on int8: NNAPI's LOG takes TENSOR_FLOAT32$", stdout, re.M), stdout
+    assert re.search(r"CPU: op \d+ EXP on int8: NNAPI's EXP takes TENSOR_FLOAT32$", stdout, re.M), stdout
+    assert stdout.rstrip().endswith("2 ops fall back to the CPU (LOG on int8, EXP on int8): 3 NNAPI partitions")
+    assert_usage_error(run_script("check_nnapi.py", "tflite=" + out, "strict=True"), "LOG on int8", "strict=True")
+
+
+def test_a_fall_back_at_conversion_warns_or_with_strict_writes_nothing(log_exp_pb, tmp_path):
+    """LOG, EXP and MAXIMUM came with NNAPI feature level 3 (Android 10): converted for feature
+    level 2, they fall back."""
+    out = str(tmp_path / "log_exp.tflite")
+    words = ["convert_tflite.py", "pb=" + log_exp_pb, "out=" + out, "feature_level=2"]
     # strict=True: a one-line error, exit 2, nothing under the final name (nor a temporary file)
-    proc = without_converter_log(run_script(*(words + ["strict=True"])))
-    assert_usage_error(proc, "would not run wholly on the phone's accelerator", "LOG on int8", "EXP on int8",
-                       "strict=True")
+    assert_usage_error(run_script(*(words + ["strict=True"])), "would not run wholly on the phone's accelerator",
+                       "LOG on float32", "EXP on float32", "strict=True")
     assert os.listdir(str(tmp_path)) == []
     # by default: written, with a warning naming each op, the reason and the partitions
-    proc = without_converter_log(run_script(*words))
+    proc = run_script(*words)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert os.path.isfile(out)
     warning = "\n".join(error_lines(proc))
     assert "warning: %s would not run wholly on NNAPI" % out in warning, warning
-    assert re.search(r"CPU: op \d+ LOG on int8: NNAPI's LOG takes TENSOR_FLOAT32$", warning, re.M), warning
-    assert re.search(r"CPU: op \d+ EXP on int8: NNAPI's EXP takes TENSOR_FLOAT32$", warning, re.M), warning
-    assert "2 ops fall back to the CPU (LOG on int8, EXP on int8): 3 NNAPI partitions" in warning
-    # check_nnapi.py on the written file: the same verdict, exit 0; with strict=True exit 2
-    stdout = check_output(out)
-    assert stdout.rstrip().endswith("2 ops fall back to the CPU (LOG on int8, EXP on int8): 3 NNAPI partitions")
-    assert_usage_error(run_script("check_nnapi.py", "tflite=" + out, "strict=True"), "LOG on int8", "strict=True")
+    assert re.search(r"CPU: op \d+ LOG on float32: NNAPI's LOG takes TENSOR_FLOAT32 from feature level 3 "
+                     r"\(checked at 2\)$", warning, re.M), warning
+    # MAXIMUM (the floor before the log) came with feature level 3 too
+    assert ("3 ops fall back to the CPU (MAXIMUM on float32, LOG on float32, EXP on float32): 3 NNAPI partitions"
+            in warning), warning
+
+
+@pytest.mark.skipif(not TF2, reason="INT8 conversion needs TF 2.x")
+def test_int8_export_keeps_the_float_only_ops_in_float(log_exp_pb, demo_data, tmp_path):
+    """Our INT8 conversion keeps LOG and EXP float32 between a DEQUANTIZE and a QUANTIZE: one NNAPI
+    partition, uint8 input and output as before, and the output still that of the float graph."""
+    assert {"LOG", "EXP"} <= set(nnapi.float_only_ops()) and "CONV_2D" not in nnapi.float_only_ops()
+    out = str(tmp_path / "log_exp_int8.tflite")
+    proc = run_script("convert_tflite.py", "pb=" + log_exp_pb, "out=" + out, "precision=int8",
+                      "dataset_dir=" + demo_data, "calib_size=4", "strict=True")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "NNAPI check of %s (feature level 4): %s" % (out, ALL_ON_NNAPI) in proc.stdout, proc.stdout
+    assert "fully_quantize" not in proc.stderr, proc.stderr  # the quantiser's C++ settings line is filtered
+    stdout = check_output(out, "every_op=True")
+    for op in ("LOG", "EXP"):
+        assert re.search(r"NNAPI: op \d+:%s\(FLOAT32\)" % op, stdout), stdout
+    assert re.search(r"NNAPI: op \d+:DEQUANTIZE\(INT8\)", stdout) and re.search(r"NNAPI: op \d+:CONV_2D\(INT8", stdout)
+    # against the frozen graph on crops of the calibration RAWs: within a few int8 steps of the output
+    interp = tf.lite.Interpreter(model_path=out)
+    interp.allocate_tensors()
+    inp, outp = interp.get_input_details()[0], interp.get_output_details()[0]
+    assert inp["dtype"] == np.uint8 and outp["dtype"] == np.uint8
+    graph_def = tf.GraphDef()
+    with open(log_exp_pb, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    with tf.Graph().as_default() as g:
+        tf.import_graph_def(graph_def, name="")
+        with tf.Session(graph=g) as sess:
+            for x in demo_crops(demo_data, 2):
+                want = sess.run("output_l0:0", {"Placeholder:0": x})
+                (si, zi), (so, zo) = inp["quantization"], outp["quantization"]
+                interp.set_tensor(inp["index"], np.clip(np.round(x / si + zi), 0, 255).astype(np.uint8))
+                interp.invoke()
+                got = (interp.get_tensor(outp["index"]).astype(np.float32) - zo) * so
+                # tolerance: 8 output steps (the float graph's output range over 256 levels)
+                assert np.max(np.abs(got - want)) <= 8 * so, (np.max(np.abs(got - want)), so)
 
 
 def test_the_same_graph_in_float_runs_wholly_on_nnapi(log_exp_pb, tmp_path):
