@@ -1,5 +1,6 @@
 """benchmark.py's precision mode: a checkpoint frozen and converted to TFLite FP32, FP16 and INT8;
-per precision its file size, latency (interleaved medians), validation PSNR/SSIM against the
+per precision its file size, latency (interleaved medians), and on the validation patches and on
+the full-size test scenes (where the dataset has them at img_h x img_w): PSNR/SSIM against the
 targets, PSNR against the FP32 TFLite output and max-abs against the TF graph."""
 import os
 import platform
@@ -29,33 +30,58 @@ def precision(a, archs, seed):
     names = load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
     raw_dir = os.path.join(a["dataset_dir"], "val", "mediatek_raw")
     vw, vh = load_dataset.raw_size(os.path.join(raw_dir, names[0]))
-    val_raw, val_rgb = load_dataset.load_pairs(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/", names, vh, vw)
+    sets = {"val": load_dataset.load_pairs(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/", names, vh, vw)}
+    test_names = full_size_test_names(a)
+    if test_names:
+        sets["img"] = load_dataset.load_pairs(a["dataset_dir"], "test", TEST_RAW, "fujifilm/", test_names,
+                                              a["img_h"], a["img_w"])
     with tempfile.TemporaryDirectory() as tmp:
-        sizes = {"val": (vh, vw), "img": (a["img_h"], a["img_w"])}  # quality at the first, latency at the second
+        sizes = {"val": (vh, vw), "img": (a["img_h"], a["img_w"])}  # quality at both, latency at the second
         models = converted_models(tf, a, arch, nmb, seed, precisions, sizes, tmp)
-        rows = quality_rows(tf, models, precisions, val_raw, val_rgb)
+        rows = {size: quality_rows(tf, models, size, precisions, raw, rgb) for size, (raw, rgb) in sets.items()}
         times = interleaved_latencies(models, precisions, a["img_h"], a["img_w"], a["runs"])
     print("TensorFlow %s, Python %s, %d CPUs; %s:%d from %s; latency at %dx%d, TFLite threads %s, medians of "
-          "%d interleaved runs; quality on %d validation images of %dx%d (%s)%s" % (
+          "%d interleaved runs%s" % (
               tf_version(), platform.python_version(), os.cpu_count(), arch, nmb, a["ckpt"], a["img_w"], a["img_h"],
-              models["img", "fp32"].threads, a["runs"], len(names), vw, vh, raw_dir,
+              models["img", "fp32"].threads, a["runs"],
               "; INT8: uint8 input/output, %d calibration inputs" % a["calib_size"] if "int8" in precisions else ""))
-    print("%-9s %9s %11s %7s %9s %7s %13s %16s" % ("precision", "size KiB", "latency ms", "ratio", "val PSNR",
-                                                   "SSIM", "PSNR vs FP32", "max-abs vs graph"))
+    print("quality on %d validation images of %dx%d (%s)%s" % (
+        len(names), vw, vh, raw_dir, "; on %d test scenes of %dx%d (%s)" % (
+            len(test_names), a["img_w"], a["img_h"], os.path.join(a["dataset_dir"], "test", TEST_RAW))
+        if test_names else "; no test scenes of %dx%d in %s/test/%s" % (
+            a["img_w"], a["img_h"], a["dataset_dir"].rstrip("/"), TEST_RAW)))
+    print("%-9s %9s %11s %7s  %-5s %9s %7s %13s %16s" % ("precision", "size KiB", "latency ms", "ratio", "on",
+                                                         "PSNR", "SSIM", "PSNR vs FP32", "max-abs vs graph"))
     base = statistics.median(times["fp32"])
     for p in precisions:
         t = statistics.median(times[p])
-        print("%-9s %9.1f %11.1f %7.3f %9.2f %7.4f %13s %16.2g" % (
-            p.upper(), models["img", p].bytes / 1024.0, 1000 * t, t / base, rows[p][0], rows[p][1],
-            "-" if p == "fp32" else "%.2f" % rows[p][2], rows[p][3]))
+        for k, size in enumerate(rows):
+            r = rows[size][p]
+            head = ("%-9s %9.1f %11.1f %7.3f" % (p.upper(), models["img", p].bytes / 1024.0, 1000 * t, t / base)
+                    if k == 0 else " " * 39)
+            print("%s  %-5s %9.2f %7.4f %13s %16.2g" % (head, "val" if size == "val" else "test", r[0], r[1],
+                                                       "-" if p == "fp32" else "%.2f" % r[2], r[3]))
     if "int8" not in precisions:
         print("(no INT8 row: TF %s's converter cannot quantise these graphs; run this on TF 2.x)" % tf_version())
+
+
+TEST_RAW = "fujifilm_full_resolution/"  # the test RAWs' sub-folder (test_model.py's test_dir default)
+
+
+def full_size_test_names(a):
+    """The test scenes whose RAW is img_h x img_w (the latency size), or []: not every dataset has
+    them (the real MAI21 test RAWs are kept by the organisers)."""
+    raw_dir = os.path.join(a["dataset_dir"], "test", TEST_RAW)
+    if not os.path.isdir(raw_dir):
+        return []
+    names = load_dataset.paired_names(a["dataset_dir"], "test", TEST_RAW, "fujifilm/")
+    return [n for n in names if load_dataset.raw_size(os.path.join(raw_dir, n)) == (a["img_w"], a["img_h"])]
 
 
 def converted_models(tf, a, arch, nmb, seed, precisions, sizes, tmp):
     """{(size, precision): TFLiteModel (with its file's .bytes)} for each size name: (h, w) of
     `sizes`, converted in the folder tmp from the checkpoint a["ckpt"] frozen at that size; and
-    ("val", "graph"): the frozen graph itself at the size "val"."""
+    (size, "graph"): the frozen graph itself at each size."""
     models = {}
     for size, (h, w) in sizes.items():
         pb = os.path.join(tmp, "%s.pb" % size)
@@ -71,30 +97,29 @@ def converted_models(tf, a, arch, nmb, seed, precisions, sizes, tmp):
                 f.write(convert(tf, pb, shape, p, "uint8", calib))
             models[size, p] = TFLiteModel(tf, path, a["threads"])
             models[size, p].bytes = os.path.getsize(path)
-        if size == "val":
-            models["val", "graph"] = GraphModel(tf, pb)
+        models[size, "graph"] = GraphModel(tf, pb)
     return models
 
 
-def quality_rows(tf, models, precisions, val_raw, val_rgb):
+def quality_rows(tf, models, size, precisions, raws, rgbs):
     """{precision: [mean PSNR, mean SSIM against the targets, mean PSNR against the FP32 model's
-    output, max-abs against the graph]} on the validation pairs, at the size "val"."""
+    output, max-abs against the graph]} on the pairs (raws, rgbs), by the models of that size."""
     rows = {}
     ssim = SsimMeter(tf)
-    val = []  # (index, input, target) for score_images
-    for i in range(len(val_raw)):
-        x, y = load_dataset.to_float(val_raw[i:i + 1], val_rgb[i:i + 1])
-        val.append((i, x, y[0]))
+    images = []  # (index, input, target) for score_images
+    for i in range(len(raws)):
+        x, y = load_dataset.to_float(raws[i:i + 1], rgbs[i:i + 1])
+        images.append((i, x, y[0]))
     fp32_out = {}
     for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
         ps, ss, ref, dmax = [], [], [], 0.0
-        for r in score_images(models["val", p].run, val, ssim):
+        for r in score_images(models[size, p].run, images, ssim):
             ps.append(r.psnr)
             ss.append(r.ssim)
             if p == "fp32":
                 fp32_out[r.name] = r.out
             ref.append(psnr_between(r.out, fp32_out[r.name]))
-            graph = np.clip(models["val", "graph"].run(r.x)[0], 0, 1)
+            graph = np.clip(models[size, "graph"].run(r.x)[0], 0, 1)
             dmax = max(dmax, float(np.max(np.abs(r.out - graph))))
         rows[p] = [np.mean(ps), np.mean(ss), np.mean(ref), dmax]
     return rows

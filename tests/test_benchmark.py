@@ -42,15 +42,25 @@ def test_bad_archs():
 
 def test_benchmark_precision_mode_prints_a_row_per_precision(trained, demo_data):
     src, _ = trained
-    proc = run_script("benchmark.py", "mode=precision", "archs=model", "ckpt=" + os.path.join(src, "model_iteration_4.ckpt"),
-                      "dataset_dir=" + demo_data, "img_h=64", "img_w=96", "runs=1", "calib_size=4")
+    ckpt = "ckpt=" + os.path.join(src, "model_iteration_4.ckpt")
+    # img 192x128: the size of demo_data's test scene, so it is scored too
+    proc = run_script("benchmark.py", "mode=precision", "archs=model", ckpt, "dataset_dir=" + demo_data,
+                      "img_h=128", "img_w=192", "runs=1", "calib_size=4")
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = {m.group(1): m for m in re.finditer(
-        r"^(FP32|FP16|INT8) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +(\S+) +(\S+)$", proc.stdout, re.M)}
+        r"^(FP32|FP16|INT8) +([\d.]+) +([\d.]+) +([\d.]+) +val +([\d.]+) +([\d.]+) +(\S+) +(\S+)\n"
+        r" +test +([\d.]+) +([\d.]+) +(\S+) +(\S+)$", proc.stdout, re.M)}
     assert sorted(rows) == sorted(["FP32", "FP16"] + (["INT8"] if TF2 else [])), proc.stdout
-    assert float(rows["FP32"].group(8)) <= 1e-4  # max-abs of the FP32 .tflite against the graph
+    assert float(rows["FP32"].group(8)) <= 1e-4  # max-abs of the FP32 .tflite against the graph (val)
+    assert float(rows["FP32"].group(12)) <= 1e-4  # and on the test scene
     assert float(rows["FP16"].group(2)) < float(rows["FP32"].group(2))  # smaller file
     assert "quality on 4 validation images of 64x64" in proc.stdout
+    assert "on 1 test scenes of 192x128" in proc.stdout, proc.stdout
+    # at a size the dataset has no test scene of: the validation rows, and a line saying so
+    proc = run_script("benchmark.py", "mode=precision", "archs=model", ckpt, "dataset_dir=" + demo_data,
+                      "img_h=64", "img_w=96", "runs=1", "calib_size=4")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "no test scenes of 96x64 in" in proc.stdout and "  test " not in proc.stdout, proc.stdout
     assert_usage_error(run_script("benchmark.py", "mode=precision", "ckpt=" + os.path.join(src, "nope.ckpt")),
                        "no such checkpoint")
 
