@@ -143,6 +143,9 @@ GROWTH = 1     # dense growth = GROWTH * b
 WP_FLOOR = 0.05  # white-patch gain: the floor on each plane's brightest 4x4 average
 GAIN_RATE = 10.0  # its weights' scale (a learning-rate factor for Adam)
 GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
+# its variables' scope: "white_patch" until 2026-12-03, when the gain averaged a green with the red
+# plane; the new name makes checkpoints of that form fail to load with a clear message (restore_error)
+GAIN_SCOPE = "light_gain"
 
 
 def _conv(x, k, out, name, act=True, stride=1):
@@ -187,20 +190,22 @@ def _lfb(x, c, growth, name, skip_init):
 
 
 def _white_patch(x):
-    """[N, 1, 1, 4]: the brightest 4x4 average of each Bayer plane (the two greens share one),
-    floored at WP_FLOOR: where a patch has a white region, its light and exposure."""
+    """[N, 1, 1, 4]: the brightest 4x4 average of each Bayer plane, the two greens' shared, in the
+    planes' order (B, Gb, R, Gr), floored at WP_FLOOR: where a patch has a white region, its light
+    and exposure."""
     cells = tf.nn.avg_pool(x, ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1], padding="SAME")
     wp = tf.reduce_max(cells, axis=[1, 2], keepdims=True)
     # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
-    green = 0.5 * (wp[:, :, :, 1:2] + wp[:, :, :, 2:3])
-    return tf.maximum(tf.concat([wp[:, :, :, 0:1], green, green, wp[:, :, :, 3:4]], axis=3), WP_FLOOR)
+    green = 0.5 * (wp[:, :, :, 1:2] + wp[:, :, :, 3:4])
+    return tf.maximum(tf.concat([wp[:, :, :, 0:1], green, wp[:, :, :, 2:3], green], axis=3), WP_FLOOR)
 
 
 def _light_gain(wp, c):
     """[N, 1, 1, c]: a gain per image and head map, exp(GAIN_RATE * (W log wp + b)) capped at
-    e^GAIN_CAP. W and b start at zero: gain 1, so at step 0 the head is as without it."""
+    e^GAIN_CAP. W and b start at zero: gain 1, so at step 0 the head is as without it. LOG and EXP
+    stay float32 in the INT8 export (tflite.py), where NNAPI runs them."""
     lw = tf.math.log(wp)
-    with tf.variable_scope("white_patch"):
+    with tf.variable_scope(GAIN_SCOPE):
         w = tf.get_variable("weights", [1, 1, 4, c], initializer=tf.zeros_initializer())
         b = tf.get_variable("biases", [c], initializer=tf.zeros_initializer())
         e = tf.nn.bias_add(tf.nn.conv2d(lw, w * GAIN_RATE, strides=[1, 1, 1, 1], padding="SAME"), b * GAIN_RATE)
@@ -232,8 +237,14 @@ def compact_model(x, num_maps_base=16):
     return out
 
 
-# what checkpoint_arch calls an arch=model checkpoint from before the white-patch gain
+# what checkpoint_arch calls arch=model checkpoints of earlier designs, and what restore_error says
 EARLIER_MODEL = "model-without-white-patch"
+EARLIER_GAIN = "model-with-first-white-patch-gain"
+EARLIER = {
+    EARLIER_MODEL: "the earlier arch=model (num_maps_base=%d, before the white-patch gain)",
+    EARLIER_GAIN: "the earlier arch=model (num_maps_base=%d, the first white-patch gain, until 2026-12-03, which "
+                  "averaged a green with the red plane)",
+}
 
 
 def checkpoint_arch(prefix):
@@ -246,19 +257,18 @@ def checkpoint_arch(prefix):
         return "punet", shapes["generator/Variable"][3]
     if "generator/head/weights" in shapes:          # arch=model: head is [3, 3, 4, WIDTH * b]
         b = shapes["generator/head/weights"][3] // WIDTH
-        if "generator/white_patch/weights" not in shapes:
-            return EARLIER_MODEL, b
-        return "model", b
+        if "generator/%s/weights" % GAIN_SCOPE in shapes:
+            return "model", b
+        return (EARLIER_GAIN if "generator/white_patch/weights" in shapes else EARLIER_MODEL), b
     return None
 
 
 def restore_error(prefix, arch, num_maps_base, err):
     """The one-line message for a checkpoint that does not fit the graph."""
     found = checkpoint_arch(prefix)
-    if found and found[0] == EARLIER_MODEL:
-        what = ("it was made with the earlier arch=model (num_maps_base=%d, before the white-patch gain), which "
-                "this code no longer builds; train it again, or run it with that version of the code (the "
-                "commit is named in docs/design.md)" % found[1])
+    if found and found[0] in EARLIER:
+        what = ("it was made with %s, which this code no longer builds; train it again, or run it with that "
+                "version of the code (the commit is named in docs/design.md)" % (EARLIER[found[0]] % found[1]))
     elif found:
         what = "it was made with arch=%s num_maps_base=%d" % found
     else:

@@ -8,6 +8,7 @@ from conftest import SHARED_FIXTURE
 from tfimport import import_tf
 
 tf = import_tf()
+import load_dataset  # noqa: E402
 import model  # noqa: E402  (after the TF import helper)
 
 
@@ -80,7 +81,7 @@ def _exposure_run(scale, wp_weights):
             sess.run(tf.global_variables_initializer())
             w = np.zeros([1, 1, 4, 32], np.float32)
             w[0, 0, :, :] = np.asarray(wp_weights, np.float32)[:, None]
-            variables["generator/white_patch/weights"].load(w, sess)
+            variables["generator/%s/weights" % model.GAIN_SCOPE].load(w, sess)
             # no bias: ReLU(conv(k x)) = k ReLU(conv(x)) for k > 0
             variables["generator/head/biases"].load(np.zeros(32, np.float32), sess)
             inp = 0.05 + 0.4 * np.random.RandomState(3).rand(1, 16, 16, 4).astype(np.float32)
@@ -110,15 +111,30 @@ def test_white_patch_statistic_against_numpy():
     raw[2] *= 0.01                                  # image 2 dark: below the floor
     cells = raw.reshape(3, 4, 4, 6, 4, 4).mean(axis=(2, 4))     # 4x4 averages [3, 4, 6, 4]
     wp = cells.max(axis=(1, 2))                                  # [3, 4]
-    wp[:, 1] = wp[:, 2] = 0.5 * (wp[:, 1] + wp[:, 2])           # the greens share one
+    wp[:, 1] = wp[:, 3] = 0.5 * (wp[:, 1] + wp[:, 3])           # the greens (Gb, Gr) share one
     want = np.maximum(wp, model.WP_FLOOR)
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, None, None, 4])
         got = tf.Session().run(model._white_patch(x), {x: raw})
     assert got.shape == (3, 1, 1, 4)
     np.testing.assert_allclose(got[:, 0, 0, :], want, rtol=1e-6)
-    np.testing.assert_allclose(got[0, 0, 0], [0.9, 0.7, 0.7, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(got[0, 0, 0], [0.9, 0.65, 0.8, 0.65], rtol=1e-6)
     assert (got[2] == model.WP_FLOOR).all()
+
+
+def test_white_patch_statistic_reads_each_colour_from_its_plane():
+    # a white patch lit by a coloured light, mosaicked RGGB and split into planes as the loaders do
+    # (B, Gb, R, Gr): the statistic holds that light's B, G, R, G
+    rgb = np.full([32, 32, 3], 0.1, np.float32)
+    rgb[8:16, 8:16] = [0.8, 0.6, 0.4]  # R, G, B
+    mosaic = np.zeros([32, 32], np.float32)
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = rgb[0::2, 0::2, 0], rgb[0::2, 1::2, 1]
+    mosaic[1::2, 0::2], mosaic[1::2, 1::2] = rgb[1::2, 0::2, 1], rgb[1::2, 1::2, 2]
+    planes = load_dataset.bayer_planes(mosaic)[None]
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, None, None, 4])
+        got = tf.Session().run(model._white_patch(x), {x: planes})
+    np.testing.assert_allclose(got[0, 0, 0], [0.4, 0.6, 0.8, 0.6], rtol=1e-6)
 
 
 def test_white_patch_gain_is_capped():
@@ -128,7 +144,7 @@ def test_white_patch_gain_is_capped():
         variables = {v.op.name: v for v in tf.global_variables()}
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            variables["white_patch/biases"].load(np.full(8, 10.0, np.float32), sess)  # exponent 100
+            variables[model.GAIN_SCOPE + "/biases"].load(np.full(8, 10.0, np.float32), sess)  # exponent 100
             got = sess.run(gain, {wp: np.full([1, 1, 1, 4], 0.5, np.float32)})
     np.testing.assert_allclose(got, np.exp(model.GAIN_CAP), rtol=1e-6)
 
@@ -142,24 +158,45 @@ def test_white_patch_gain_can_cancel_exposure():
     # exponent -1 in total on the greens' white patch (the stored weights are scaled by GAIN_RATE):
     # the head maps, and so the output, no longer depend on the exposure
     w = -0.5 / model.GAIN_RATE
-    out1, h1 = _exposure_run(1.0, [0, w, w, 0])
-    out2, h2 = _exposure_run(2.0, [0, w, w, 0])
+    out1, h1 = _exposure_run(1.0, [0, w, 0, w])
+    out2, h2 = _exposure_run(2.0, [0, w, 0, w])
     assert np.abs(h1).max() > 0
     assert np.abs(h2 - h1).max() < 1e-5 * np.abs(h1).max()
     assert np.abs(out2 - out1).max() < 1e-5
 
 
-def test_checkpoint_of_the_earlier_model_is_named(tmp_path):
-    prefix = str(tmp_path / "model_iteration_10.ckpt")
+def _earlier_checkpoint(prefix, gain_scope):
+    """An arch=model checkpoint (b=8) whose gain variables are under gain_scope (None: no gain)."""
     with tf.Graph().as_default():
         model.build("model", tf.placeholder(tf.float32, [1, 8, 8, 4]), 8)
-        earlier = [v for v in tf.global_variables() if "white_patch" not in v.op.name]
+        names = {}
+        for v in tf.global_variables():
+            name = v.op.name
+            if model.GAIN_SCOPE in name:
+                if gain_scope is None:
+                    continue
+                name = name.replace(model.GAIN_SCOPE, gain_scope)
+            names[name] = v
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            tf.train.Saver(earlier).save(sess, prefix, write_meta_graph=False)
+            tf.train.Saver(names).save(sess, prefix, write_meta_graph=False)
+
+
+def test_checkpoints_of_the_earlier_designs_are_named(tmp_path):
+    prefix = str(tmp_path / "model_iteration_10.ckpt")
+    _earlier_checkpoint(prefix, None)
     assert model.checkpoint_arch(prefix) == (model.EARLIER_MODEL, 8)
     msg = model.restore_error(prefix, "model", 8, ValueError("not found"))
     assert "earlier arch=model (num_maps_base=8, before the white-patch gain" in msg and "\n" not in msg
+    # the first white-patch gain (variables under white_patch/): its statistic mixed a green with red
+    prefix = str(tmp_path / "model_iteration_20.ckpt")
+    _earlier_checkpoint(prefix, "white_patch")
+    assert model.checkpoint_arch(prefix) == (model.EARLIER_GAIN, 8)
+    msg = model.restore_error(prefix, "model", 8, ValueError("not found"))
+    assert "the first white-patch gain, until 2026-12-03" in msg and "train it again" in msg and "\n" not in msg
+    prefix = str(tmp_path / "model_iteration_30.ckpt")
+    _earlier_checkpoint(prefix, model.GAIN_SCOPE)
+    assert model.checkpoint_arch(prefix) == ("model", 8)
 
 
 def test_compact_model_scales_with_num_maps_base():
