@@ -12,7 +12,7 @@ the scene; for variety the training crops' hues are turned and their saturation 
   3. go to the camera's colour space and undo the white balance of this scene's light, drawn per
      scene from tungsten ~2850 K to shade ~7500 K (`wb`), so the network has to infer the light
      from the image: the demo phone's one colour matrix and gains along the daylight locus, or,
-     with profile=, the DNG's colour matrices at that light, around its AsShotNeutral
+     with profile=, the DNG's colour matrices at that light, off the locus as its AsShotNeutral is
   4. expose: brightness drawn per scene over `exposure_stops` stops
   5. mosaic to the RGGB Bayer pattern that the debayering expects (R at [0::2, 0::2])
   6. add shot noise (variance proportional to the signal) and read noise (the profile's
@@ -63,7 +63,7 @@ ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),
     Arg("train_count", positive_int, 240, "number of training patches"),
     Arg("val_count", positive_int, 24, "number of validation patches"),
-    Arg("test_count", positive_int, 2, "number of full-resolution test scenes (at most 2)"),
+    Arg("test_count", positive_int, 2, "number of full-resolution test scenes (at most 2 from the shipped photos)"),
     Arg("patch_size", positive_int, 256, "side of the square train/val patches (even)"),
     Arg("test_h", positive_int, 1088, "height of the test RAWs and targets (even)"),
     Arg("test_w", positive_int, 1920, "width of the test RAWs and targets (even)"),
@@ -73,7 +73,7 @@ ARGS = [
     Arg("seed", int, 0, "random seed"),
     Arg("wb", non_negative_float, 1.0,
         "per-scene illuminant: spread of the white balance along the daylight locus "
-        "(1: tungsten to shade; 0: the same daylight gains for every scene)"),
+        "(1: tungsten to shade; 0: one light for every scene: daylight, with profile= the DNG's own)"),
     Arg("exposure_stops", non_negative_float, 1.0, "per-scene exposure: RAW brightness varies over this many stops (0: off)"),
     Arg("iso_stops", non_negative_float, 1.5, "per-scene ISO: shot and read noise raised by up to this many stops (0: off)"),
     Arg("look", non_negative_float, 1.0,

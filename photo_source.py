@@ -136,7 +136,7 @@ class PhotoFolder:
                     continue
                 (small if min(size) < min_side else found).append(path)
         self.notes = []
-        for what, paths in (("smaller than %d px on their shorter side (a patch)" % min_side, small),
+        for what, paths in (("smaller than a patch (%d px) on the shorter side" % min_side, small),
                             ("that cannot be read as images", bad)):
             if paths:
                 named = ", ".join(os.path.relpath(p, folder) for p in paths[:NAMED_SKIPS])

@@ -61,18 +61,20 @@ def draw_scene(fx_rng, strengths):
     wb = min(strengths["wb"], 1.0)
     tint = (TINT_SIGMA * strengths["wb"] * t_r, TINT_SIGMA * strengths["wb"] * t_b)
     return {"gains": wb_gains(u * wb, tint) if strengths["wb"] else WB_GAINS,
-            "light": (u * wb, tint),  # the same light for a ProfileCamera: locus position and tint
+            "light": (u, wb, tint),  # for a ProfileCamera: position on the locus, spread, tint
             "exposure": 2.0 ** (-ev * strengths["exposure_stops"]),
             "iso": 2.0 ** (iso * strengths["iso_stops"]),
             "shift": (dy * strengths["shift"], dx * strengths["shift"])}
 
 
-def locus_kelvin(u, base_kelvin):
-    """The light at position u (-1..1) on a profile's locus: u=0 the shot's own (`base_kelvin`),
-    -1 tungsten and +1 shade (LOCUS_ENDS_K), linear in mired (1/T) in between."""
+def locus_kelvin(u, spread, base_kelvin):
+    """A scene's light on a profile's locus: u (-1..1) places it from tungsten to shade
+    (LOCUS_ENDS_K), uniformly in mired (1/T); `spread` (0..1) pulls it towards the shot's own
+    light `base_kelvin` (0: that light), so one DNG's light does not narrow the range drawn."""
+    ends = [1e6 / k for k in LOCUS_ENDS_K]
+    mired = ends[0] + (u + 1) / 2 * (ends[1] - ends[0])
     base = 1e6 / base_kelvin
-    end = 1e6 / LOCUS_ENDS_K[0 if u < 0 else 1]
-    return 1e6 / (base + abs(u) * (end - base))
+    return 1e6 / (base + spread * (mired - base))
 
 
 class DemoCamera:
@@ -118,8 +120,8 @@ class ProfileCamera:
         if scene is None:
             kelvin, neutral = p.shot_kelvin, p.neutral
         else:
-            u, tint = scene["light"]
-            kelvin = locus_kelvin(u, p.shot_kelvin)
+            u, spread, tint = scene["light"]
+            kelvin = locus_kelvin(u, spread, p.shot_kelvin)
             neutral = p.scene_neutral(kelvin, (-tint[0], -tint[1]))
         return p.camera_from_srgb(neutral, kelvin).astype(np.float32), tuple(1.0 / neutral)
 

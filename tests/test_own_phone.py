@@ -74,7 +74,7 @@ def test_a_grey_card_is_neutral_after_the_profiles_white_balance(forward, tmp_pa
     np.testing.assert_allclose(balanced / balanced[1], 1.0, atol=0.02)  # ... after AsShotNeutral it is
     # a scene's own light (drawn around AsShotNeutral): another neutral, and the card neutral under it
     strengths = dict(mdd.NO_EFFECTS, wb=1.0)
-    scene = dict(unprocess.draw_scene(np.random.RandomState(3), strengths), light=(-0.8, (0.01, -0.02)))  # warm light
+    scene = dict(unprocess.draw_scene(np.random.RandomState(3), strengths), light=(-0.8, 1.0, (0.01, -0.02)))  # warm light
     rgb, neutral = grey_card_through_a_dng(phone, str(tmp_path / "card2.dng"), scene)
     assert np.abs(np.log(neutral / np.asarray(NEUTRAL))).max() > 0.05, neutral
     balanced = rgb / neutral
@@ -86,6 +86,10 @@ def test_lights_span_the_profiles_locus_around_as_shot_neutral(tmp_path):
     np.testing.assert_allclose(p.scene_neutral(p.shot_kelvin), NEUTRAL, atol=1e-9)
     warm, cold = p.scene_neutral(unprocess.LOCUS_ENDS_K[0]), p.scene_neutral(unprocess.LOCUS_ENDS_K[1])
     assert warm[0] > NEUTRAL[0] > cold[0] and warm[2] < NEUTRAL[2] < cold[2], (warm, cold)  # tungsten: red, shade: blue
+    # wb=1 draws over the whole range whatever the shot's light; less pulls towards it; 0 is it
+    assert unprocess.locus_kelvin(-1.0, 1.0, p.shot_kelvin) == pytest.approx(unprocess.LOCUS_ENDS_K[0])
+    assert unprocess.locus_kelvin(1.0, 1.0, p.shot_kelvin) == pytest.approx(unprocess.LOCUS_ENDS_K[1])
+    assert unprocess.locus_kelvin(0.7, 0.0, p.shot_kelvin) == pytest.approx(p.shot_kelvin)
 
 
 def test_noise_follows_the_noise_profile_and_falls_back_as_documented(tmp_path):
@@ -215,7 +219,7 @@ def test_a_photo_folder_is_split_by_photo_one_photo_decoded_at_a_time(tmp_path, 
     assert "photos_dir %s: 25 train, 3 val and 2 test photos" % (tmp_path / "photos") in lines, lines
     skipped = [line for line in lines if "skipped" in line]
     assert len(skipped) == 2, lines
-    assert "skipped 2 photos smaller than 32 px" in skipped[0] and "tiny1.png" in skipped[0] and "tiny2.jpg" in skipped[0]
+    assert "skipped 2 photos smaller than a patch (32 px)" in skipped[0] and "tiny1.png" in skipped[0] and "tiny2.jpg" in skipped[0]
     assert "broken.jpg" in skipped[1]
 
     def photos_of(split, sub):  # which photos a split's targets came from (by their red level)
