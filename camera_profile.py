@@ -3,7 +3,8 @@
 The sensor layout (CFA pattern, black level per 2x2 position, white level) is LibRaw's reading,
 load_dataset.dng_sensor, the same that dng2png.py converts with. The tags LibRaw does not give are
 read here, once, with tifffile, from IFD0 or else the raw IFD (NewSubFileType 0): ColorMatrix1/2
-with CalibrationIlluminant1/2, ForwardMatrix1/2, AsShotNeutral and NoiseProfile.
+with CalibrationIlluminant1/2, ForwardMatrix1/2, AsShotNeutral and NoiseProfile (BlackLevel and
+WhiteLevel only for whether they are there, to name the default LibRaw took: their values are LibRaw's).
 
 The model is the DNG specification's ("Mapping Camera Color Space to CIE XYZ Space"): the matrices
 of the two calibration illuminants are interpolated linearly in inverse colour temperature at the

@@ -247,3 +247,19 @@ def test_photo_folder_from_the_command_line(tmp_path):
     assert len(os.listdir(os.path.join(out, "train", "mediatek_raw"))) == 4
     assert_usage_error(run_script("make_demo_data.py", "out=" + str(tmp_path / "d2"),
                                   "photos_dir=" + str(tmp_path / "nowhere")), "is not a folder")
+
+
+def test_the_demo_phones_sample_dngs_profile_reproduces_the_demo_phone(tmp_path):
+    """The sample DNGs (dng=True) are the demo phone's: the profile read from one unprocesses a colour
+    as the demo's inverse ISP does at another sample's light (so they can stand in for a phone)."""
+    out = mdd.make_dataset(str(tmp_path / "d"), train_count=1, val_count=1, test_count=2, patch_size=32, test_h=64,
+                           test_w=96, seed=0, progress=False, log=lambda line: None)
+    p = camera_profile.read_profile(os.path.join(out, "test", "dng", "1.dng"))
+    assert p.cfa == unprocess.DemoCamera.cfa and [c for c, _ in p.matrices] == [21, 17] and p.noise is not None
+    tungsten = 1.0 / np.array([unprocess.TUNGSTEN_GAINS[0], 1.0, unprocess.TUNGSTEN_GAINS[1]])
+    np.testing.assert_allclose(p.locus_neutral(2856) / p.locus_neutral(2856)[1], tungsten, rtol=0.02)
+    other = camera_profile.read_profile(os.path.join(out, "test", "dng", "2.dng")).neutral  # another scene's light
+    colours = np.array([[0.8, 0.05, 0.05], [0.1, 0.6, 0.2], [0.1, 0.2, 0.7], [0.5, 0.5, 0.5]])
+    profile_cam = colours @ (np.diag(other) @ p.camera_from_srgb(other, p.kelvin_of(other))).T
+    demo_cam = colours @ np.linalg.inv(unprocess.CCM).T * other
+    np.testing.assert_allclose(profile_cam / profile_cam.max(), demo_cam / demo_cam.max(), atol=0.03)
