@@ -1,21 +1,20 @@
 """Writing DNG files: a Bayer mosaic with the tags LibRaw needs to read it as a phone's RAW (DNG
 version, colour filter pattern and layout, black level per 2x2 position, white level, a colour
-matrix). Used by make_demo_data.py (its test scenes as sample DNGs) and the tests (DNGs of every
-kind that dng2png.py reads or refuses). Reading is load_dataset.read_dng's (rawpy/LibRaw).
+matrix) and the colour tags of a phone's profile (a second colour matrix, the calibration
+illuminants, forward matrices, AsShotNeutral, NoiseProfile). Used by make_demo_data.py (its test
+scenes as sample DNGs) and the tests (DNGs of every kind that dng2png.py and profile= read or
+refuse). Reading is load_dataset.read_dng's (rawpy/LibRaw) and camera_profile.py's (colour tags).
 """
 import numpy as np
 import tifffile
 
+from camera_profile import D65_XYZ, SRGB_FROM_XYZ, bradford
+
 COLOR = {"R": 0, "G": 1, "B": 2, "C": 3, "M": 4, "Y": 5}  # the DNG codes of the CFA colours
 CFA_PHOTOMETRIC = 32803  # TIFF/EP's PhotometricInterpretation of a colour filter array
-# linear sRGB (D65) <- CIE XYZ
-SRGB_FROM_XYZ = np.array([[3.2406, -1.5372, -0.4986],
-                          [-0.9689, 1.8758, 0.0415],
-                          [0.0557, -0.2040, 1.0570]])
-D65_XYZ = np.array([0.9505, 1.0, 1.0890])
 
 
-def _rationals(values, denominator=10000):
+def _rationals(values, denominator=1000000):
     """Signed rationals as the flat (numerator, denominator, ...) pairs a TIFF SRATIONAL tag holds."""
     out = []
     for v in values:
@@ -23,22 +22,30 @@ def _rationals(values, denominator=10000):
     return tuple(out)
 
 
-def color_matrix(srgb_from_camera):
-    """DNG's ColorMatrix (XYZ -> camera) of a camera whose linear sRGB is srgb_from_camera @ camera,
-    scaled so that D65 white gives 1 in the camera's strongest channel."""
-    camera_from_xyz = np.linalg.inv(np.asarray(srgb_from_camera, np.float64)) @ SRGB_FROM_XYZ
-    return camera_from_xyz / (camera_from_xyz @ D65_XYZ).max()
+def color_matrix(srgb_from_camera, neutral=(1.0, 1.0, 1.0), white=D65_XYZ):
+    """DNG's ColorMatrix (XYZ -> camera) for the illuminant of XYZ `white`, of a camera whose linear
+    sRGB is srgb_from_camera @ diag(1 / neutral) @ camera when white balanced for that illuminant
+    (`neutral`: the camera's RGB for its white; colours seen under it Bradford-adapted to D65),
+    scaled so that the illuminant's white gives 1 in the camera's strongest channel."""
+    camera_from_xyz = (np.diag(neutral) @ np.linalg.inv(np.asarray(srgb_from_camera, np.float64)) @ SRGB_FROM_XYZ
+                       @ bradford(white, D65_XYZ))
+    return camera_from_xyz / (camera_from_xyz @ np.asarray(white)).max()
 
 
 def write_dng(path, mosaic, cfa="RGGB", black=(64, 64, 64, 64), white=4095, matrix=None, neutral=None,
-              photometric=CFA_PHOTOMETRIC, repeat=(2, 2), planes="RGB", model="Test Phone"):
+              photometric=CFA_PHOTOMETRIC, repeat=(2, 2), planes="RGB", model="Test Phone", matrix2=None,
+              illuminants=(21, 17), forward=None, noise_profile=None):
     """A DNG holding `mosaic` (uint16 [H, W], or [H, W, 3] for a linear DNG with photometric=34892)
     as the sensor recorded it: `cfa` the colour filter pattern of `repeat` (rows, columns) read
     row by row ("GRBG": G R on the first row, B G on the second), black levels per 2x2 position
     (top-left, top-right, bottom-left, bottom-right), the white level, `matrix` the 3x3 XYZ ->
     camera colour matrix (None: the identity; see color_matrix), `neutral` the camera's (R, G, B)
-    for white in the scene's light, i.e. 1 / the white-balance gains (None: not given). Returns path."""
-    matrix = np.eye(3) if matrix is None else np.asarray(matrix, np.float64)
+    for white in the scene's light, i.e. 1 / the white-balance gains (None: not given). The profile
+    tags: `matrix2` ColorMatrix2, `illuminants` the two CalibrationIlluminant codes (21 D65, 17 A),
+    `forward` [ForwardMatrix1] or [ForwardMatrix1, ForwardMatrix2], `noise_profile` the (S, O)
+    pairs of NoiseProfile (one for all planes, or one per plane); None leaves a tag out, and
+    matrix=False leaves ColorMatrix1 out too. Returns path."""
+    matrix = np.eye(3) if matrix is None else matrix
     tags = [
         (50706, "B", 4, (1, 4, 0, 0), True),              # DNGVersion
         (50707, "B", 4, (1, 1, 0, 0), True),              # DNGBackwardVersion
@@ -50,11 +57,20 @@ def write_dng(path, mosaic, cfa="RGGB", black=(64, 64, 64, 64), white=4095, matr
         (50713, "H", 2, (2, 2), True),                    # BlackLevelRepeatDim
         (50714, "H", 4, tuple(int(b) for b in black), True),  # BlackLevel
         (50717, "H", 1, int(white), True),                # WhiteLevel
-        (50721, "2i", 9, _rationals(matrix.flat), True),  # ColorMatrix1
-        (50778, "H", 1, 21, True),                        # CalibrationIlluminant1: D65
     ]
+    if matrix is not False:
+        tags += [(50721, "2i", 9, _rationals(np.ravel(matrix)), True),   # ColorMatrix1
+                 (50778, "H", 1, int(illuminants[0]), True)]             # CalibrationIlluminant1
+    if matrix2 is not None:
+        tags += [(50722, "2i", 9, _rationals(np.ravel(matrix2)), True),  # ColorMatrix2
+                 (50779, "H", 1, int(illuminants[1]), True)]             # CalibrationIlluminant2
+    for code, m in zip((50964, 50965), forward or ()):
+        tags.append((code, "2i", 9, _rationals(np.ravel(m)), True))     # ForwardMatrix1/2
     if neutral is not None:
         tags.append((50728, "2I", 3, _rationals(neutral), True))  # AsShotNeutral
+    if noise_profile is not None:
+        flat = tuple(float(v) for pair in noise_profile for v in pair)
+        tags.append((51041, "d", len(flat), flat, True))          # NoiseProfile: (S, O) per plane
     tifffile.imwrite(path, mosaic, photometric=photometric, extratags=tags, subfiletype=0)
     return path
 

@@ -110,38 +110,58 @@ def read_raw(path, crop_odd=False):
     return arr[:h - h % 2, :w - w % 2].astype(np.uint16, copy=False)
 
 
-def read_dng(path):
-    """(mosaic, note): the RGGB-aligned 10-bit mosaic as uint16 [H, W] (H, W even), and what was
-    done to get it ("pattern GRBG, shifted by 0 rows and 1 column; black 64, white 4095")."""
+def _open_dng(path):
+    """rawpy's reader of a camera RAW/DNG; UsageError (one line) for a file LibRaw cannot read."""
     try:
-        raw = rawpy.imread(path)
+        return rawpy.imread(path)
     except (rawpy.LibRawError, OSError, ValueError) as err:
         detail = err.args[0] if err.args else type(err).__name__
         detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
         raise UsageError("cannot read %r as a camera RAW/DNG (LibRaw: %s)" % (path, detail))
-    with raw:
-        if raw.raw_type != rawpy.RawType.Flat:
-            raise UsageError("%r holds no Bayer mosaic (a linear DNG or a Foveon/stacked sensor, already "
-                             "demosaiced); only Bayer RAWs can be converted" % path)
-        pattern = raw.raw_pattern
-        if pattern is None or pattern.shape != (2, 2):
-            raise UsageError("%r has a %s colour filter pattern (X-Trans?), not a 2x2 Bayer one; "
-                             "it cannot be converted" % (path, "x".join(map(str, np.shape(pattern))) or "no"))
-        desc = raw.color_desc.decode("ascii", "replace")
-        cfa = "".join(desc[i] for i in pattern.flat)
-        if sorted(cfa) != ["B", "G", "G", "R"]:
-            raise UsageError("%r has the colour filter %s, not an RGB Bayer pattern (RGGB, GRBG, GBRG "
-                             "or BGGR); it cannot be converted" % (path, cfa))
+
+
+def _bayer_layout(raw, path):
+    """(cfa, colour names, black level per colour index, white level) of an open RAW; UsageError
+    for what is not an RGB 2x2 Bayer mosaic or has its white level at or below its black level."""
+    if raw.raw_type != rawpy.RawType.Flat:
+        raise UsageError("%r holds no Bayer mosaic (a linear DNG or a Foveon/stacked sensor, already "
+                         "demosaiced); only Bayer RAWs can be converted" % path)
+    pattern = raw.raw_pattern
+    if pattern is None or pattern.shape != (2, 2):
+        raise UsageError("%r has a %s colour filter pattern (X-Trans?), not a 2x2 Bayer one; "
+                         "it cannot be converted" % (path, "x".join(map(str, np.shape(pattern))) or "no"))
+    desc = raw.color_desc.decode("ascii", "replace")
+    cfa = "".join(desc[i] for i in pattern.flat)
+    if sorted(cfa) != ["B", "G", "G", "R"]:
+        raise UsageError("%r has the colour filter %s, not an RGB Bayer pattern (RGGB, GRBG, GBRG "
+                         "or BGGR); it cannot be converted" % (path, cfa))
+    blacks = np.asarray(raw.black_level_per_channel, np.float32)
+    white = float(raw.white_level)
+    if white <= blacks.max():
+        raise UsageError("%r has white level %g not above its black level %g" % (path, white, blacks.max()))
+    return cfa, desc, blacks, white
+
+
+def dng_sensor(path):
+    """The sensor layout of a Bayer DNG as read_dng reads it: {"cfa": e.g. "GRBG", "black": the
+    black level of each 2x2 position (row by row), "white": the white level}; read_dng's refusals."""
+    with _open_dng(path) as raw:
+        cfa, _, blacks, white = _bayer_layout(raw, path)
+        black = tuple(float(blacks[i]) for i in raw.raw_pattern.flat)
+    return {"cfa": cfa, "black": black, "white": white}
+
+
+def read_dng(path):
+    """(mosaic, note): the RGGB-aligned 10-bit mosaic as uint16 [H, W] (H, W even), and what was
+    done to get it ("pattern GRBG, shifted by 0 rows and 1 column; black 64, white 4095")."""
+    with _open_dng(path) as raw:
+        cfa, desc, blacks, white = _bayer_layout(raw, path)
         dy, dx = divmod(cfa.index("R"), 2)
         mosaic = raw.raw_image_visible
         colors = raw.raw_colors_visible
         h, w = (mosaic.shape[0] - dy) // 2 * 2, (mosaic.shape[1] - dx) // 2 * 2
         if h < 2 or w < 2:
             raise UsageError("%r is too small (%dx%d)" % (path, mosaic.shape[1], mosaic.shape[0]))
-        blacks = np.asarray(raw.black_level_per_channel, np.float32)
-        white = float(raw.white_level)
-        if white <= blacks.max():
-            raise UsageError("%r has white level %g not above its black level %g" % (path, white, blacks.max()))
         values = mosaic[dy:dy + h, dx:dx + w].astype(np.float32)
         black = blacks[colors[dy:dy + h, dx:dx + w]]
         out = np.clip(np.round((values - black) * (RAW_MAX / (white - black))), 0, RAW_MAX).astype(np.uint16)

@@ -11,8 +11,11 @@ from PIL import Image
 
 import load_dataset
 import make_demo_data as mdd
+import photo_source as ps
+import unprocess as up
 from errors import UsageError
-from make_demo_data import MARKER, inverse_isp, make_dataset
+from make_demo_data import MARKER, make_dataset
+from unprocess import inverse_isp
 
 OFF = dict(mdd.NO_EFFECTS)
 SMALL = dict(train_count=16, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96,
@@ -33,7 +36,7 @@ def camera_means(raw, rgb):
     over the 2x2 cells that are well exposed in both (no clipping, above the noise floor)."""
     planes = load_dataset.bayer_planes(raw).astype(np.float64)
     raw_c = np.stack([planes[..., 2], 0.5 * (planes[..., 1] + planes[..., 3]), planes[..., 0]], -1)
-    cam = mdd.srgb_to_linear(rgb.astype(np.float64) / 255.0) @ np.linalg.inv(mdd.CCM).T
+    cam = up.srgb_to_linear(rgb.astype(np.float64) / 255.0) @ np.linalg.inv(up.CCM).T
     h, w = raw_c.shape[:2]
     cam = cam.reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
     ok = (cam.min(axis=-1) > 0.02) & (raw_c.min(axis=-1) > 8) & (raw_c.max(axis=-1) < 1000)
@@ -99,14 +102,14 @@ def plain_isp_fit(raw, rgb):
     best (least squares) and the RMS of what is left, in units of the largest noise the plain ISP
     adds (shot noise 0.6 x the signal in DN, read noise 2 DN), over the sites clipped neither by
     the ISP nor the sensor. (exposure, residual)."""
-    lin = mdd.srgb_to_linear(rgb.astype(np.float64) / 255.0)
-    cam = np.clip(lin @ np.linalg.inv(mdd.CCM).T, 0.0, None) / np.asarray(mdd.WB_GAINS) * mdd.WHITE_LEVEL
+    lin = up.srgb_to_linear(rgb.astype(np.float64) / 255.0)
+    cam = np.clip(lin @ np.linalg.inv(up.CCM).T, 0.0, None) / np.asarray(up.WB_GAINS) * up.WHITE_LEVEL
     mosaic = np.empty(raw.shape)
     mosaic[0::2, 0::2] = cam[0::2, 0::2, 0]
     mosaic[0::2, 1::2] = cam[0::2, 1::2, 1]
     mosaic[1::2, 0::2] = cam[1::2, 0::2, 1]
     mosaic[1::2, 1::2] = cam[1::2, 1::2, 2]
-    ok = (raw > 0) & (raw < mdd.WHITE_LEVEL) & (mosaic < mdd.WHITE_LEVEL)
+    ok = (raw > 0) & (raw < up.WHITE_LEVEL) & (mosaic < up.WHITE_LEVEL)
     exposure = (raw[ok] * mosaic[ok]).sum() / (mosaic[ok] ** 2).sum()
     z = (raw[ok] - exposure * mosaic[ok]) / np.sqrt(0.6 * exposure * mosaic[ok] + 2.0 ** 2)
     return exposure, np.sqrt(np.mean(z ** 2))
@@ -148,8 +151,8 @@ def test_more_photos_adds_training_scenes_after_the_first_five(tmp_path):
                   progress=False, recolour=0.0)
     five = mdd.make_dataset(str(tmp_path / "five"), **dict(kwargs, more_photos=False))
     nine = mdd.make_dataset(str(tmp_path / "nine"), **kwargs)
-    n_first = len(mdd.FIRST_PHOTOS)
-    assert mdd.TRAIN_PHOTOS[:n_first] == mdd.FIRST_PHOTOS and len(mdd.TRAIN_PHOTOS) > n_first
+    n_first = len(ps.FIRST_PHOTOS)
+    assert ps.TRAIN_PHOTOS[:n_first] == ps.FIRST_PHOTOS and len(ps.TRAIN_PHOTOS) > n_first
 
     def target(out, i):
         return np.asarray(Image.open(os.path.join(out, "train", "fujifilm", "%d.png" % i)))
@@ -175,13 +178,13 @@ def test_white_balance_varies_between_scenes_along_the_daylight_locus(tmp_path):
     fixed = np.array([implied_wb(r, t) for r, t in measurable(raws, rgbs)])
     assert len(fixed) >= 8
     assert fixed.std(axis=0).max() < 0.03, fixed                       # one daylight white balance
-    np.testing.assert_allclose(np.exp(fixed.mean(axis=0)), [mdd.WB_GAINS[0], mdd.WB_GAINS[2]], rtol=0.06)
+    np.testing.assert_allclose(np.exp(fixed.mean(axis=0)), [up.WB_GAINS[0], up.WB_GAINS[2]], rtol=0.06)
 
 
 def test_wb_gains_follow_the_locus_ends():
-    assert mdd.wb_gains(0.0) == pytest.approx(mdd.WB_GAINS)
-    assert mdd.wb_gains(-1.0)[::2] == pytest.approx(mdd.TUNGSTEN_GAINS)
-    assert mdd.wb_gains(1.0)[::2] == pytest.approx(mdd.SHADE_GAINS)
+    assert up.wb_gains(0.0) == pytest.approx(up.WB_GAINS)
+    assert up.wb_gains(-1.0)[::2] == pytest.approx(up.TUNGSTEN_GAINS)
+    assert up.wb_gains(1.0)[::2] == pytest.approx(up.SHADE_GAINS)
 
 
 def test_exposure_and_noise_vary_between_scenes(tmp_path):
@@ -190,8 +193,8 @@ def test_exposure_and_noise_vary_between_scenes(tmp_path):
     grey = np.full((64, 64, 3), 128, np.uint8)
 
     def level_and_noise(seed, **kwargs):
-        scene = mdd.draw_scene(np.random.RandomState([seed, 1]), dict(OFF, **kwargs))
-        g = load_dataset.bayer_planes(mdd.inverse_isp(grey, np.random.RandomState(seed), scene))[..., 1]
+        scene = up.draw_scene(np.random.RandomState([seed, 1]), dict(OFF, **kwargs))
+        g = load_dataset.bayer_planes(up.inverse_isp(grey, np.random.RandomState(seed), scene))[..., 1]
         return g.mean(), g.std()
     expo = [np.log2(level_and_noise(s, exposure_stops=2.0)[0] / level_and_noise(s)[0]) for s in range(16)]
     iso = [np.log2(level_and_noise(s, iso_stops=2.0)[1] / level_and_noise(s)[1]) for s in range(16)]
@@ -234,14 +237,14 @@ def test_phone_optics_soften_the_raw(tmp_path):
 
 
 def test_misalignment_shifts_the_raw_against_the_target(tmp_path):
-    shifts = [mdd.draw_scene(np.random.RandomState([5, 1]), dict(OFF, shift=1.0))["shift"] for _ in range(1)]
+    shifts = [up.draw_scene(np.random.RandomState([5, 1]), dict(OFF, shift=1.0))["shift"] for _ in range(1)]
     assert 0 < max(abs(s) for s in shifts[0]) <= 1.0
     # a pair made with the shift differs from one made without by about a shift of that size
     ramp = np.tile(np.linspace(0, 255, 64).astype(np.uint8)[None, :, None], (64, 1, 3))
     rng = np.random.RandomState(0)
-    scene = dict(mdd.draw_scene(np.random.RandomState(0), OFF), shift=(0.0, 1.0))
-    moved = load_dataset.bayer_planes(mdd.inverse_isp(ramp, rng, scene)).astype(np.float64)
-    still = load_dataset.bayer_planes(mdd.inverse_isp(ramp, np.random.RandomState(0), None)).astype(np.float64)
+    scene = dict(up.draw_scene(np.random.RandomState(0), OFF), shift=(0.0, 1.0))
+    moved = load_dataset.bayer_planes(up.inverse_isp(ramp, rng, scene)).astype(np.float64)
+    still = load_dataset.bayer_planes(up.inverse_isp(ramp, np.random.RandomState(0), None)).astype(np.float64)
     inner = (slice(4, -4), slice(4, -4))
     # one full-resolution pixel along a linear ramp: a level change of one pixel's step
     step = np.diff(still[..., 1][inner], axis=1).mean() / 2
@@ -249,17 +252,17 @@ def test_misalignment_shifts_the_raw_against_the_target(tmp_path):
 
 
 def test_splits_use_different_photos():
-    assert not set(mdd.TRAIN_PHOTOS) & set(mdd.VAL_PHOTOS)
-    assert not (set(mdd.TRAIN_PHOTOS) | set(mdd.VAL_PHOTOS)) & set(mdd.TEST_PHOTOS)
+    assert not set(ps.TRAIN_PHOTOS) & set(ps.VAL_PHOTOS)
+    assert not (set(ps.TRAIN_PHOTOS) | set(ps.VAL_PHOTOS)) & set(ps.TEST_PHOTOS)
 
 
 def test_every_photo_loads_in_colour():
-    for name in mdd.TRAIN_PHOTOS + mdd.VAL_PHOTOS + mdd.TEST_PHOTOS:
-        img = mdd.load_photo(name)
+    for name in ps.TRAIN_PHOTOS + ps.VAL_PHOTOS + ps.TEST_PHOTOS:
+        img = ps.load_photo(name)
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 256, name
         assert not (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2])), name
-    for name, tint in mdd.TEXTURE_TINTS.items():  # the grey textures in their colours
-        means = mdd.load_photo(name).reshape(-1, 3).mean(axis=0)
+    for name, tint in ps.TEXTURE_TINTS.items():  # the grey textures in their colours
+        means = ps.load_photo(name).reshape(-1, 3).mean(axis=0)
         assert np.argmax(means) == np.argmax(tint) and np.argmin(means) == np.argmin(tint), (name, means)
 
 
@@ -302,7 +305,7 @@ def test_preview_picture_and_the_summary_line(tmp_path):
                       "patch_size=32", "test_h=64", "test_w=64", "preview=" + preview)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "effects: wb=1, exposure_stops=1, iso_stops=1.5, look=1, blur=0.6, shift=1, recolour=0.5" in proc.stdout
-    assert "training crops from 3 of the %d training photos\n" % len(mdd.TRAIN_PHOTOS) in proc.stdout
+    assert "training crops from 3 of the %d training photos\n" % len(ps.TRAIN_PHOTOS) in proc.stdout
     img = np.asarray(Image.open(preview))
     # three pairs, two to a row (RAW | target | RAW | target) under a line of labels
     assert img.shape[0] > 2 * 32 and img.shape[1] >= 4 * 32 and img.shape[2] == 3
