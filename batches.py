@@ -6,7 +6,7 @@ flipped (augment=True) by one random stream of the run, in iteration order: `dra
 (the training loop's since the seed's). A background thread (Batches) builds the batches of a
 pool's iterations into a small bounded queue while the steps before them run, so the training loop
 only takes them, and times how long it waited. A batch stays uint16 RAW planes and uint8 targets
-(a third of the bytes of float32); the graph makes them float (`compact_inputs`).
+(a third of the bytes of float32); the graph makes them float (`compact_input`).
 
     with Batches(rng, count, mine, augment, square) as batches:
         batches.follow(pool, first, stop)      # iterations first .. stop-1 train on `pool`
@@ -24,8 +24,6 @@ import time
 
 import numpy as np
 
-from load_dataset import RAW_SCALE
-
 DEPTH = 2  # batches built ahead: one to cover a slow build, one being taken
 
 
@@ -40,13 +38,19 @@ def draws(rng, pool_size, count, augment, square):
     return idx, k, bool(rng.randint(2))
 
 
-def make_batch(pool, idx, k, flip):
+def turned(pool, idx, k, flip):
     """The patches `idx` of a pool (its .raw planes and .rgb targets), turned k quarter turns and
-    flipped left-right where asked, as contiguous arrays of the pool's dtypes."""
+    flipped left-right where asked: views of one copy of them."""
     raw = np.rot90(pool.raw[idx], k, axes=(1, 2))
     rgb = np.rot90(pool.rgb[idx], k, axes=(1, 2))
     if flip:
         raw, rgb = raw[:, :, ::-1], rgb[:, :, ::-1]
+    return raw, rgb
+
+
+def make_batch(pool, idx, k, flip):
+    """turned()'s batch as contiguous arrays of the pool's dtypes (the copy a feed would make)."""
+    raw, rgb = turned(pool, idx, k, flip)
     return np.ascontiguousarray(raw), np.ascontiguousarray(rgb)
 
 
@@ -61,19 +65,21 @@ def batch_stream(seed, start, pool_size, count, augment, square):
     return rng
 
 
-def compact_inputs(tf, patch_h, patch_w):
-    """Placeholders for a batch as the pools hold it, uint16 RAW planes and uint8 targets, and the
-    float32 network input and target made of them in the graph: (raw, rgb, phone, target), with
-    load_dataset.to_float's values bit for bit. The divisors are fed-able tensors, not constants:
-    TF rewrites a division by a constant as a multiplication by its reciprocal, one ulp off
-    to_float for most values, and the losses would then drift from the numpy-fed ones."""
-    raw = tf.placeholder(tf.uint16, [None, patch_h // 2, patch_w // 2, 4], name="raw_planes")
-    rgb = tf.placeholder(tf.uint8, [None, patch_h, patch_w, 3], name="target_rgb")
-    raw_scale = tf.placeholder_with_default(np.float32(RAW_SCALE), [], name="raw_scale")
-    rgb_scale = tf.placeholder_with_default(np.float32(255.0), [], name="rgb_scale")
-    phone = tf.math.truediv(tf.cast(raw, tf.float32), raw_scale, name="phone")
-    target = tf.math.truediv(tf.cast(rgb, tf.float32), rgb_scale, name="target")
-    return raw, rgb, phone, target
+def compact_input(tf, dtype, shape, scale, name):
+    """A placeholder `name` for batches as the pools hold them (`dtype`: tf.uint16 RAW planes,
+    tf.uint8 targets) and its values divided by `scale` as float32, made in the graph:
+    (placeholder, float tensor), load_dataset.to_float's values bit for bit. DivNoNan, because TF
+    rewrites a plain division by a constant as a multiplication by its reciprocal, one ulp off for
+    most values. Two ops, the placeholder and one function call: on TF 1.15 an op's random seed is
+    the number of ops made before it, so a network built on the RAW input (with the target made after
+    it) gets the initial weights it had on the two float32 placeholders before."""
+    fed = tf.placeholder(dtype, shape, name=name)
+
+    @tf.function
+    def divided(x):
+        return tf.math.divide_no_nan(tf.cast(x, tf.float32), np.float32(scale))
+    with tf.name_scope(name + "_float"):
+        return fed, divided(fed)
 
 
 class Batches:

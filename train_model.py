@@ -5,7 +5,8 @@
 Loss: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM); Adam. Random 90-degree rotations and
 flips; `train_size` random training patches are re-drawn at every multiple of 1000 iterations, each
 pool a function of the seed and that iteration alone, decoded in the background while the pool
-before it trains (`load_workers` threads; 0: in the training loop). Every `eval_step`
+before it trains (`load_workers` threads; 0: in the training loop); each step's batch is built by a
+thread while the step before runs and fed as uint16/uint8, made float in the graph. Every `eval_step`
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in
 `<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`.
@@ -57,7 +58,7 @@ from args import (
     positive_int,
     to_bool,
 )
-from batches import Batches, batch_stream, compact_inputs
+from batches import Batches, batch_stream, compact_input
 from checkpoints import (
     ckpt_prefix,
     damage,
@@ -121,6 +122,7 @@ ARGS = [
     Arg("summary_step", positive_int, 10, "TensorBoard: mean training loss every this many iterations"),
     Arg("save_mid_imgs", to_bool, False, "write RAW preview | output | target PNGs to result_dir every eval_step"),
     Arg("augment", to_bool, True, "random 90-degree rotations and flips of each batch"),
+    Arg("use_gpu", to_bool, True, "False hides all GPUs: training runs on the CPU"),
     Arg("distributed", to_bool, False, "data-parallel training through Horovod: horovodrun -np N python train_model.py ..."),
     Arg("scale_lr", to_bool, False, "distributed: multiply learning_rate by the number of ranks"),
     Arg("overwrite", to_bool, False,
@@ -139,14 +141,14 @@ Run = namedtuple("Run", "sess args net inputs ranks summaries bad start")
 def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     check_launch(a["distributed"])
-    ranks = HorovodRanks(start_horovod()) if a["distributed"] else SingleProcess()
+    ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
     args = check_args(a, ranks.rank)
     if args is None:
         return  # restore_iter=latest found the training already done
     if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
         runlock.hold(args["model_dir"])
     inputs = load_inputs(args)
-    tf = import_tf()
+    tf = import_tf(use_gpu=args["use_gpu"])  # hides the GPUs before a session sees them
     if ranks.rank == 0:
         args = choose_checkpoint(tf, args)
     net = build_graph(tf, args, inputs.vgg_weights, ranks)
@@ -222,8 +224,9 @@ def build_graph(tf, a, vgg_weights, ranks):
     ph, pw = a["patch_h"], a["patch_w"]
     if a["seed"] is not None:
         tf.set_random_seed(a["seed"])
-    raw, rgb, phone, target = compact_inputs(tf, ph, pw)
+    raw, phone = compact_input(tf, tf.uint16, [None, ph // 2, pw // 2, 4], load_dataset.RAW_SCALE, "raw_planes")
     enhanced = model.build(a["arch"], phone, a["num_maps_base"])
+    rgb, target = compact_input(tf, tf.uint8, [None, ph, pw, 3], load_dataset.RGB_SCALE, "target_rgb")  # after it: see compact_input
     terms = build_losses(tf, enhanced, target, vgg_weights, ph, pw)
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
     optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a)))
@@ -265,7 +268,7 @@ def open_batches(a, ranks, seed, start, pool, bad):
 
 
 def feed(net, raw, rgb):
-    """The feed of a batch as the pools hold it: the graph makes it float (batches.compact_inputs)."""
+    """The feed of a batch as the pools hold it: the graph makes it float (batches.compact_input)."""
     return {net.raw: raw, net.rgb: rgb}
 
 

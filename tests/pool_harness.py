@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import patch_pools  # noqa: E402
 import train_model  # noqa: E402
 from errors import run_main  # noqa: E402
-from todays_batches import TodaysBatches, float_feed, float_inputs, todays_stream  # noqa: E402
+from todays_batches import TodaysBatches, float_feed, float_input, todays_stream  # noqa: E402
 
 patch_pools.RELOAD_EVERY = int(os.environ.get("POOL_EVERY", patch_pools.RELOAD_EVERY))
 DUMP = os.environ["POOL_DUMP"]
@@ -57,7 +57,7 @@ def _recording(take):
 train_model.PoolDraws.__call__ = _recorded
 if os.environ.get("BATCH_REFERENCE") == "1":
     train_model.Batches, train_model.batch_stream = TodaysBatches, todays_stream
-    train_model.compact_inputs, train_model.feed = float_inputs, float_feed
+    train_model.compact_input, train_model.feed = float_input, float_feed
 train_model.Batches.take = _recording(train_model.Batches.take)
 
 if __name__ == "__main__":

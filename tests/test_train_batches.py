@@ -15,7 +15,7 @@ from conftest import SMALL, copy_checkpoint, kv_words, run_script, train_losses
 from todays_batches import TodaysBatches, todays_stream
 
 import load_dataset
-from batches import Batches, batch_stream, compact_inputs, draws
+from batches import Batches, batch_stream, compact_input, draws
 from patch_pools import Pool
 from tfimport import import_tf
 from train_log import read_log_lines
@@ -95,8 +95,11 @@ def test_the_graph_makes_to_floats_values_bit_for_bit():
     every_raw = np.random.RandomState(0).permutation(65536).astype(np.uint16).reshape(1, 128, 128, 4)
     every_rgb = np.resize(np.arange(256, dtype=np.uint8), (1, 256, 256, 3))
     with tf.Graph().as_default():
-        raw, rgb, phone, target = compact_inputs(tf, 256, 256)
+        raw, phone = compact_input(tf, tf.uint16, [None, 128, 128, 4], load_dataset.RAW_SCALE, "raw_planes")
+        rgb, target = compact_input(tf, tf.uint8, [None, 256, 256, 3], load_dataset.RGB_SCALE, "target_rgb")
         assert (raw.dtype, rgb.dtype, phone.dtype, target.dtype) == (tf.uint16, tf.uint8, tf.float32, tf.float32)
+        assert phone.shape.as_list() == [None, 128, 128, 4] and target.shape.as_list() == [None, 256, 256, 3]
+        assert len(tf.get_default_graph().get_operations()) == 4  # a placeholder and a call each: see compact_input
         with tf.Session() as sess:
             x, y = sess.run([phone, target], {raw: every_raw, rgb: every_rgb})
     want_x, want_y = load_dataset.to_float(every_raw, every_rgb)
@@ -164,7 +167,7 @@ def test_a_resumed_run_gets_the_batches_of_the_uninterrupted_run(reference_and_n
     copy_checkpoint(src, model_dir, "model_iteration_5.ckpt", "model_iteration_5.ckpt")  # as if killed after 5
     resumed = str(tmp_path / "resumed.jsonl")
     options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, batch_size=3, train_size=6, num_train_iters=10,
-                   eval_step=5, seed=0, restore_iter=5, tensorboard=False)
+                   eval_step=5, seed=0, restore_iter=5, tensorboard=False, use_gpu=False)
     proc = run_script(POOL_HARNESS, *kv_words(options), cwd=str(tmp_path), unbuffered=True,
                       env={"POOL_EVERY": "3", "POOL_DUMP": resumed})
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -3,7 +3,7 @@ tests/test_train_batches.py and tests/pool_harness.py (BATCH_REFERENCE=1) hold t
 Each batch drawn in line from one stream seeded by the seed (a resumed run: [seed, start]),
 rotated and flipped as a view of the patches drawn, converted by load_dataset.to_float and fed as
 float32 into the network's float32 placeholders. The same interface as batches.Batches,
-batches.batch_stream, batches.compact_inputs and train_model.feed."""
+batches.batch_stream, batches.compact_input and train_model.feed."""
 import numpy as np
 
 import load_dataset
@@ -41,11 +41,15 @@ def todays_stream(seed, start, pool_size, count, augment, square):
     return np.random.RandomState(seed if not start else [seed, start])
 
 
-def float_inputs(tf, patch_h, patch_w):
-    """The network's input and target as float32 placeholders, as build_graph made them."""
-    phone = tf.placeholder(tf.float32, [None, patch_h // 2, patch_w // 2, 4], name="Placeholder")
-    target = tf.placeholder(tf.float32, [None, patch_h, patch_w, 3], name="target")
-    return phone, target, phone, target
+def float_input(tf, dtype, shape, scale, name):
+    """build_graph's float32 placeholders as they were, both made before the network: the call for
+    the RAW input ("raw_planes") makes both, the one for the target returns the second."""
+    if name == "raw_planes":
+        phone = tf.placeholder(tf.float32, shape, name="Placeholder")
+        tf.placeholder(tf.float32, [None, 2 * shape[1], 2 * shape[2], 3], name="target")
+        return phone, phone
+    target = tf.get_default_graph().get_tensor_by_name("target:0")
+    return target, target
 
 
 def float_feed(net, raw, rgb):
