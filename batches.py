@@ -3,7 +3,7 @@ runs, and fed as compact as the patch pools hold them.
 
 Every step trains on `count` patches of the active patch pool (patch_pools.py), drawn, rotated and
 flipped (augment=True) by one random stream of the run, in iteration order: `draws` is that order
-(the training loop's since the seed's). A background thread (Batches) builds the batches of a
+(the order the training loop has always drawn them in). A background thread (Batches) builds the batches of a
 pool's iterations into a small bounded queue while the steps before them run, so the training loop
 only takes them, and times how long it waited. A batch stays uint16 RAW planes and uint8 targets
 (a third of the bytes of float32); the graph makes them float (`compact_input`).
