@@ -8,6 +8,7 @@
     python benchmark.py mode=quality ... seed=0,1,2               # the same, mean over three seeds
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
+    python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: before/after
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -38,11 +39,16 @@ PSNR/SSIM against the targets, PSNR against the FP32 TFLite output and max-abs a
 Horovod mode (the tf2-horovod or tf1 stack with Horovod) trains the first arch under `horovodrun -np R --gloo` for
 R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
 training images per second from the difference (start-up and the one validation cancel out).
+Input mode takes the first arch and times the training loop's batches (batch_size patches of patch x
+patch from a pool of random ones) built in line and fed as float32, as before, against built by the
+producer thread while the step runs and fed as uint16/uint8 (bench_input.py): host time to build a
+batch, bytes fed, the session run alone, and the loop's step time and its wait for a batch.
 """
 from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
 
 import bench_curves
 import bench_horovod
+import bench_input
 import bench_precision
 import bench_speed
 from archs import check_arch_and_size
@@ -57,11 +63,11 @@ from args import (
 )
 
 ARGS = [
-    Arg("mode", str, "speed", "speed, quality, precision or horovod (see above)"),
+    Arg("mode", str, "speed", "speed, quality, precision, horovod or input (see above)"),
     Arg("archs", str, "model,punet", "comma-separated arch[:num_maps_base]; ratios are to the first"),
     Arg("img_h", positive_int, 1088, "inference height (full resolution)"),
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
-    Arg("batch_size", positive_int, 8, "training-step batch (speed and quality modes)"),
+    Arg("batch_size", positive_int, 8, "training-step batch (speed, quality and input modes)"),
     Arg("patch", positive_int, 256, "training patch side (full resolution)"),
     Arg("runs", positive_int, 5, "timed rounds (after one warm-up round)"),
     Arg("threads", positive_int, 2, "TFLite interpreter threads (TF 2.x; TF 1.15 uses its default)"),
@@ -113,8 +119,8 @@ def one_seed(a):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
-    if a["mode"] not in ("speed", "quality", "precision", "horovod"):
-        raise UsageError("mode=%r: use speed, quality, precision or horovod" % a["mode"])
+    if a["mode"] not in ("speed", "quality", "precision", "horovod", "input"):
+        raise UsageError("mode=%r: use speed, quality, precision, horovod or input" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
@@ -123,6 +129,8 @@ def main(argv):
         bench_precision.precision(a, archs, one_seed(a))
     elif a["mode"] == "horovod":
         bench_horovod.horovod(a, archs, one_seed(a))
+    elif a["mode"] == "input":
+        bench_input.input_pipeline(a, archs)
     else:
         bench_curves.quality(a, archs)
 

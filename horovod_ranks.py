@@ -34,9 +34,9 @@ def check_launch(distributed, environ=None):
                              % (value, name, value))
 
 
-def start_horovod():
+def start_horovod(use_gpu=True):
     """Import and initialise Horovod (distributed=True), or say in one line how to get it."""
-    import_tf()  # quiets TF before Horovod imports it
+    import_tf(use_gpu=use_gpu)  # quiets TF (and hides the GPUs where asked) before Horovod imports it
     try:
         import horovod.tensorflow as hvd
     except ImportError as err:

@@ -16,6 +16,7 @@ from progress import progress as progress_bar
 from thread_pool import for_each
 
 RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
+RGB_SCALE = 255.0  # 8-bit targets -> 0..1
 RAW_MAX = 1023  # 10-bit, as the MAI21 RAWs (DNGs are scaled to it)
 
 
@@ -202,7 +203,7 @@ def to_float(raw_planes, rgb=None):
     x = raw_planes.astype(np.float32) / RAW_SCALE
     if rgb is None:
         return x
-    return x, rgb.astype(np.float32) / 255.0
+    return x, rgb.astype(np.float32) / RGB_SCALE
 
 
 def paired_names(dataset_dir, split, phone_dir, dslr_dir):

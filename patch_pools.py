@@ -11,7 +11,7 @@ import load_dataset
 from errors import UsageError
 
 RELOAD_EVERY = 1000  # the patch pool is re-drawn at every multiple of this many iterations
-POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' [seed, start]
+POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' (seeded by seed alone)
 BAD_SHARE = 0.01  # training files that may turn out undecodable (skipped) before the run stops: 1%, at least 1
 
 Pool = namedtuple("Pool", "iteration raw rgb new_bad")
@@ -33,6 +33,11 @@ class BadFiles(dict):
 def pool_iteration(i):
     """The iteration at which the pool that iteration i (0-based) trains on became active."""
     return i - i % RELOAD_EVERY
+
+
+def pool_end(i, end):
+    """The iteration at which the pool that iteration i trains on is replaced (at most `end`)."""
+    return min(pool_iteration(i) + RELOAD_EVERY, end)
 
 
 def redraw_due(i, start):

@@ -8,7 +8,8 @@ benchmark.py read them back. This module is the one place that knows the name an
 
 and, where there is something to say, notes after it: `| data wait 0.12 s` (the seconds the
 training loop waited for its patch pool at the re-draws since the line before: only where one
-happened), `| skipped 2 bad training files`, `| interrupt save (SIGTERM)`. Lines without a note
+happened), `| input wait 0.1 ms/step` (the mean time a step waited for its batch since the line
+before), `| skipped 2 bad training files`, `| interrupt save (SIGTERM)`. Lines without these notes
 (older logs) read back as well.
 """
 import os
@@ -20,7 +21,8 @@ _LINE = re.compile(r"step (\d+) \| training loss: %s \| validation: loss %s, con
                    r"ms-ssim %s, ssim %s(?: \| %s s)?((?: \| [^|]*)*?)\s*$" % ((_NUMBER,) * 8))
 
 
-_DATA_WAIT = re.compile(r"^data wait ([^\s|]+) s$")
+_WAITS = {"data_wait_s": re.compile(r"^data wait ([^\s|]+) s$"),  # parse_log_line's key: its note
+          "input_wait_ms": re.compile(r"^input wait ([^\s|]+) ms/step$")}
 _NAME = re.compile(r"^logs_(?:([A-Za-z][A-Za-z0-9]*)_)?(\d+)-(\d+)\.txt$")
 
 
@@ -58,12 +60,15 @@ def run_logs(model_dir, arch):
     return sorted(found)
 
 
-def format_log_line(step, train_loss, validation, seconds, notes=(), data_wait=None):
+def format_log_line(step, train_loss, validation, seconds, notes=(), data_wait=None, input_wait=None):
     """The line for `step`: mean training loss since the last line, the validation figures
     (a dict with FIELDS), the seconds since the run started, the seconds waited for patch pools
-    since the last line (data_wait; None: no re-draw happened) and any notes (words without '|')."""
+    since the last line (data_wait; None: no re-draw happened), the milliseconds a step waited for
+    its batch, on average since the last line (input_wait; None: not said) and any notes (words
+    without '|')."""
     v = validation
-    notes = (["data wait %.2f s" % data_wait] if data_wait is not None else []) + list(notes)
+    notes = ((["data wait %.2f s" % data_wait] if data_wait is not None else []) +
+             (["input wait %.1f ms/step" % input_wait] if input_wait is not None else []) + list(notes))
     return ("step %d | training loss: %.4f | validation: loss %.4f, content %.4f, mse %.6f, psnr %.2f, "
             "ms-ssim %.4f, ssim %.4f | %.1f s" % (step, train_loss, v["loss"], v["content"], v["mse"],
                                                   v["psnr"], v["ms_ssim"], v["ssim"], seconds)
@@ -71,9 +76,9 @@ def format_log_line(step, train_loss, validation, seconds, notes=(), data_wait=N
 
 
 def parse_log_line(line):
-    """A dict with step, train_loss, FIELDS, seconds (None if the line has none), data_wait_s (None
-    if the line has none) and notes (a list, without the data wait) from a log line; None for any
-    other line."""
+    """A dict with step, train_loss, FIELDS, seconds (None if the line has none), data_wait_s and
+    input_wait_ms (each None if the line has none) and notes (a list, without those two) from a log
+    line; None for any other line."""
     m = _LINE.match(line)
     if not m:
         return None
@@ -83,18 +88,25 @@ def parse_log_line(line):
     except ValueError:
         return None
     notes = [n.strip() for n in m.group(10).split("|") if n.strip()]
-    waits = [_DATA_WAIT.match(n) for n in notes]
-    data_wait = None
-    if waits and waits[0]:
-        try:
-            data_wait = float(waits[0].group(1))
-            notes = notes[1:]
-        except ValueError:
-            pass
-    out = {"step": int(m.group(1)), "train_loss": values[0], "seconds": seconds, "data_wait_s": data_wait,
-           "notes": notes}
+    out = {"step": int(m.group(1)), "train_loss": values[0], "seconds": seconds}
+    for key, pattern in _WAITS.items():
+        out[key] = None
+        for note in notes:
+            found = pattern.match(note)
+            if found and _number(found.group(1)) is not None:
+                out[key] = _number(found.group(1))
+                notes = [n for n in notes if n is not note]
+                break
+    out["notes"] = notes
     out.update(zip(FIELDS, values[1:]))
     return out
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def read_log_lines(path):

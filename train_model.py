@@ -5,7 +5,8 @@
 Loss: 20*MSE + VGG-19 content (relu5_4) + 20*(1 - SSIM); Adam. Random 90-degree rotations and
 flips; `train_size` random training patches are re-drawn at every multiple of 1000 iterations, each
 pool a function of the seed and that iteration alone, decoded in the background while the pool
-before it trains (`load_workers` threads; 0: in the training loop). Every `eval_step`
+before it trains (`load_workers` threads; 0: in the training loop); each step's batch is built by a
+thread while the step before runs and fed as uint16/uint8, made float in the graph. Every `eval_step`
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 `<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in
 `<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`.
@@ -57,6 +58,7 @@ from args import (
     positive_int,
     to_bool,
 )
+from batches import Batches, batch_stream, compact_input
 from checkpoints import (
     ckpt_prefix,
     damage,
@@ -76,6 +78,7 @@ from patch_pools import (
     BadFiles,
     PoolDraws,
     admit_pool,
+    pool_end,
     pool_iteration,
     prefetch_after,
     redraw,
@@ -119,6 +122,7 @@ ARGS = [
     Arg("summary_step", positive_int, 10, "TensorBoard: mean training loss every this many iterations"),
     Arg("save_mid_imgs", to_bool, False, "write RAW preview | output | target PNGs to result_dir every eval_step"),
     Arg("augment", to_bool, True, "random 90-degree rotations and flips of each batch"),
+    Arg("use_gpu", to_bool, True, "False hides all GPUs: training runs on the CPU"),
     Arg("distributed", to_bool, False, "data-parallel training through Horovod: horovodrun -np N python train_model.py ..."),
     Arg("scale_lr", to_bool, False, "distributed: multiply learning_rate by the number of ranks"),
     Arg("overwrite", to_bool, False,
@@ -127,7 +131,8 @@ ARGS = [
 VAL_PREVIEW = 4  # validation crops shown in TensorBoard and in save_mid_imgs PNGs
 
 Inputs = namedtuple("Inputs", "vgg_weights val_raw val_rgb")
-Net = namedtuple("Net", "phone target enhanced terms loss_fetch train_step saver weights_finite")
+# raw, rgb: the placeholders fed (uint16 planes, uint8 targets); phone, target: the float32 made of them
+Net = namedtuple("Net", "raw rgb phone target enhanced terms loss_fetch train_step saver weights_finite")
 # what every step of a run uses: `args` are the checked arguments (restore_iter resolved), `start`
 # the iteration it starts from, `summaries` None without TensorBoard (and on ranks other than 0)
 Run = namedtuple("Run", "sess args net inputs ranks summaries bad start")
@@ -136,14 +141,14 @@ Run = namedtuple("Run", "sess args net inputs ranks summaries bad start")
 def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     check_launch(a["distributed"])
-    ranks = HorovodRanks(start_horovod()) if a["distributed"] else SingleProcess()
+    ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
     args = check_args(a, ranks.rank)
     if args is None:
         return  # restore_iter=latest found the training already done
     if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
         runlock.hold(args["model_dir"])
     inputs = load_inputs(args)
-    tf = import_tf()
+    tf = import_tf(use_gpu=args["use_gpu"])  # hides the GPUs before a session sees them
     if ranks.rank == 0:
         args = choose_checkpoint(tf, args)
     net = build_graph(tf, args, inputs.vgg_weights, ranks)
@@ -151,11 +156,12 @@ def main(argv):
     ranks.configure(config)
     with ExitStack() as stack:  # closed in reverse: TensorBoard, the pool loader, the session
         sess = stack.enter_context(tf.Session(config=config))
-        start, seed, rng = start_or_restore(tf, sess, args, net, ranks)
+        start, seed = start_or_restore(tf, sess, args, net, ranks)
         bad = BadFiles(args)
         pools = stack.enter_context(PoolLoader(PoolDraws(args, seed), background=args["load_workers"] > 0))
         # the first patches: on a fresh run a bad file is named before anything is written
         admit_pool(pools.first(pool_iteration(start), None if not start else dict(bad)), bad)
+        batches = stack.enter_context(open_batches(args, ranks, seed, start, pools.pool, bad))
         if ranks.rank == 0:  # only now, with every input checked, is anything written (and only by rank 0)
             prepare_outputs(args)
         summaries = None
@@ -163,7 +169,7 @@ def main(argv):
             logdir = tensorboard_dir(args["model_dir"], args["arch"], start, args["num_train_iters"])
             stack.push(forget_if_diverged(args, start, logdir))  # called after the writer below has closed
             summaries = stack.enter_context(Summaries(tf, logdir, sess.graph))
-        train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, rng)
+        train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, batches)
     if ranks.rank == 0:
         print("done: checkpoints in %s, log %s" % (args["model_dir"], log_path(args["model_dir"], args["arch"], start,
                                                                                args["num_train_iters"])))
@@ -218,9 +224,9 @@ def build_graph(tf, a, vgg_weights, ranks):
     ph, pw = a["patch_h"], a["patch_w"]
     if a["seed"] is not None:
         tf.set_random_seed(a["seed"])
-    phone = tf.placeholder(tf.float32, [None, ph // 2, pw // 2, 4], name="Placeholder")
-    target = tf.placeholder(tf.float32, [None, ph, pw, 3], name="target")
+    raw, phone = compact_input(tf, tf.uint16, [None, ph // 2, pw // 2, 4], load_dataset.RAW_SCALE, "raw_planes")
     enhanced = model.build(a["arch"], phone, a["num_maps_base"])
+    rgb, target = compact_input(tf, tf.uint8, [None, ph, pw, 3], load_dataset.RGB_SCALE, "target_rgb")  # after it: see compact_input
     terms = build_losses(tf, enhanced, target, vgg_weights, ph, pw)
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
     optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a)))
@@ -229,16 +235,14 @@ def build_graph(tf, a, vgg_weights, ranks):
     train_step = optimizer.minimize(terms["loss"], var_list=gen_vars)
     saver = tf.train.Saver(var_list=gen_vars, max_to_keep=100)
     weights_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in gen_vars])
-    return Net(phone, target, enhanced, terms, loss_fetch, train_step, saver, weights_finite)
+    return Net(raw, rgb, phone, target, enhanced, terms, loss_fetch, train_step, saver, weights_finite)
 
 
 def start_or_restore(tf, sess, a, net, ranks):
-    """Initialise (or restore) the weights; returns the starting iteration, the data seed (a random
-    one for seed=None, the same on every rank) and the RNG of the batches and augmentations."""
+    """Initialise (or restore) the weights; returns the starting iteration and the data seed (a
+    random one for seed=None, the same on every rank)."""
     sess.run(tf.global_variables_initializer())
     start, seed = ranks.agree(sess, a["restore_iter"] or 0, a["seed"])
-    # a resumed run draws other batches than the run it continues (same seed: same draws)
-    rng = np.random.RandomState(seed if not start else [seed, start])
     if a["restore_iter"] is not None and ranks.rank == 0:
         path = ckpt_prefix(a["model_dir"], a["arch"], start)
         restore(tf, net.saver, sess, path, a["arch"], a["num_maps_base"])
@@ -247,7 +251,25 @@ def start_or_restore(tf, sess, a, net, ranks):
         restore(tf, net.saver, sess, a["init_from"], a["arch"], a["num_maps_base"])
         print("initialised from %s" % a["init_from"])
     ranks.sync(sess, a)
-    return start, seed, rng
+    return start, seed
+
+
+def open_batches(a, ranks, seed, start, pool, bad):
+    """The run's Batches from iteration `start` on (`pool`: the first pool, that of `start`):
+    every rank draws the same global batch of ranks x batch_size patches and builds its own slice,
+    together exactly the patches one process with ranks x batch_size sees. A resumed run's stream
+    is made again from the seed as the uninterrupted run drew it, every earlier pool taken to hold
+    min(train_size, training files) patches (more files found bad before `start` make it differ)."""
+    batch, square = a["batch_size"], a["patch_h"] == a["patch_w"]
+    full = min(a["train_size"], bad.total)
+    rng = batch_stream(seed, start, lambda i: len(pool.raw) if pool_iteration(i) == pool.iteration else full,
+                       batch * ranks.size, a["augment"], square)
+    return Batches(rng, batch * ranks.size, slice(ranks.rank * batch, (ranks.rank + 1) * batch), a["augment"], square)
+
+
+def feed(net, raw, rgb):
+    """The feed of a batch as the pools hold it: the graph makes it float (batches.compact_input)."""
+    return {net.raw: raw, net.rgb: rgb}
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,18 +303,17 @@ def forget_if_diverged(a, start, logdir):
     return on_exit
 
 
-def train(run, pools, rng):
+def train(run, pools, batches):
     """Iterations start+1 .. num_train_iters on the patch pools of `pools` (a PoolLoader holding
-    the first one); every eval_step (and at the last) rank 0 validates, saves a checkpoint and logs
+    the first one), each on the next batch of `batches` (built while the step before runs);
+    every eval_step (and at the last) rank 0 validates, saves a checkpoint and logs
     a line. Raises Diverged on a NaN/Inf loss or weight, and, after saving the iteration it
     finished, Interrupted on a SIGINT/SIGTERM (single process only)."""
     a, sess, net, ranks, summaries, start = run.args, run.sess, run.net, run.ranks, run.summaries, run.start
     end = a["num_train_iters"]
-    square = a["patch_h"] == a["patch_w"]
-    batch = a["batch_size"]
-    mine = slice(ranks.rank * batch, (ranks.rank + 1) * batch)
     running = []
     waits = []  # seconds the loop waited for its patch pool at each re-draw since the last log line
+    batch_waits = []  # seconds the loop waited for each step's batch since the last log line
     t0 = time.time()
     bar = progress(range(start, end), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=end, disable=ranks.rank != 0)
@@ -302,37 +323,35 @@ def train(run, pools, rng):
             # a signal stops the run at a step boundary; Horovod's ranks would have to agree on the step
             stop = stack.enter_context(SignalStop()) if ranks.size == 1 else None
             prefetch_after(pools, pool_iteration(start), run.bad, end)
+            batches.follow(pools.pool, start, pool_end(start, end))
             for i in bar:
                 if redraw_due(i, start):  # swap in the next pool (built meanwhile), fetch the one after
                     waits.append(redraw(pools, i, run.bad, end))
                     if summaries is not None:
                         summaries.scalars(i, {"train/data_wait_s": waits[-1]})
-                # every rank draws the same global batch of ranks x batch_size patches and trains on
-                # its own slice: together exactly the patches one process with ranks x batch_size sees
-                idx = rng.randint(0, len(pools.pool.raw), batch * ranks.size)
-                raw, rgb = pools.pool.raw[idx], pools.pool.rgb[idx]
-                if a["augment"]:
-                    raw, rgb = augment(raw, rgb, rng, square)
-                x, y = load_dataset.to_float(raw[mine], rgb[mine])
-                loss, _ = sess.run([net.loss_fetch, net.train_step], {net.phone: x, net.target: y})
+                    batches.follow(pools.pool, i, pool_end(i, end))
+                (raw, rgb), waited = batches.take()
+                loss, _ = sess.run([net.loss_fetch, net.train_step], feed(net, raw, rgb))
                 if not math.isfinite(loss):
                     raise Diverged(a, "the training loss", i + 1)
                 running.append(loss)
-                if ranks.rank != 0 and len(running) > 1000:  # only rank 0 validates (and empties it)
-                    del running[:-100]
+                batch_waits.append(waited)
+                if ranks.rank != 0 and len(running) > 1000:  # only rank 0 validates (and empties them)
+                    del running[:-100], batch_waits[:-100]
                 bar.set_postfix(loss="%.4f" % np.mean(running[-100:]), refresh=False)
                 done = i + 1
                 if summaries is not None and done % a["summary_step"] == 0:
-                    summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:])})
+                    summaries.scalars(done, {"train/loss": np.mean(running[-a["summary_step"]:]),
+                                             "train/input_wait_ms": 1000 * np.mean(batch_waits[-a["summary_step"]:])})
                 saved = done % a["eval_step"] == 0 or done == end
                 if ranks.rank == 0 and saved:
-                    line = validate_and_save(run, done, np.mean(running), time.time() - t0, waits)
-                    running, waits = [], []
+                    line = validate_and_save(run, done, np.mean(running), time.time() - t0, waits, batch_waits)
+                    running, waits, batch_waits = [], [], []
                     bar.write(line)
                 if stop and stop.signum is not None and done < end:
                     if not saved:
                         bar.write(validate_and_save(run, done, np.mean(running), time.time() - t0, waits,
-                                                    signal_name(stop.signum)))
+                                                    batch_waits, signal_name(stop.signum)))
                     raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
                         signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
                         resume_command()), stop.signum)
@@ -350,18 +369,19 @@ def resume_command():
     return python_command("train_model.py", words)
 
 
-def validate_and_save(run, done, train_loss, seconds, waits=(), interrupt=None):
+def validate_and_save(run, done, train_loss, seconds, waits=(), batch_waits=(), interrupt=None):
     """Validate; unless that finds a NaN/Inf, save the checkpoint, then append the log line (after
     its checkpoint: nothing logged is ever missing one; it gives the time waited for patch pools at
-    the re-draws since the last line, counts skipped training files and says when the save was for
-    an interrupt); TensorBoard and preview PNGs. The line. A failed write (a full disk) raises
-    RunFailure."""
+    the re-draws and the mean wait for a step's batch since the last line, counts skipped training
+    files and says when the save was for an interrupt); TensorBoard and preview PNGs. The line. A
+    failed write (a full disk) raises RunFailure."""
     a, sess, net, summaries = run.args, run.sess, run.net, run.summaries
     v, crops = validate(sess, net, run.inputs, a["batch_size"])
     if not (math.isfinite(v["loss"]) and sess.run(net.weights_finite)):
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
     notes = ([run.bad.note()] if run.bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else [])
-    line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None)
+    line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None,
+                           input_wait=1000 * np.mean(batch_waits) if batch_waits else None)
     prefix = save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
     path = log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"])
     try:
@@ -381,30 +401,22 @@ def validate_and_save(run, done, train_loss, seconds, waits=(), interrupt=None):
 
 
 def validate(sess, net, inputs, batch_size):
-    """Mean validation figures, and the first crops as (input preview, output, target)."""
+    """Mean validation figures, and the first crops as (input preview, output, target). The
+    validation set is fed as it is held (uint16, uint8), batch by batch."""
     val_raw, val_rgb = inputs.val_raw, inputs.val_rgb
     sums = dict.fromkeys(net.terms, 0.0)
     crops = []
     for i in range(0, len(val_raw), batch_size):
-        x, y = load_dataset.to_float(val_raw[i:i + batch_size], val_rgb[i:i + batch_size])
-        values, out = sess.run([net.terms, net.enhanced], {net.phone: x, net.target: y})
-        for j in range(min(VAL_PREVIEW - len(crops), len(x))):
-            crops.append((previews.raw_preview(x[j]), out[j], y[j]))
+        raw, rgb = val_raw[i:i + batch_size], val_rgb[i:i + batch_size]
+        values, out = sess.run([net.terms, net.enhanced], feed(net, raw, rgb))
+        for j in range(min(VAL_PREVIEW - len(crops), len(raw))):
+            x, y = load_dataset.to_float(raw[j], rgb[j])
+            crops.append((previews.raw_preview(x), out[j], y))
         for k in sums:
-            sums[k] += values[k] * len(x)
+            sums[k] += values[k] * len(raw)
     means = {k: v / len(val_raw) for k, v in sums.items()}
     means["psnr"] = psnr(means["mse"])
     return means, crops
-
-
-def augment(raw, rgb, rng, square):
-    """The same random 90-degree rotation and flip for a batch of planes and targets."""
-    k = rng.randint(4) if square else 2 * rng.randint(2)
-    raw = np.rot90(raw, k, axes=(1, 2))
-    rgb = np.rot90(rgb, k, axes=(1, 2))
-    if rng.randint(2):
-        raw, rgb = raw[:, :, ::-1], rgb[:, :, ::-1]
-    return raw, rgb
 
 
 if __name__ == "__main__":

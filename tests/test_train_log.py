@@ -71,3 +71,18 @@ def test_the_data_wait_reads_back_and_older_lines_still_parse():
     assert parse_log_line(older)["data_wait_s"] is None and parse_log_line(older)["notes"] == ["interrupt save (SIGTERM)"]
     seed_style = "step 600 | training loss: 9.1235 | validation: loss 8.7654, content 0.0000, mse 0.012346, psnr 19.09, ms-ssim 0.8123, ssim 0.7011"
     assert parse_log_line(seed_style)["data_wait_s"] is None  # a line of the seed's, without seconds
+
+
+def test_the_input_wait_reads_back_beside_the_data_wait_and_lines_without_it_still_parse():
+    line = format_log_line(3000, 1.0, VALUES, 45.0, notes=["interrupt save (SIGINT)"], data_wait=0.5, input_wait=0.04)
+    assert line.endswith("| 45.0 s | data wait 0.50 s | input wait 0.0 ms/step | interrupt save (SIGINT)")
+    row = parse_log_line(line + "\n")
+    assert row["input_wait_ms"] == 0.0 and row["data_wait_s"] == 0.5 and row["notes"] == ["interrupt save (SIGINT)"]
+    row = parse_log_line(format_log_line(4000, 1.0, VALUES, 60.0, input_wait=12.345))
+    assert row["input_wait_ms"] == 12.3 and row["data_wait_s"] is None and row["notes"] == []
+    older = format_log_line(1000, 1.0, VALUES, 15.0, notes=["skipped 1 bad training file"], data_wait=0.123)
+    assert "input wait" not in older  # a line written before the field existed
+    assert parse_log_line(older)["input_wait_ms"] is None and parse_log_line(older)["data_wait_s"] == 0.12
+    assert parse_log_line(older)["notes"] == ["skipped 1 bad training file"]
+    odd = parse_log_line(format_log_line(5, 1.0, VALUES, 1.0, notes=["input wait soon ms/step"]))
+    assert odd["input_wait_ms"] is None and odd["notes"] == ["input wait soon ms/step"]  # not a number: a note
