@@ -143,6 +143,10 @@ GROWTH = 1     # dense growth = GROWTH * b
 WP_FLOOR = 0.05  # white-patch gain: the floor on each plane's brightest 4x4 average
 GAIN_RATE = 10.0  # its weights' scale (a learning-rate factor for Adam)
 GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
+# Nodes the INT8 export keeps in float32 (tflite.py): the head's maps times the gain. Quantised,
+# the gain would share one int8 scale from about 1 up to GAIN_CAP's 55, too coarse for the gains
+# most photos get; in float it is exact, and only the product is quantised.
+FLOAT_IN_INT8 = ("generator/lit_head",)
 # its variables' scope: "white_patch" until 2026-12-03, when the gain averaged a green with the red
 # plane; the new name makes checkpoints of that form fail to load with a clear message (restore_error)
 GAIN_SCOPE = "light_gain"

@@ -14,6 +14,7 @@ import numpy as np
 import load_dataset
 from errors import RunFailure, UsageError
 from evaluate import median_seconds
+from model import FLOAT_IN_INT8
 from nnapi import float_only_ops
 from tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -59,27 +60,29 @@ def read_graph(tf, path):
 
 def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
     """`count` network inputs [1, h, w, 4] from real training RAWs: random crops of the Bayer
-    planes, or (when the RAWs are smaller than the input) tiles of several RAWs side by side."""
+    planes, or (when the RAWs are smaller than the input) one RAW tiled, its tiles mirrored so that
+    they meet without seams. One RAW per input, because a photo has one light and one exposure:
+    tiles of several RAWs would make a scene that no camera records, whose brightest region and so
+    whose white-patch gain (arch=model) lie outside what real photos give, and the INT8 ranges
+    calibrated on them would clip real full-size photos."""
     folder = os.path.join(dataset_dir, "train", phone_dir)
     names = load_dataset.list_pngs(folder, "calibration (train RAW)")
     rng = np.random.RandomState(seed)
     _, h, w, _ = shape
     for _ in range(count):
-        x = np.empty((h, w, 4), np.float32)
-        y0 = 0
-        while y0 < h:
-            x0, tile_h = 0, h
-            while x0 < w:
-                planes = load_dataset.extract_bayer_channels(
-                    load_dataset.read_raw(os.path.join(folder, names[rng.randint(len(names))])))
-                th, tw = min(planes.shape[0], h - y0), min(planes.shape[1], w - x0)
-                oy = rng.randint(planes.shape[0] - th + 1)
-                ox = rng.randint(planes.shape[1] - tw + 1)
-                x[y0:y0 + th, x0:x0 + tw] = planes[oy:oy + th, ox:ox + tw]
-                x0 += tw
-                tile_h = min(tile_h, th)
-            y0 += tile_h
-        yield x[None]
+        planes = load_dataset.extract_bayer_channels(
+            load_dataset.read_raw(os.path.join(folder, names[rng.randint(len(names))])))
+        ph, pw = planes.shape[:2]
+        if ph >= h and pw >= w:
+            oy, ox = rng.randint(ph - h + 1), rng.randint(pw - w + 1)
+            yield np.ascontiguousarray(planes[oy:oy + h, ox:ox + w])[None]
+            continue
+        # mirror-tile: [p, flip(p), p, ...] along each axis, then a random offset into it
+        reps = ((h + ph - 1) // ph + 1, (w + pw - 1) // pw + 1)
+        rows = np.concatenate([planes if i % 2 == 0 else planes[::-1] for i in range(reps[0])], axis=0)
+        tiled = np.concatenate([rows if j % 2 == 0 else rows[:, ::-1] for j in range(reps[1])], axis=1)
+        oy, ox = rng.randint(tiled.shape[0] - h + 1), rng.randint(tiled.shape[1] - w + 1)
+        yield np.ascontiguousarray(tiled[oy:oy + h, ox:ox + w])[None]
 
 
 @contextlib.contextmanager
@@ -155,7 +158,7 @@ def _quantize_keeping_float_ops(tf, converter, io_type):
     with native_stderr_filtered(drop=lambda line: line.startswith("fully_quantize:")):
         calibrated = converter.convert()
         return mlir_quantize(calibrated, input_data_type=io_type, output_data_type=io_type,
-                             denylisted_ops=float_only_ops())
+                             denylisted_ops=float_only_ops(), denylisted_nodes=list(FLOAT_IN_INT8))
 
 def convert_session(tf, sess, inputs, outputs):
     """The FP32 .tflite bytes of a live session's graph (no freezing to a file)."""

@@ -155,10 +155,15 @@ def test_the_same_graph_in_float_runs_wholly_on_nnapi(log_exp_pb, tmp_path):
 # arch=model's exports of the short training run
 
 
-def test_arch_model_fp32_and_fp16_exports_pass_with_one_partition(converted):
-    for precision in ("fp32", "fp16"):
+def test_arch_model_exports_pass_with_one_partition(converted):
+    for precision in ("fp32", "fp16", "int8") if TF2 else ("fp32", "fp16"):
         stdout = check_output(converted[precision])
         assert stdout.rstrip().endswith(ALL_ON_NNAPI), (precision, stdout)
+    if TF2:
+        # INT8: the gain's LOG and EXP and the head's product with it (model.FLOAT_IN_INT8) in float
+        stdout = check_output(converted["int8"], "every_op=True")
+        for op in ("LOG(FLOAT32)", "EXP(FLOAT32)", "MUL(FLOAT32, FLOAT32)"):
+            assert re.search(r"NNAPI: op \d+:%s" % re.escape(op), stdout), (op, stdout)
     # FP16's DEQUANTIZE ops of float16 weights are absorbed by the delegate, as it does
     stdout = check_output(converted["fp16"], "every_op=True")
     assert "(constant float16 weights, dequantised by the delegate)" in stdout and "CPU:" not in stdout

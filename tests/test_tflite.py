@@ -4,7 +4,9 @@ import re
 
 import numpy as np
 from conftest import run_script, val_inputs
+from PIL import Image
 
+import tflite
 from tfimport import import_tf
 from tflite import GraphModel, TFLiteModel, dequantize, quantize
 
@@ -37,3 +39,20 @@ def test_quantize_dequantize_round_trip():
         back = dequantize(q, scale, zero)
         inside = (x >= 0) & (x <= 1)
         assert np.max(np.abs(back - x)[inside]) <= scale / 2 + 1e-7
+
+
+def test_calibration_inputs_take_one_raw_each(tmp_path):
+    """An INT8 calibration input larger than the training RAWs is one RAW, mirror-tiled (one light
+    and exposure, as in a photo), not a patchwork of several; a smaller one is a crop of one."""
+    folder = tmp_path / "train" / "mediatek_raw"
+    folder.mkdir(parents=True)
+    for i, level in enumerate((100, 900)):  # two flat RAWs, told apart by their level
+        Image.fromarray(np.full((16, 24), level, np.uint16)).save(str(folder / ("%d.png" % i)))
+    levels = set()
+    for shape in ((1, 20, 30, 4), (1, 4, 6, 4)):
+        inputs = list(tflite.calibration_inputs(str(tmp_path), "mediatek_raw/", shape, 6, seed=0))
+        assert [x.shape for x in inputs] == [shape] * 6
+        for x in inputs:
+            assert len(np.unique(x)) == 1, "one RAW per calibration input"
+            levels.add(float(x.flat[0]))
+    assert len(levels) == 2  # both RAWs are drawn
