@@ -12,7 +12,7 @@ import numpy as np
 import load_dataset
 from checkpoints import checkpoint_exists, freeze_checkpoint
 from errors import UsageError
-from evaluate import SsimMeter, psnr_between, score_images
+from evaluate import DEFAULT_TEST_FOLDER, SsimMeter, psnr_between, score_images
 from progress import progress
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert
@@ -33,7 +33,7 @@ def precision(a, archs, seed):
     sets = {"val": load_dataset.load_pairs(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/", names, vh, vw)}
     test_names = full_size_test_names(a)
     if test_names:
-        sets["img"] = load_dataset.load_pairs(a["dataset_dir"], "test", TEST_RAW, "fujifilm/", test_names,
+        sets["img"] = load_dataset.load_pairs(a["dataset_dir"], "test", DEFAULT_TEST_FOLDER, "fujifilm/", test_names,
                                               a["img_h"], a["img_w"])
     with tempfile.TemporaryDirectory() as tmp:
         sizes = {"val": (vh, vw), "img": (a["img_h"], a["img_w"])}  # quality at both, latency at the second
@@ -47,9 +47,9 @@ def precision(a, archs, seed):
               "; INT8: uint8 input/output, %d calibration inputs" % a["calib_size"] if "int8" in precisions else ""))
     print("quality on %d validation images of %dx%d (%s)%s" % (
         len(names), vw, vh, raw_dir, "; on %d test scenes of %dx%d (%s)" % (
-            len(test_names), a["img_w"], a["img_h"], os.path.join(a["dataset_dir"], "test", TEST_RAW))
+            len(test_names), a["img_w"], a["img_h"], os.path.join(a["dataset_dir"], "test", DEFAULT_TEST_FOLDER))
         if test_names else "; no test scenes of %dx%d in %s/test/%s" % (
-            a["img_w"], a["img_h"], a["dataset_dir"].rstrip("/"), TEST_RAW)))
+            a["img_w"], a["img_h"], a["dataset_dir"].rstrip("/"), DEFAULT_TEST_FOLDER)))
     print("%-9s %9s %11s %7s  %-5s %9s %7s %13s %16s" % ("precision", "size KiB", "latency ms", "ratio", "on",
                                                          "PSNR", "SSIM", "PSNR vs FP32", "max-abs vs graph"))
     base = statistics.median(times["fp32"])
@@ -65,16 +65,13 @@ def precision(a, archs, seed):
         print("(no INT8 row: TF %s's converter cannot quantise these graphs; run this on TF 2.x)" % tf_version())
 
 
-TEST_RAW = "fujifilm_full_resolution/"  # the test RAWs' sub-folder (test_model.py's test_dir default)
-
-
 def full_size_test_names(a):
     """The test scenes whose RAW is img_h x img_w (the latency size), or []: not every dataset has
     them (the real MAI21 test RAWs are kept by the organisers)."""
-    raw_dir = os.path.join(a["dataset_dir"], "test", TEST_RAW)
+    raw_dir = os.path.join(a["dataset_dir"], "test", DEFAULT_TEST_FOLDER)
     if not os.path.isdir(raw_dir):
         return []
-    names = load_dataset.paired_names(a["dataset_dir"], "test", TEST_RAW, "fujifilm/")
+    names = load_dataset.paired_names(a["dataset_dir"], "test", DEFAULT_TEST_FOLDER, "fujifilm/")
     return [n for n in names if load_dataset.raw_size(os.path.join(raw_dir, n)) == (a["img_w"], a["img_h"])]
 
 

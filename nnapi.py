@@ -81,13 +81,13 @@ TABLE = {
 }
 
 
-
 def float_only_ops():
     """The TFLite builtins NNAPI accepts in float but never quantised (LOG, EXP, DIV, ...): an INT8
     export keeps these few in float (tflite.convert), between a DEQUANTIZE and a QUANTIZE, both of
     which NNAPI runs, so that the whole model stays one NNAPI partition."""
     return sorted(name for name, (_, types, _, _) in TABLE.items()
                   if "FLOAT32" in types and not {"UINT8", "INT8"} & set(types))
+
 
 def data_input(op):
     """The tensor whose type decides: the first non-constant input (TRANSPOSE_CONV's data is its

@@ -138,7 +138,6 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
             graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
 
 
-
 def _quantize_keeping_float_ops(tf, converter, io_type):
     """Full-integer quantisation as converter.convert() does it (calibrate, then the MLIR
     quantiser with the same input/output type), except that the ops NNAPI runs only in float
@@ -159,6 +158,7 @@ def _quantize_keeping_float_ops(tf, converter, io_type):
         calibrated = converter.convert()
         return mlir_quantize(calibrated, input_data_type=io_type, output_data_type=io_type,
                              denylisted_ops=float_only_ops(), denylisted_nodes=list(FLOAT_IN_INT8))
+
 
 def convert_session(tf, sess, inputs, outputs):
     """The FP32 .tflite bytes of a live session's graph (no freezing to a file)."""

@@ -93,8 +93,9 @@ def parse_log_line(line):
         out[key] = None
         for note in notes:
             found = pattern.match(note)
-            if found and _number(found.group(1)) is not None:
-                out[key] = _number(found.group(1))
+            value = _number(found.group(1)) if found else None
+            if value is not None:
+                out[key] = value
                 notes = [n for n in notes if n is not note]
                 break
     out["notes"] = notes
