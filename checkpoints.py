@@ -2,12 +2,16 @@
 restoring them (with a one-line explanation when one does not fit the graph), freezing a graph.
 
 A checkpoint is <model_dir>/<arch>_iteration_<iter>.ckpt (.index + .data-*); it counts as complete
-once its .index exists. Nothing here imports TensorFlow: the functions that need it take `tf`.
+once its .index exists. A training checkpoint holds the network's variables (generator/...) and
+the optimizer's state (Adam's slots generator/.../Adam and Adam_1, beta1_power, beta2_power,
+global_step); whatever reads only the network restores its variables by name and ignores the rest.
+Nothing here imports TensorFlow: the functions that need it take `tf`.
 """
 import glob
 import os
 import shutil
 import sys
+from collections import namedtuple
 
 from archs import ARCHS
 from errors import RunFailure, UsageError, python_command
@@ -15,6 +19,12 @@ from train_log import run_logs
 from utils import atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
+# a training run's savers: `run` writes and restores the network's variables with the optimizer's
+# state, `network` the network's alone; optimizer_names: the names of the optimizer's variables
+Savers = namedtuple("Savers", "run network optimizer_names")
+# an empty file <checkpoint>.interim marks a checkpoint saved by the clock, not by eval_step: it is
+# written before the checkpoint, so every complete interim checkpoint has it
+INTERIM = ".interim"
 
 
 def ckpt_prefix(model_dir, arch, iteration):
@@ -82,11 +92,7 @@ def remove_outputs_after(model_dir, arch, start):
     iters, paths = outputs_after(model_dir, arch, start)
     removed = []
     for i in iters:
-        prefix = ckpt_prefix(model_dir, arch, i)
-        os.remove(prefix + ".index")  # first: the checkpoint no longer counts as complete
-        for path in glob.glob(glob.escape(prefix) + ".*"):
-            os.remove(path)
-        removed.append(os.path.basename(prefix))
+        removed.append(os.path.basename(remove_checkpoint(ckpt_prefix(model_dir, arch, i))))
     for path in paths:
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -94,6 +100,40 @@ def remove_outputs_after(model_dir, arch, start):
             os.remove(path)
         removed.append(os.path.relpath(path, model_dir))
     return removed
+
+
+def remove_checkpoint(prefix):
+    """Remove a checkpoint's files, its .index first: a kill midway leaves no complete-looking
+    checkpoint with missing data. Returns the prefix."""
+    os.remove(prefix + ".index")
+    for path in glob.glob(glob.escape(prefix) + ".*"):
+        os.remove(path)
+    return prefix
+
+
+def checkpoint_bytes(prefix):
+    """The size of a checkpoint on disk (its .index and .data files)."""
+    return sum(os.path.getsize(p) for p in [prefix + ".index"] + glob.glob(glob.escape(prefix) + ".data-*"))
+
+
+def interim_iterations(model_dir, arch):
+    """The complete checkpoints of `arch` saved by the clock (train_model.py save_minutes=): those
+    with an INTERIM marker beside them."""
+    return [i for i in existing_iterations(model_dir, arch) if os.path.isfile(ckpt_prefix(model_dir, arch, i) + INTERIM)]
+
+
+def prune_checkpoints(model_dir, arch, newest, keep):
+    """After checkpoint `newest` is saved: remove the interim checkpoints older than it and, with
+    `keep` (None: all), the eval_step checkpoints beyond the newest `keep`. The names removed."""
+    removed = [i for i in interim_iterations(model_dir, arch) if i < newest]
+    for i in removed:
+        remove_checkpoint(ckpt_prefix(model_dir, arch, i))
+    if keep is not None:
+        older = existing_iterations(model_dir, arch)[:-keep]
+        for i in older:
+            remove_checkpoint(ckpt_prefix(model_dir, arch, i))
+        removed += older
+    return [os.path.basename(ckpt_prefix(model_dir, arch, i)) for i in sorted(removed)]
 
 
 def latest_prefix(model_dir, arch):
@@ -195,10 +235,16 @@ def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
     return ckpt_prefix(model_dir, arch, restorable(tf, model_dir, arch, iteration, newest))
 
 
-def save_checkpoint(saver, sess, model_dir, arch, iteration):
-    """Write <arch>_iteration_<iteration>.ckpt atomically (see save_atomically); its prefix."""
-    return save_atomically(saver, sess, ckpt_prefix(model_dir, arch, iteration),
-                           "resume with restore_iter=latest")
+def save_checkpoint(saver, sess, model_dir, arch, iteration, interim=False):
+    """Write <arch>_iteration_<iteration>.ckpt atomically (see save_atomically), with its INTERIM
+    marker when `interim`; its prefix."""
+    prefix = ckpt_prefix(model_dir, arch, iteration)
+    if interim:
+        open(prefix + INTERIM, "w").close()
+    save_atomically(saver, sess, prefix, "resume with restore_iter=latest")
+    if not interim and os.path.exists(prefix + INTERIM):  # an interrupt save over this iteration's interim one
+        os.remove(prefix + INTERIM)
+    return prefix
 
 
 def save_atomically(saver, sess, final, then):
@@ -240,9 +286,11 @@ def export_weights(tf, arch, num_maps_base, src, dst):
 def remove_stale_temporaries(model_dir, arch):
     """Remove what a killed run of this arch may have left half-written: temporary checkpoints
     and the temporary copies of logs (those of earlier runs' logs too, whose names differ by
-    their restore_iter); complete files are never touched."""
+    their restore_iter), interim markers without their checkpoint; complete files are never touched."""
     stale = glob.glob(os.path.join(glob.escape(model_dir), TMP_PREFIX + "%s_iteration_*" % arch))
     stale += glob.glob(os.path.join(glob.escape(model_dir), "logs_*-*.txt.tmp"))
+    stale += [p for p in glob.glob(os.path.join(glob.escape(model_dir), "%s_iteration_*.ckpt%s" % (arch, INTERIM)))
+              if not checkpoint_exists(p[:-len(INTERIM)])]  # the marker of an interim save a kill cut short
     _remove(stale)
     return stale
 
@@ -265,6 +313,19 @@ def restore(tf, saver, sess, prefix, arch, num_maps_base):
         raise UsageError(model.restore_error(prefix, arch, num_maps_base, err))
     except (tf.errors.DataLossError, tf.errors.OutOfRangeError):  # damaged since `damage` looked
         raise UsageError(damage(tf, prefix) or "checkpoint %s is damaged" % prefix)
+
+
+def restore_training(tf, savers, sess, prefix, arch, num_maps_base):
+    """Restore a checkpoint to resume training from with `savers` (Savers). Returns None when the
+    checkpoint held the optimizer's state too, else (a checkpoint written before checkpoints held it)
+    the line to print: the network is restored and the optimizer starts afresh."""
+    held = tf.train.NewCheckpointReader(prefix).get_variable_to_shape_map()
+    if all(name in held for name in savers.optimizer_names):
+        restore(tf, savers.run, sess, prefix, arch, num_maps_base)
+        return None
+    restore(tf, savers.network, sess, prefix, arch, num_maps_base)
+    return ("%s holds the network's weights only (written before checkpoints held the optimizer's state): "
+            "Adam's moments and step count start afresh" % prefix)
 
 
 def strip_default_attrs(tf, graph_def):

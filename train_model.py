@@ -49,10 +49,12 @@ import runlock
 import vgg
 from args import (
     Arg,
+    non_negative_float,
     non_negative_int,
     optional_int,
     optional_int_or_latest,
     optional_path,
+    optional_positive_int,
     parse_args,
     positive_float,
     positive_int,
@@ -60,14 +62,18 @@ from args import (
 )
 from batches import Batches, batch_stream, compact_input
 from checkpoints import (
+    Savers,
+    checkpoint_bytes,
     ckpt_prefix,
     damage,
     latest_prefix,
     outputs_after,
+    prune_checkpoints,
     remove_outputs_after,
     remove_stale_temporaries,
     restorable,
     restore,
+    restore_training,
     save_checkpoint,
     tensorboard_dir,
 )
@@ -115,6 +121,10 @@ ARGS = [
         "threads decoding the next patch pool in the background while training goes on (0: in the training loop)"),
     Arg("learning_rate", positive_float, 5e-5, "Adam learning rate"),
     Arg("eval_step", positive_int, 1000, "validate and save a checkpoint every this many iterations"),
+    Arg("save_minutes", non_negative_float, 10.0,
+        "also save a checkpoint every this many minutes of training, replacing the previous such one, so that a "
+        "kill loses at most that much (0: only every eval_step)"),
+    Arg("keep_checkpoints", optional_positive_int, None, "keep only the newest this many eval_step checkpoints (None: all)"),
     Arg("num_train_iters", positive_int, 100000, "train up to this iteration"),
     Arg("content_loss", to_bool, True, "use the VGG-19 content loss (False: no VGG file needed)"),
     Arg("seed", optional_int, None, "random seed for data sampling and initialisation"),
@@ -132,7 +142,8 @@ VAL_PREVIEW = 4  # validation crops shown in TensorBoard and in save_mid_imgs PN
 
 Inputs = namedtuple("Inputs", "vgg_weights val_raw val_rgb")
 # raw, rgb: the placeholders fed (uint16 planes, uint8 targets); phone, target: the float32 made of them
-Net = namedtuple("Net", "raw rgb phone target enhanced terms loss_fetch train_step saver weights_finite")
+# savers: checkpoints.Savers (the run's saver writes the network's variables and the optimizer's state)
+Net = namedtuple("Net", "raw rgb phone target enhanced terms loss_fetch train_step savers weights_finite")
 # what every step of a run uses: `args` are the checked arguments (restore_iter resolved), `start`
 # the iteration it starts from, `summaries` None without TensorBoard (and on ranks other than 0)
 Run = namedtuple("Run", "sess args net inputs ranks summaries bad start")
@@ -169,7 +180,10 @@ def main(argv):
             logdir = tensorboard_dir(args["model_dir"], args["arch"], start, args["num_train_iters"])
             stack.push(forget_if_diverged(args, start, logdir))  # called after the writer below has closed
             summaries = stack.enter_context(Summaries(tf, logdir, sess.graph))
-        train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, batches)
+        try:
+            train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, batches)
+        except tf.errors.ResourceExhaustedError as err:
+            raise OutOfMemory(args, err) from None
     if ranks.rank == 0:
         print("done: checkpoints in %s, log %s" % (args["model_dir"], log_path(args["model_dir"], args["arch"], start,
                                                                                args["num_train_iters"])))
@@ -231,11 +245,16 @@ def build_graph(tf, a, vgg_weights, ranks):
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
     optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a)))
     loss_fetch = ranks.mean(terms["loss"])
-    ranks.share(tf, a["restore_iter"] or 0, a["seed"])
-    train_step = optimizer.minimize(terms["loss"], var_list=gen_vars)
-    saver = tf.train.Saver(var_list=gen_vars, max_to_keep=100)
+    before = set(tf.global_variables())
+    global_step = tf.train.get_or_create_global_step()
+    train_step = optimizer.minimize(terms["loss"], var_list=gen_vars, global_step=global_step)
+    # Adam's slots and beta powers and the global step: a resumed run continues Adam as it was
+    opt_vars = [v for v in tf.global_variables() if v not in before]
+    ranks.share(tf, a["restore_iter"] or 0, a["seed"])  # after minimize: rank 0 hands out the optimizer's state too
+    savers = Savers(tf.train.Saver(var_list=gen_vars + opt_vars, max_to_keep=None), tf.train.Saver(var_list=gen_vars),
+                    [v.op.name for v in opt_vars])
     weights_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in gen_vars])
-    return Net(raw, rgb, phone, target, enhanced, terms, loss_fetch, train_step, saver, weights_finite)
+    return Net(raw, rgb, phone, target, enhanced, terms, loss_fetch, train_step, savers, weights_finite)
 
 
 def start_or_restore(tf, sess, a, net, ranks):
@@ -245,10 +264,12 @@ def start_or_restore(tf, sess, a, net, ranks):
     start, seed = ranks.agree(sess, a["restore_iter"] or 0, a["seed"])
     if a["restore_iter"] is not None and ranks.rank == 0:
         path = ckpt_prefix(a["model_dir"], a["arch"], start)
-        restore(tf, net.saver, sess, path, a["arch"], a["num_maps_base"])
+        afresh = restore_training(tf, net.savers, sess, path, a["arch"], a["num_maps_base"])
         print("restored %s" % path)
+        if afresh:
+            print(afresh)
     elif a["init_from"] is not None and ranks.rank == 0:  # the network's weights only: Adam's start afresh
-        restore(tf, net.saver, sess, a["init_from"], a["arch"], a["num_maps_base"])
+        restore(tf, net.savers.network, sess, a["init_from"], a["arch"], a["num_maps_base"])
         print("initialised from %s" % a["init_from"])
     ranks.sync(sess, a)
     return start, seed
@@ -286,6 +307,20 @@ class Diverged(RunFailure):
                                                          "resume with restore_iter=latest" if last else "start again"))
 
 
+class OutOfMemory(UsageError):
+    """The session ran out of memory (a GPU with too large a batch or patch): one line naming
+    both and what to lower; nothing of the failed iterations is saved."""
+
+    def __init__(self, a, err):
+        last = latest_prefix(a["model_dir"], a["arch"])
+        detail = (str(getattr(err, "message", "") or err).strip().splitlines() or ["ResourceExhaustedError"])[0]
+        super().__init__("out of memory training batch_size=%d on %dx%d patches (%s); lower batch_size= (or patch_w= "
+                         "and patch_h=) and %s" % (
+                             a["batch_size"], a["patch_w"], a["patch_h"], detail[:200],
+                             "resume with restore_iter=latest (the last checkpoint, %s, is intact)" % last
+                             if last else "start again"))
+
+
 def forget_if_diverged(a, start, logdir):
     """An ExitStack callback: when the run ends by Diverged before it saved a checkpoint of its
     own, remove the TensorBoard run folder it created (and tensorboard/ if it created that too).
@@ -315,6 +350,7 @@ def train(run, pools, batches):
     waits = []  # seconds the loop waited for its patch pool at each re-draw since the last log line
     batch_waits = []  # seconds the loop waited for each step's batch since the last log line
     t0 = time.time()
+    last_save = clock_minutes()
     bar = progress(range(start, end), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=end, disable=ranks.rank != 0)
     finished = False
@@ -348,6 +384,10 @@ def train(run, pools, batches):
                     line = validate_and_save(run, done, np.mean(running), time.time() - t0, waits, batch_waits)
                     running, waits, batch_waits = [], [], []
                     bar.write(line)
+                    last_save = clock_minutes()
+                elif ranks.rank == 0 and a["save_minutes"] and clock_minutes() - last_save >= a["save_minutes"]:
+                    bar.write(save_interim(run, done))
+                    last_save = clock_minutes()
                 if stop and stop.signum is not None and done < end:
                     if not saved:
                         bar.write(validate_and_save(run, done, np.mean(running), time.time() - t0, waits,
@@ -362,6 +402,22 @@ def train(run, pools, batches):
         bar.close()
 
 
+def clock_minutes():
+    """Minutes on a clock that only goes forward, for save_minutes."""
+    return time.monotonic() / 60
+
+
+def save_interim(run, done):
+    """save_minutes: check the weights, save checkpoint `done` marked interim (no validation, no
+    log line) and remove the interim one before it. The line to print."""
+    a, sess, net = run.args, run.sess, run.net
+    if not sess.run(net.weights_finite):
+        raise Diverged(a, "a weight", done)
+    prefix = save_checkpoint(net.savers.run, sess, a["model_dir"], a["arch"], done, interim=True)
+    prune_checkpoints(a["model_dir"], a["arch"], done, None)
+    return "saved %s (save_minutes=%g: replaced by the next checkpoint)" % (prefix, a["save_minutes"])
+
+
 def resume_command():
     """This run's command line with restore_iter=latest, with this interpreter: it runs as printed,
     also outside an activated venv."""
@@ -373,22 +429,27 @@ def validate_and_save(run, done, train_loss, seconds, waits=(), batch_waits=(), 
     """Validate; unless that finds a NaN/Inf, save the checkpoint, then append the log line (after
     its checkpoint: nothing logged is ever missing one; it gives the time waited for patch pools at
     the re-draws and the mean wait for a step's batch since the last line, counts skipped training
-    files and says when the save was for an interrupt); TensorBoard and preview PNGs. The line. A
-    failed write (a full disk) raises RunFailure."""
+    files, says when the save was for an interrupt and, in the run's first line, how big a checkpoint
+    is); then removes the interim checkpoint before it and, with keep_checkpoints, the oldest
+    checkpoints; TensorBoard and preview PNGs. The line. A failed write (a full disk) raises RunFailure."""
     a, sess, net, summaries = run.args, run.sess, run.net, run.summaries
     v, crops = validate(sess, net, run.inputs, a["batch_size"])
     if not (math.isfinite(v["loss"]) and sess.run(net.weights_finite)):
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
-    notes = ([run.bad.note()] if run.bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else [])
+    prefix = save_checkpoint(net.savers.run, sess, a["model_dir"], a["arch"], done)
+    # the run's first line says how much disk a checkpoint takes (the network and Adam's state)
+    first = not os.path.isfile(log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"]))
+    notes = ([run.bad.note()] if run.bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else []) + \
+        (["checkpoint %.2f MB" % (checkpoint_bytes(prefix) / 1e6)] if first else [])
     line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None,
                            input_wait=1000 * np.mean(batch_waits) if batch_waits else None)
-    prefix = save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
     path = log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"])
     try:
         atomic_write_text(path, line + "\n", mode="a")
     except OSError as err:
         raise RunFailure("cannot append to the log %s (%s); checkpoint %s is saved; free space in %s and resume "
                          "with restore_iter=latest" % (path, err.strerror or err, prefix, a["model_dir"]))
+    prune_checkpoints(a["model_dir"], a["arch"], done, a["keep_checkpoints"])
     if summaries is not None:
         summaries.scalars(done, {"val/" + k: v[k] for k in ("loss", "content", "mse", "psnr", "ssim", "ms_ssim")})
         summaries.images(done, {"val/%s" % name: previews.grid([[c[k] for c in crops]])

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -209,6 +210,44 @@ def save_image(path, array):
 def ckpt_reader(prefix):
     tf = import_tf()
     return tf.train.NewCheckpointReader(prefix)
+
+
+def ckpt_state(prefix):
+    """Every tensor of a checkpoint by name: a training checkpoint's network and optimizer state."""
+    reader = ckpt_reader(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def max_abs_difference(a, b):
+    """The largest absolute difference between two ckpt_state dicts of the same tensors."""
+    assert sorted(a) == sorted(b)
+    return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)))) for k in a)
+
+
+def run_killed_at(hook, words, cwd, env=None, launcher=()):
+    """Run tests/train_harness.py with `words` and TRAIN_HOOK=hook (under `launcher`, e.g.
+    horovodrun's words), wait until it pauses there, SIGKILL it and every process it started (the
+    ranks); its output (stdout and stderr)."""
+    hook_dir = os.path.join(cwd, "hook")
+    shutil.rmtree(hook_dir, ignore_errors=True)
+    os.makedirs(hook_dir)
+    proc = start_script("tests/train_harness.py", *words, cwd=cwd, stderr=subprocess.STDOUT, launcher=launcher,
+                        env=dict(env or {}, TRAIN_HOOK=hook, HOOK_DIR=hook_dir))
+    with lines_read_while_running(proc.stdout, proc) as out:
+        try:
+            wait_for(lambda: os.path.exists(os.path.join(hook_dir, "paused")), proc=proc)
+        finally:
+            pids = os.path.join(hook_dir, "pids")
+            for pid in os.listdir(pids) if os.path.isdir(pids) else ():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    out = "".join(out)
+    assert proc.returncode == -signal.SIGKILL, out[-3000:]
+    return out
 
 
 def run_pb(pb, x):

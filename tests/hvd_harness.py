@@ -1,6 +1,6 @@
 """Test harness: runs train_model.py's main() unchanged, and when its session closes, saves every
-rank's generator weights to <HVD_DUMP_DIR>/rank<k>.npz, so that a test can compare what the ranks
-hold with each other and with the checkpoint rank 0 wrote. Used only by tests/test_horovod.py."""
+rank's variables (the network's and the optimizer's state) to <HVD_DUMP_DIR>/rank<k>.npz, so that a
+test can compare what the ranks hold with each other and with the checkpoint rank 0 wrote. Used only by tests/test_horovod.py."""
 import os
 import sys
 
@@ -18,8 +18,7 @@ def _dump_then_close(self):
     if not getattr(self, "_dumped", False) and not self._closed:
         self._dumped = True
         import horovod.tensorflow as hvd
-        variables = [v for v in self.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-                     if v.name.startswith("generator")]
+        variables = self.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
         values = self.run(variables)
         np.savez(os.path.join(os.environ["HVD_DUMP_DIR"], "rank%d.npz" % hvd.rank()),
                  **{v.op.name: x for v, x in zip(variables, values)})

@@ -7,7 +7,16 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import LOG_LINE, assert_usage_error, ckpt_reader, run_script
+from conftest import (
+    LOG_LINE,
+    assert_usage_error,
+    ckpt_reader,
+    ckpt_state,
+    kv_words,
+    max_abs_difference,
+    run_killed_at,
+    run_script,
+)
 
 from tfimport import tf_version
 
@@ -24,10 +33,13 @@ BASE = ["patch_w=64", "patch_h=64", "train_size=12", "eval_step=2", "content_los
         "learning_rate=5e-4", "tensorboard=False"]
 
 
+def launcher(ranks):
+    return [os.path.join(os.path.dirname(sys.executable), "horovodrun"), "-np", str(ranks), "-H",
+            "localhost:%d" % ranks, "--gloo"]
+
+
 def horovodrun(ranks, words, dump_dir, cwd):
-    launcher = [os.path.join(os.path.dirname(sys.executable), "horovodrun"), "-np", str(ranks), "-H",
-                "localhost:%d" % ranks, "--gloo"]
-    proc = run_script(HARNESS, *words, launcher=launcher, cwd=cwd, env={"HVD_DUMP_DIR": dump_dir},
+    proc = run_script(HARNESS, *words, launcher=launcher(ranks), cwd=cwd, env={"HVD_DUMP_DIR": dump_dir},
                       unbuffered=True, stderr=subprocess.STDOUT)
     assert proc.returncode == 0, proc.stdout[-3000:]
     return proc.stdout
@@ -51,7 +63,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
         np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
     ckpt = ckpt_reader(os.path.join(str(tmp_path / "m2"), "model_iteration_4.ckpt"))
     saved = sorted(ckpt.get_variable_to_shape_map())
-    assert saved and set(saved) <= set(rank1)  # the generator's weights (the Adam slots are not saved)
+    assert saved and set(saved) <= set(rank1)  # the network's weights and Adam's state
     for name in saved:  # only rank 0 writes, and what it wrote is what rank 1 holds
         np.testing.assert_array_equal(ckpt.get_tensor(name), rank1[name], err_msg=name)
     assert sorted(os.listdir(str(tmp_path / "m2"))) == ["logs_model_0-4.txt", "model_iteration_2.ckpt.data-00000-of-00001",
@@ -89,8 +101,40 @@ def test_resume_under_two_ranks(trained, demo_data, tmp_path):
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
     restored = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     rank1 = _weights(os.path.join(dump, "rank1.npz"))
-    for name in restored.get_variable_to_shape_map():  # rank 1 got rank 0's restored weights (a negligible learning rate since)
+    network = [n for n in restored.get_variable_to_shape_map() if n.startswith("generator/") and "Adam" not in n]
+    assert network
+    for name in network:  # rank 1 got rank 0's restored weights (a negligible learning rate since)
         np.testing.assert_allclose(rank1[name], restored.get_tensor(name), atol=1e-6, err_msg=name)
+
+
+@needs_horovod
+def test_two_ranks_killed_twice_and_resumed_end_bit_identical_to_an_uninterrupted_two_rank_run(demo_data, tmp_path):
+    """Rank 0 saves the network and Adam's state; after each SIGKILL of both ranks the resumed ranks
+    all restore that state (rank 0 hands it out), so the run ends as the uninterrupted one."""
+    options = {"dataset_dir": demo_data, "patch_w": 32, "patch_h": 32, "batch_size": 2, "train_size": 12,
+               "content_loss": False, "seed": 0, "learning_rate": 1e-3, "tensorboard": False, "eval_step": 2,
+               "num_train_iters": 8, "save_minutes": 0, "distributed": True}
+    whole, model_dir = str(tmp_path / "whole"), str(tmp_path / "m")
+    os.makedirs(str(tmp_path / "d1"))
+    horovodrun(2, kv_words(dict(options, model_dir=whole)), str(tmp_path / "d1"), str(tmp_path))
+    resumed = dict(options, model_dir=model_dir, restore_iter="latest")
+    # after rank 0 saved checkpoint 4; inside step 7, once both ranks ran it (checkpoint 6 saved)
+    run_killed_at("saved:4", kv_words(resumed), str(tmp_path), launcher=launcher(2))
+    out = run_killed_at("step:7", kv_words(resumed), str(tmp_path), launcher=launcher(2))
+    assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt")) == 1, out[-3000:]
+    dump = str(tmp_path / "d2")
+    os.makedirs(dump)
+    out = horovodrun(2, kv_words(resumed), dump, str(tmp_path))
+    assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_6.ckpt")) == 1, out[-3000:]
+    final = ckpt_state(os.path.join(model_dir, "model_iteration_8.ckpt"))
+    difference = max_abs_difference(final, ckpt_state(os.path.join(whole, "model_iteration_8.ckpt")))
+    print("2 ranks killed after checkpoint 4 and inside step 7, resumed from 6 to 8: network and Adam state "
+          "max-abs difference to the uninterrupted 2-rank run %g" % difference)
+    assert difference == 0
+    rank0, rank1 = _weights(os.path.join(dump, "rank0.npz")), _weights(os.path.join(dump, "rank1.npz"))
+    for name in final:  # every rank ends with the state rank 0 saved (Adam's included)
+        np.testing.assert_array_equal(rank1[name], final[name], err_msg=name)
+        np.testing.assert_array_equal(rank0[name], final[name], err_msg=name)
 
 
 def test_distributed_without_horovod_is_one_line(demo_data, tmp_path):
