@@ -8,10 +8,13 @@ pool a function of the seed and that iteration alone, decoded in the background 
 before it trains (`load_workers` threads; 0: in the training loop); each step's batch is built by a
 thread while the step before runs and fed as uint16/uint8, made float in the graph. Every `eval_step`
 iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
-`<model_dir>/<arch>_iteration_<iter>.ckpt` and a line in
-`<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`.
+`<model_dir>/<arch>_iteration_<iter>.ckpt` (the network's variables and Adam's state) and a line in
+`<model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt`; every `save_minutes` also a
+checkpoint without validation, which the next checkpoint replaces; `keep_checkpoints=N` keeps the
+newest N eval_step checkpoints.
 `restore_iter=N` resumes from checkpoint N, `restore_iter=latest` from the newest (after a kill:
-checkpoints are written atomically); restore_iter=None starts afresh (the log is then named
+checkpoints are written atomically), continuing Adam as it was (a checkpoint of the network alone,
+from before checkpoints held Adam's state: Adam starts afresh, said in a line); restore_iter=None starts afresh (the log is then named
 logs_<arch>_0-...), from random weights or, with `init_from=<checkpoint>`, from that checkpoint's
 network weights (fine-tuning; Adam starts afresh). Nothing is replaced unasked: a fresh run into a
 model_dir that holds this arch's checkpoints or logs, and a restore_iter=N below the newest

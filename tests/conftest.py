@@ -218,6 +218,12 @@ def ckpt_state(prefix):
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+def network_names(names):
+    """Of a training checkpoint's tensor names, the network's variables (not Adam's slots, its
+    counters or the global step)."""
+    return sorted(n for n in names if n.startswith("generator/") and not n.endswith(("/Adam", "/Adam_1")))
+
+
 def max_abs_difference(a, b):
     """The largest absolute difference between two ckpt_state dicts of the same tensors."""
     assert sorted(a) == sorted(b)

@@ -14,6 +14,7 @@ from conftest import (
     ckpt_state,
     kv_words,
     max_abs_difference,
+    network_names,
     run_killed_at,
     run_script,
 )
@@ -101,7 +102,7 @@ def test_resume_under_two_ranks(trained, demo_data, tmp_path):
         assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
     restored = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     rank1 = _weights(os.path.join(dump, "rank1.npz"))
-    network = [n for n in restored.get_variable_to_shape_map() if n.startswith("generator/") and "Adam" not in n]
+    network = network_names(restored.get_variable_to_shape_map())
     assert network
     for name in network:  # rank 1 got rank 0's restored weights (a negligible learning rate since)
         np.testing.assert_allclose(rank1[name], restored.get_tensor(name), atol=1e-6, err_msg=name)

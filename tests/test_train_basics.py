@@ -7,7 +7,16 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import LOG_LINE, SMALL, ckpt_reader, kv_words, run_script, save_random_checkpoint, train_losses
+from conftest import (
+    LOG_LINE,
+    SMALL,
+    ckpt_reader,
+    kv_words,
+    network_names,
+    run_script,
+    save_random_checkpoint,
+    train_losses,
+)
 from PIL import Image
 
 import train_model
@@ -105,7 +114,7 @@ def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
     # with a negligible learning rate, iteration 6 continues from iteration 4's weights
     a = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     b = ckpt_reader(os.path.join(model_dir, "model_iteration_6.ckpt"))
-    for name in a.get_variable_to_shape_map():
+    for name in network_names(a.get_variable_to_shape_map()):
         np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), atol=1e-6)
 
 
@@ -153,7 +162,8 @@ def test_init_from_starts_a_fresh_run_from_a_checkpoints_network_weights(demo_da
     assert "initialised from %s" % init in proc.stdout
     saved, ref = ckpt_reader(ckpt_prefix(model_dir, "model", 1)), ckpt_reader(init)
     names = sorted(ref.get_variable_to_shape_map())
-    assert names and sorted(saved.get_variable_to_shape_map()) == names  # the network's weights only
+    assert names and network_names(saved.get_variable_to_shape_map()) == names  # the network's weights, and Adam's
+    assert int(saved.get_tensor("global_step")) == 1  # state from the start (one step)
     for name in names:
         assert np.max(np.abs(saved.get_tensor(name) - ref.get_tensor(name))) <= 1e-6, name
     proc = run_script("train_model.py", *kv_words(dict(options, num_train_iters=2)))

@@ -14,6 +14,7 @@ from conftest import (
     ckpt_state,
     kv_words,
     max_abs_difference,
+    network_names,
     run_killed_at,
     run_script,
 )
@@ -41,7 +42,7 @@ def uninterrupted(demo_data, tmp_path_factory):
 
 def test_checkpoints_hold_the_optimizer_state_beside_the_network(uninterrupted):
     state = ckpt_state(ckpt_prefix(uninterrupted, "model", 30))
-    network = [n for n in state if n.startswith("generator/") and not n.endswith(("/Adam", "/Adam_1"))]
+    network = network_names(state)
     assert network
     for name in network:  # Adam's two moments of every weight, named as TF's Adam names its slots
         assert state[name + "/Adam"].shape == state[name].shape and state[name + "/Adam_1"].shape == state[name].shape
