@@ -13,10 +13,10 @@ iterations: validation (loss, content, MSE, PSNR, MS-SSIM), a checkpoint
 checkpoint without validation, which the next checkpoint replaces; `keep_checkpoints=N` keeps the
 newest N eval_step checkpoints.
 `restore_iter=N` resumes from checkpoint N, `restore_iter=latest` from the newest (after a kill:
-checkpoints are written atomically), continuing Adam as it was (a checkpoint of the network alone,
-from before checkpoints held Adam's state: Adam starts afresh, said in a line); restore_iter=None starts afresh (the log is then named
-logs_<arch>_0-...), from random weights or, with `init_from=<checkpoint>`, from that checkpoint's
-network weights (fine-tuning; Adam starts afresh). Nothing is replaced unasked: a fresh run into a
+checkpoints are written atomically), continuing Adam as it was (from a checkpoint of the network
+alone, written before checkpoints held Adam's state, Adam starts afresh, said in a line);
+restore_iter=None starts afresh (the log is then named logs_<arch>_0-...), from random weights or,
+with `init_from=<checkpoint>`, from that checkpoint's network weights (fine-tuning; Adam starts afresh). Nothing is replaced unasked: a fresh run into a
 model_dir that holds this arch's checkpoints or logs, and a restore_iter=N below the newest
 checkpoint, stop with one line (overwrite=True removes that arch's checkpoints, logs and
 TensorBoard runs after the start). TensorBoard summaries (training loss every `summary_step`
@@ -440,13 +440,12 @@ def validate_and_save(run, done, train_loss, seconds, waits=(), batch_waits=(), 
     if not (math.isfinite(v["loss"]) and sess.run(net.weights_finite)):
         raise Diverged(a, "the validation loss" if not math.isfinite(v["loss"]) else "a weight", done)
     prefix = save_checkpoint(net.savers.run, sess, a["model_dir"], a["arch"], done)
+    path = log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"])
     # the run's first line says how much disk a checkpoint takes (the network and Adam's state)
-    first = not os.path.isfile(log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"]))
-    notes = ([run.bad.note()] if run.bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else []) + \
-        (["checkpoint %.2f MB" % (checkpoint_bytes(prefix) / 1e6)] if first else [])
+    size = [] if os.path.isfile(path) else ["checkpoint %.2f MB" % (checkpoint_bytes(prefix) / 1e6)]
+    notes = ([run.bad.note()] if run.bad else []) + (["interrupt save (%s)" % interrupt] if interrupt else []) + size
     line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None,
                            input_wait=1000 * np.mean(batch_waits) if batch_waits else None)
-    path = log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"])
     try:
         atomic_write_text(path, line + "\n", mode="a")
     except OSError as err:

@@ -147,3 +147,24 @@ def test_out_of_memory_is_one_line_exit_2_and_the_last_checkpoint_stays(demo_dat
     assert existing_iterations(model_dir, "model") == [5]
     check_nothing_unreadable(model_dir)
     assert int(ckpt_state(last)["global_step"]) == 5
+
+
+def test_an_interim_marker_without_its_checkpoint_is_stale_and_pruning_removes_whole_checkpoints(tmp_path):
+    from checkpoints import prune_checkpoints, remove_stale_temporaries
+    model_dir = str(tmp_path)
+
+    def touch(name):
+        open(os.path.join(model_dir, name), "w").close()
+
+    for i in (5, 7, 10):
+        touch("model_iteration_%d.ckpt.index" % i)
+        touch("model_iteration_%d.ckpt.data-00000-of-00001" % i)
+    touch("model_iteration_7.ckpt" + INTERIM)  # a complete interim checkpoint
+    touch("model_iteration_9.ckpt" + INTERIM)  # an interim save killed before its .index was in place
+    touch(".tmp-model_iteration_9.ckpt.index")
+    assert sorted(remove_stale_temporaries(model_dir, "model")) == [
+        os.path.join(model_dir, n) for n in (".tmp-model_iteration_9.ckpt.index", "model_iteration_9.ckpt" + INTERIM)]
+    assert interim_iterations(model_dir, "model") == [7]
+    assert prune_checkpoints(model_dir, "model", 10, None) == ["model_iteration_7.ckpt"]
+    assert prune_checkpoints(model_dir, "model", 10, 1) == ["model_iteration_5.ckpt"]
+    assert sorted(os.listdir(model_dir)) == ["model_iteration_10.ckpt.data-00000-of-00001", "model_iteration_10.ckpt.index"]
