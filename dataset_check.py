@@ -59,6 +59,7 @@ def split_pairs(dataset_dir, split, phone_dir, dslr_dir):
     one path missing: reported, not fatal); notes: problems of the folder (mixed formats)."""
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
+    load_dataset.require_split(dataset_dir, split)
     for folder, key in ((raw_dir, "phone_dir"), (rgb_dir, "dslr_dir")):
         load_dataset.require_folder(folder, "%s %s" % (split, "RAW" if key == "phone_dir" else "target"), key)
     raws = load_dataset.list_pngs(raw_dir, "%s RAW" % split)
@@ -175,9 +176,20 @@ def check_pairs(pairs, show_progress=True):
         try:
             row.update(measure(*read_pair(raw_path, rgb_path)))
         except UsageError as err:
-            row["problem"] = str(err).replace(os.path.dirname(raw_path or rgb_path) + os.sep, "")
+            row["problem"] = "%s: %s" % (problem_kind(str(err)), err)
         rows.append(row)
     return rows, time.time() - t0
+
+
+PROBLEM_KINDS = (("without a target", "no target"), ("without a RAW", "no RAW"),
+                 ("single-channel 16-bit", "RAW not 16-bit Bayer"), ("odd size", "RAW of odd size"),
+                 ("8-bit RGB", "target not 8-bit RGB"), ("but its target is", "sizes differ"),
+                 ("cannot read", "unreadable"))
+
+
+def problem_kind(message):
+    """A file problem's kind in a few words, for counting (from read_pair's and load_dataset's messages)."""
+    return next((kind for needle, kind in PROBLEM_KINDS if needle in message), "other")
 
 
 def robust_z(values):
@@ -251,9 +263,9 @@ def summary(rows, white, seconds, limits, notes, out, shown):
     problems = {}
     for r in rows:
         if r["problem"]:
-            kind = r["problem"].split(" (")[0].split(": ")[0]
+            kind = r["problem"].split(": ")[0]
             problems[kind] = problems.get(kind, 0) + 1
-    lines.append("file problems: %s" % (", ".join("%d x %s" % (n, k) for k, n in sorted(problems.items()))
+    lines.append("file problems: %s" % ("; ".join("%s %d" % kv for kv in sorted(problems.items()))
                                         if problems else "none"))
     if good:
         whites = sorted({r["white_level"] for r in good})

@@ -244,19 +244,21 @@ def to_float(raw_planes, rgb=None):
     return x, rgb.astype(np.float32) / RGB_SCALE
 
 
-def paired_names(dataset_dir, split, phone_dir, dslr_dir):
+def paired_names(dataset_dir, split, phone_dir, dslr_dir, exclude=()):
     """The RAW names of <split>/<phone_dir> that have a target of the same stem in <split>/<dslr_dir>
-    (PNG or JPEG, see target_ext); errors on a mismatch."""
+    (PNG or JPEG, see target_ext); errors on a mismatch. Names in `exclude` (RAW names, see
+    read_exclude) are left out, their targets too."""
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
     if not os.path.isdir(dataset_dir):
         raise UsageError("dataset folder %r does not exist (set dataset_dir=, or make the demo "
                          "data with: python make_demo_data.py)" % dataset_dir)
+    require_split(dataset_dir, split)
     for folder, key in ((raw_dir, "phone_dir"), (rgb_dir, "dslr_dir")):
         require_folder(folder, "%s %s" % (split, "RAW" if key == "phone_dir" else "target"), key)
-    raw_names = list_pngs(raw_dir, "%s RAW" % split)
+    raw_names = [n for n in list_pngs(raw_dir, "%s RAW" % split) if n not in exclude]
     ext = target_ext(rgb_dir, "%s target" % split)
-    rgb_names = {n for n in os.listdir(rgb_dir) if n.endswith(ext)}
+    rgb_names = {n for n in os.listdir(rgb_dir) if n.endswith(ext)}.difference(target_name(n, ext) for n in exclude)
     missing = [n for n in raw_names if target_name(n, ext) not in rgb_names]
     extra = sorted(rgb_names.difference(target_name(n, ext) for n in raw_names))
     if missing or extra:
@@ -264,6 +266,18 @@ def paired_names(dataset_dir, split, phone_dir, dslr_dir):
                          "e.g. %r; %d targets without a RAW, e.g. %r)" % (
                              split, len(missing), missing[:1], len(extra), extra[:1]))
     return raw_names
+
+
+def require_split(dataset_dir, split):
+    """UsageError unless dataset_dir holds the split folder, naming those it does hold (and, for a
+    missing val/, the Zurich RAW-to-RGB set's way: validating on test/)."""
+    if os.path.isdir(os.path.join(dataset_dir, split)):
+        return
+    there = sorted(n + "/" for n in os.listdir(dataset_dir) if os.path.isdir(os.path.join(dataset_dir, n)))
+    raise UsageError("dataset folder %r holds no %s/ folder (it holds %s)%s" % (
+        dataset_dir, split, ", ".join(there) or "no folders",
+        "; a dataset of train/ and test/ only (the Zurich RAW-to-RGB set) validates on test/ with val_split=test"
+        if split == "val" else ""))
 
 
 def _crop_box(h, w, patch_h, patch_w, offset, path):
@@ -367,12 +381,12 @@ def draw_training_pool(names, train_size, rng):
 
 
 def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng, bad=None, workers=0,
-                        stop=None, show_progress=True, warn=True):
+                        stop=None, show_progress=True, warn=True, exclude=()):
     """`train_size` random training pairs (all of them, with a warning unless warn=False, if fewer
     exist), drawn by draw_training_pool from `rng`. With a dict `bad`: its names are not drawn, and
     pairs that cannot be decoded are left out and added to it (see load_pairs, also for `workers`
-    and `stop`)."""
-    names = paired_names(dataset_dir, "train", phone_dir, dslr_dir)
+    and `stop`). Names in `exclude` are never drawn."""
+    names = paired_names(dataset_dir, "train", phone_dir, dslr_dir, exclude)
     if bad:
         names = [name for name in names if name not in bad]
     if train_size > len(names):
@@ -385,7 +399,43 @@ def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, p
                       stop, show_progress)
 
 
-def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w):
-    """Every validation pair, centre-cropped to the patch size."""
-    names = paired_names(dataset_dir, "val", phone_dir, dslr_dir)
-    return load_pairs(dataset_dir, "val", phone_dir, dslr_dir, names, patch_h, patch_w)
+def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w, split="val", exclude=()):
+    """Every validation pair of `split` (but those in `exclude`), centre-cropped to the patch size."""
+    names = paired_names(dataset_dir, split, phone_dir, dslr_dir, exclude)
+    return load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w)
+
+
+def read_exclude(path, dataset_dir, splits, phone_dir, dslr_dir):
+    """{split: frozenset of RAW names} from an exclude file (check_dataset.py's exclude.txt: one
+    split/name a line, e.g. train/12.png; blank lines and # comments ignored), for the `splits` a
+    run reads, and how many lines name other splits (e.g. test). UsageError, naming the line, for a
+    missing file, a line not of that form, a split folder that does not exist, or a name that is
+    neither a RAW nor a target of its split."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as err:
+        raise UsageError("exclude=%s: cannot read it (%s); name check_dataset.py's exclude.txt or your own list "
+                         "of split/name lines" % (path, err.strerror or err))
+    found, other = {split: set() for split in splits}, 0
+    for number, line in enumerate(lines, 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        split, _, name = entry.partition("/")
+        if not name or "/" in name:
+            raise UsageError("exclude=%s line %d: %r is not of the form split/name (e.g. train/12.png)"
+                             % (path, number, line))
+        if not os.path.isdir(os.path.join(dataset_dir, split)):
+            raise UsageError("exclude=%s line %d: %r names split %r, which %s does not hold" % (
+                path, number, line, split, dataset_dir))
+        if split not in found:
+            other += 1
+            continue
+        raw_dir, rgb_dir = os.path.join(dataset_dir, split, phone_dir), os.path.join(dataset_dir, split, dslr_dir)
+        if not (os.path.isfile(os.path.join(raw_dir, name)) or
+                os.path.isfile(find_target(rgb_dir, name))):
+            raise UsageError("exclude=%s line %d: %s is neither a RAW in %s nor a target in %s (an exclude list of "
+                             "another dataset?)" % (path, number, entry, raw_dir, rgb_dir))
+        found[split].add(name)
+    return {split: frozenset(names) for split, names in found.items()}, other
