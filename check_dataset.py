@@ -11,14 +11,15 @@ content lies right of / below the RAW's) and the correlation left after aligning
 and colour against the dataset's own spread. Writes <out>/pairs.csv (one row per pair),
 <out>/exclude.txt (the bad pairs, one split/name a line, for train_model.py exclude=) and
 <out>/worst_pairs.jpg (RAW preview | target | difference of the worst pairs, labelled), and prints a
-summary. Exit code 0 whatever it finds; bad arguments or folders: one line, exit code 2.
+summary. Exit code 0 whatever it finds; bad arguments or folders: one line, exit code 2. On demo
+data, truth=<dataset_dir>/shifts.csv compares the shifts found with the true ones.
 """
 import os
 
 from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
 
 import dataset_check
-from args import Arg, parse_args, positive_float, positive_int, to_bool
+from args import Arg, optional_path, parse_args, positive_float, positive_int, to_bool
 from utils import ensure_dir
 
 ARGS = [
@@ -34,6 +35,8 @@ ARGS = [
     Arg("max_clipped", positive_float, 0.05, "a pair whose RAW or target has more than this share clipped is bad"),
     Arg("max_z", positive_float, 8.0, "a pair whose brightness or colour is further than this many robust "
         "standard deviations from the dataset's median is bad"),
+    Arg("truth", optional_path, None, "make_demo_data.py's shifts.csv: also print how close the shifts came "
+        "to the true ones and whether the pairs it spoilt on purpose are among the worst"),
     Arg("overwrite", to_bool, False, "replace the files of an earlier check in out"),
 ]
 
@@ -49,6 +52,7 @@ def main(argv):
         raise UsageError("dataset folder %r does not exist (set dataset_dir=, or make the demo data with: "
                          "python make_demo_data.py)" % a["dataset_dir"])
     dataset_check.check_outputs(a["out"], a["overwrite"])
+    truth = dataset_check.read_truth(a["truth"]) if a["truth"] else None
     pairs, notes, paths = [], [], {}
     for split in splits:
         phone_dir = a["test_dir"] if split == "test" and a["test_dir"] else a["phone_dir"]
@@ -66,6 +70,8 @@ def main(argv):
     dataset_check.write_exclude(os.path.join(a["out"], "exclude.txt"), rows)
     dataset_check.write_sheet(os.path.join(a["out"], "worst_pairs.jpg"), shown, paths)
     print(dataset_check.summary(rows, white, seconds, limits, notes, a["out"], shown))
+    if truth is not None:
+        print("\n".join(dataset_check.against_truth(truth, a["truth"], rows, shown)))
 
 
 if __name__ == "__main__":

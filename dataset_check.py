@@ -31,6 +31,8 @@ from utils import atomic_output, atomic_write_text
 WHITE_LEVELS = (1023, 4095, 16383, 65535)  # 10, 12, 14, 16 bits: the white level a RAW's largest value implies
 CLIP_SHARE = 0.98  # a RAW value at or above this share of the white level counts as clipped
 TARGET_CLIP = 0.95  # a linear target value at or above this (sRGB 250 of 255) counts as clipped
+TARGET_BLACK = 0.001  # ... and at or below this (sRGB 3 of 255) in any channel, clipped at black
+MIN_UNCLIPPED = 0.05  # share of cells unclipped below which a pair's brightness and colour are not judged
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 MIN_DETAIL = 0.004  # mean gamma-coded luminance step between neighbouring cells: below, nothing to register
 UPSAMPLE = 20  # phase correlation's sub-cell resolution: 1/20 of a 2x2 cell (0.1 target pixel)
@@ -107,14 +109,17 @@ def halves(raw, rgb):
 
 
 def matching_gains(raw_rgb, tgt, white):
-    """Per-channel gains that bring the RAW's linear RGB to the target's: the ratio of their means
-    over the cells clipped in neither (all cells where fewer than 5% are unclipped), so that a
-    blown sky does not count as a colour or brightness."""
-    unclipped = (tgt.max(axis=-1) < TARGET_CLIP) & (raw_rgb.max(axis=-1) < CLIP_SHARE * white)
-    if unclipped.mean() < 0.05:
-        unclipped = np.ones(unclipped.shape, bool)
+    """(gains, judged): per-channel gains that bring the RAW's linear RGB to the target's, the
+    ratio of their means over the cells clipped in neither (at white, or the target at black: a
+    colour out of its gamut), so that a blown sky does not count as a colour or brightness; where
+    fewer than MIN_UNCLIPPED of the cells are unclipped, over all of them, and judged is False (the
+    pair's brightness and colour are then not compared with the dataset's)."""
+    unclipped = ((tgt.max(axis=-1) < TARGET_CLIP) & (tgt.min(axis=-1) > TARGET_BLACK) &
+                 (raw_rgb.max(axis=-1) < CLIP_SHARE * white))
+    judged = bool(unclipped.mean() >= MIN_UNCLIPPED)
+    cells = unclipped if judged else np.ones(unclipped.shape, bool)
     eps = 1e-6
-    return (tgt[unclipped].mean(axis=0) + eps) / (raw_rgb[unclipped].mean(axis=0) + eps)
+    return (tgt[cells].mean(axis=0) + eps) / (raw_rgb[cells].mean(axis=0) + eps), judged
 
 
 def colour_matched(raw_rgb, gains):
@@ -153,9 +158,10 @@ def measure(raw, rgb):
            "clipped_at": [float(np.mean(raw >= CLIP_SHARE * w)) for w in WHITE_LEVELS],
            "target_clipped": float(np.mean(rgb.max(axis=-1) >= 255))}
     raw_rgb, tgt = halves(raw, rgb)
-    gains = matching_gains(raw_rgb, tgt, row["white_level"])
-    row["gain"] = float(np.log2(gains[1] * row["white_level"]))  # target's linear level per RAW's share of white
-    row["colour_r"], row["colour_b"] = (float(np.log2(gains[i] / gains[1])) for i in (0, 2))
+    gains, judged = matching_gains(raw_rgb, tgt, row["white_level"])
+    nan = float("nan")
+    row["gain"] = float(np.log2(gains[1] * row["white_level"])) if judged else nan  # target level per RAW share of white
+    row["colour_r"], row["colour_b"] = (float(np.log2(gains[i] / gains[1])) if judged else nan for i in (0, 2))
     a, b = colour_matched(raw_rgb, gains) @ LUMA, linear_to_srgb(tgt).astype(np.float32) @ LUMA
     row["detail"] = float(np.mean(np.abs(np.diff(b, axis=0))) + np.mean(np.abs(np.diff(b, axis=1))))
     if min(tgt.shape[:2]) < MIN_SIDE or row["detail"] < MIN_DETAIL:  # a flat pair: a shift would be noise
@@ -193,12 +199,14 @@ def problem_kind(message):
 
 
 def robust_z(values):
-    """(value - median) / (1.4826 MAD) of each value (the spread at least MIN_SPREAD)."""
+    """(value - median) / (1.4826 MAD) of each value (the spread at least MIN_SPREAD); nan for
+    a value not measured, which the median and the spread leave out."""
     v = np.asarray(values, np.float64)
-    if not len(v):
+    known = v[np.isfinite(v)]
+    if not len(known):
         return v
-    med = np.median(v)
-    spread = max(ROBUST_SIGMA * float(np.median(np.abs(v - med))), MIN_SPREAD)
+    med = np.median(known)
+    spread = max(ROBUST_SIGMA * float(np.median(np.abs(known - med))), MIN_SPREAD)
     return (v - med) / spread
 
 
@@ -299,6 +307,41 @@ def span(values):
     return "from %+.2f to %+.2f" % (min(v), max(v)) if v else "none"
 
 
+def read_truth(path):
+    """make_demo_data.py's shifts.csv as {(split, name): row}; UsageError for a file that is not one."""
+    try:
+        with open(path) as f:
+            truth = {(r["split"], r["name"]): r for r in csv.DictReader(f)}
+        for r in truth.values():
+            float(r["shift_x"]), float(r["shift_y"]), r["bad"]
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        raise UsageError("truth=%s: not make_demo_data.py's shifts.csv (%s)" % (path, err))
+    return truth
+
+
+def against_truth(truth, path, rows, shown):
+    """Lines comparing the measured shifts with the true ones (read_truth of `path`): the share of
+    the pairs not spoilt on purpose within 0.5 px of their true shift (in x and in y), and how many
+    of the spoilt pairs are among the worst `shown`."""
+    errors = []
+    for r in rows:
+        known = truth.get((r["split"], r["name"]))
+        if known is None or known["bad"]:
+            continue
+        errors.append(max(abs(r.get("shift_" + a, float("nan")) - float(known["shift_" + a])) for a in "xy"))
+    errors = np.asarray(errors, np.float64)
+    within = int(np.sum(errors <= 0.5))  # a pair not measured (nan) is not within
+    spoilt = [k for k, r in truth.items() if r["bad"] and k in {(x["split"], x["name"]) for x in rows}]
+    worst_keys = {(r["split"], r["name"]) for r in shown}
+    return ["against the truth in %s: %d of %d pairs within 0.5 px of their true shift in x and y (%.1f%%); "
+            "error median %.2f px, max %.2f px" % (path, within, len(errors), 100.0 * within / max(len(errors), 1),
+                                                 np.nanmedian(errors) if len(errors) else float("nan"),
+                                                 np.nanmax(errors) if len(errors) else float("nan")),
+            "pairs spoilt on purpose among the %d worst: %d of %d (%s)" % (
+                len(shown), sum(k in worst_keys for k in spoilt), len(spoilt),
+                ", ".join("%s/%s %s" % (k + (truth[k]["bad"],)) for k in spoilt) or "none")]
+
+
 def write_csv(path, rows):
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -332,7 +375,7 @@ def sheet_row(r, raw_path, rgb_path):
         blank = np.full((SHEET_SIDE, SHEET_SIDE, 3), 0.5, np.float32)
         return previews.labelled_grid([[blank, blank, blank]], ["RAW preview", "target", "difference x2"], caption)
     raw_rgb, tgt = halves(raw, rgb)
-    views = [colour_matched(raw_rgb, matching_gains(raw_rgb, tgt, r["white_level"])),
+    views = [colour_matched(raw_rgb, matching_gains(raw_rgb, tgt, r["white_level"])[0]),
              linear_to_srgb(tgt).astype(np.float32)]
     lum = [v @ LUMA for v in views]
     views.append(np.repeat(np.clip(2 * np.abs(lum[0] - lum[1]), 0, 1)[..., None], 3, axis=-1))

@@ -160,14 +160,15 @@ BAD_SHIFT = 20  # pixels, to the right: the target's content moves right
 
 def spoil(kind, raw, target, previous_target, shift):
     """(raw, target, true shift) of a pair spoilt on purpose (BAD_KINDS): the target of the scene
-    before it, the target moved BAD_SHIFT pixels right (its edge repeated), the RAW 2 stops brighter
-    (clipped at the white level)."""
+    before it, the target moved BAD_SHIFT pixels right (its edge repeated), the RAW brightened until
+    its median reaches the white level (at least 2 stops; clipped there)."""
     if kind == "other scene":
         return raw, previous_target, shift
     if kind == "shift 20 px":
         moved = np.concatenate([np.repeat(target[:, :1], BAD_SHIFT, axis=1), target[:, :-BAD_SHIFT]], axis=1)
         return raw, moved, (shift[0] + BAD_SHIFT, shift[1])
-    return np.minimum(raw.astype(np.uint32) * 4, unprocess.WHITE_LEVEL).astype(np.uint16), target, shift
+    gain = max(4.0, unprocess.WHITE_LEVEL / max(float(np.median(raw)), 1.0))  # at least half the sites clip
+    return np.minimum(np.round(raw * gain), unprocess.WHITE_LEVEL).astype(np.uint16), target, shift
 
 
 def spoilt_indices(count, bad_pairs):

@@ -36,7 +36,8 @@ def truth_data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def checked(truth_data, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("check") / "report")
-    proc = run_script("check_dataset.py", "dataset_dir=" + truth_data, "split=train,val", "out=" + out)
+    proc = run_script("check_dataset.py", "dataset_dir=" + truth_data, "split=train,val", "out=" + out,
+                      "truth=" + os.path.join(truth_data, "shifts.csv"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
@@ -66,6 +67,8 @@ def test_shifts_are_found_within_half_a_pixel_and_bad_pairs_are_the_worst(truth_
     assert "shift" in moved["flags"] and abs(float(moved["shift_x"]) - float(truth[("train", moved["name"])]["shift_x"])) < 0.5
     assert "corr" in kinds["other scene"]["flags"] and "clipped" in kinds["blown exposure"]["flags"]
     assert "white level 1023 (10-bit" in proc.stdout and "pairs/s on this machine" in proc.stdout
+    assert "pairs spoilt on purpose among the 8 worst: 3 of 3" in proc.stdout  # truth=: the same verdict printed
+    assert "%d of 39 pairs within 0.5 px" % np.sum(errors <= 0.5) in proc.stdout
     with Image.open(os.path.join(out, "worst_pairs.jpg")) as sheet:
         assert sheet.format == "JPEG" and sheet.size[1] > 8 * 192
 
