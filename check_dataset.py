@@ -71,7 +71,7 @@ def main(argv):
     dataset_check.write_sheet(os.path.join(a["out"], "worst_pairs.jpg"), shown, paths)
     print(dataset_check.summary(rows, white, seconds, limits, notes, a["out"], shown))
     if truth is not None:
-        print("\n".join(dataset_check.against_truth(truth, a["truth"], rows, shown)))
+        print(dataset_check.against_truth(truth, a["truth"], rows, shown))
 
 
 if __name__ == "__main__":

@@ -260,51 +260,50 @@ def spread(values, unit=""):
 
 
 def summary(rows, white, seconds, limits, notes, out, shown):
-    """The printed summary: counts, the distributions of shift, correlation and clipping, the
-    worst pairs, and the speed."""
+    """The printed summary: counts and the speed, the distributions of clipping, shift and
+    correlation, the bad pairs and the worst ones."""
     good = [r for r in rows if not r["problem"]]
     bad = [r for r in rows if r["score"] > 1]
     splits = sorted({r["split"] for r in rows})
-    lines = ["checked %d pairs (%s)" % (len(rows), ", ".join(
-        "%s %d" % (s, sum(r["split"] == s for r in rows)) for s in splits))]
+    lines = ["checked %d pairs (%s) in %.1f s, %.1f pairs/s on this machine; file problems: %s" % (
+        len(rows), ", ".join("%s %d" % (s, sum(r["split"] == s for r in rows)) for s in splits), seconds,
+        len(rows) / max(seconds, 1e-9), problem_counts(rows))]
     lines.extend("folder problem: %s" % n for n in notes)
-    problems = {}
+    if good:
+        whites = sorted({r["white_level"] for r in good})
+        lines.append("RAW: white level %d (%d-bit%s) in %d of %d pairs%s; clipped share %s (targets: %s)" % (
+            white, int(np.log2(white + 1)), ", as MAI21's" if white == 1023 else "",
+            sum(r["white_level"] == white for r in good), len(good),
+            "" if whites == [white] else " (others: %s)" % ", ".join(str(w) for w in whites if w != white),
+            spread([100 * r["clipped"] for r in good], "%"), spread([100 * r["target_clipped"] for r in good], "%")))
+        lines.append("shift |x, y|: %s (x %s, y %s); correlation after aligning: median %.3f, 5th percentile "
+                     "%.3f, min %.3f" % ((spread([np.hypot(r["shift_x"], r["shift_y"]) for r in good], " px"),
+                                          span([r["shift_x"] for r in good]), span([r["shift_y"] for r in good])) +
+                                         tuple(f([r["corr"] for r in good if np.isfinite(r["corr"])] or [float("nan")])
+                                               for f in (np.median, lambda v: np.percentile(v, 5), np.min))))
+    lines.append("bad pairs: %d (shift > %g px, correlation < %g, clipped > %g%%, brightness or colour beyond %g "
+                 "robust sd, file problems) in %s; the worst (contact sheet %s):" % (
+                     len(bad), limits.max_shift, limits.min_corr, 100 * limits.max_clipped, limits.max_z,
+                     os.path.join(out, "exclude.txt"), os.path.join(out, "worst_pairs.jpg")))
+    for r in shown:
+        lines.append("  %-16s score %5.1f  %-20s %s" % ("%s/%s" % (r["split"], r["name"]),
+                                                      min(r["score"], 999.9), r["flags"] or "-", describe(r)))
+    return "\n".join(lines)
+
+
+def problem_counts(rows):
+    """The file problems by kind: "none", or e.g. "no target 2; unreadable 1"."""
+    counts = {}
     for r in rows:
         if r["problem"]:
             kind = r["problem"].split(": ")[0]
-            problems[kind] = problems.get(kind, 0) + 1
-    lines.append("file problems: %s" % ("; ".join("%s %d" % kv for kv in sorted(problems.items()))
-                                        if problems else "none"))
-    if good:
-        whites = sorted({r["white_level"] for r in good})
-        lines.append("RAW values: white level %d (%d-bit%s) implied by %d of %d pairs%s" % (
-            white, int(np.log2(white + 1)), ", as MAI21's" if white == 1023 else "",
-            sum(r["white_level"] == white for r in good), len(good),
-            "" if whites == [white] else "; others: %s" % ", ".join(str(w) for w in whites if w != white)))
-        lines.append("clipped RAW share: %s" % spread([100 * r["clipped"] for r in good], "%"))
-        lines.append("clipped target share: %s" % spread([100 * r["target_clipped"] for r in good], "%"))
-        lines.append("shift |x, y|: %s; x %s; y %s" % (
-            spread([np.hypot(r["shift_x"], r["shift_y"]) for r in good], " px"),
-            span([r["shift_x"] for r in good]), span([r["shift_y"] for r in good])))
-        lines.append("correlation after aligning: median %.3f, 5th percentile %.3f, min %.3f" % tuple(
-            f([r["corr"] for r in good if np.isfinite(r["corr"])] or [float("nan")])
-            for f in (np.median, lambda v: np.percentile(v, 5), np.min)))
-    lines.append("bad pairs: %d (shift > %g px, correlation < %g, clipped > %g%%, brightness or colour beyond %g "
-                 "robust sd, file problems): %s" % (len(bad), limits.max_shift, limits.min_corr,
-                                                    100 * limits.max_clipped, limits.max_z,
-                                                    os.path.join(out, "exclude.txt")))
-    lines.append("worst pairs (contact sheet %s):" % os.path.join(out, "worst_pairs.jpg"))
-    for r in shown:
-        lines.append("  %-22s score %5.1f  %-24s %s" % ("%s/%s" % (r["split"], r["name"]),
-                                                      min(r["score"], 999.9), r["flags"] or "-", describe(r)))
-    lines.append("speed: %d pairs in %.1f s, %.1f pairs/s on this machine" % (
-        len(rows), seconds, len(rows) / max(seconds, 1e-9)))
-    return "\n".join(lines)
+            counts[kind] = counts.get(kind, 0) + 1
+    return "; ".join("%s %d" % kv for kv in sorted(counts.items())) or "none"
 
 
 def span(values):
     v = [x for x in values if np.isfinite(x)]
-    return "from %+.2f to %+.2f" % (min(v), max(v)) if v else "none"
+    return "%+.2f to %+.2f" % (min(v), max(v)) if v else "none"
 
 
 def read_truth(path):
@@ -320,7 +319,7 @@ def read_truth(path):
 
 
 def against_truth(truth, path, rows, shown):
-    """Lines comparing the measured shifts with the true ones (read_truth of `path`): the share of
+    """A line comparing the measured shifts with the true ones (read_truth of `path`): the share of
     the pairs not spoilt on purpose within 0.5 px of their true shift (in x and in y), and how many
     of the spoilt pairs are among the worst `shown`."""
     errors = []
@@ -333,13 +332,13 @@ def against_truth(truth, path, rows, shown):
     within = int(np.sum(errors <= 0.5))  # a pair not measured (nan) is not within
     spoilt = [k for k, r in truth.items() if r["bad"] and k in {(x["split"], x["name"]) for x in rows}]
     worst_keys = {(r["split"], r["name"]) for r in shown}
-    return ["against the truth in %s: %d of %d pairs within 0.5 px of their true shift in x and y (%.1f%%); "
-            "error median %.2f px, max %.2f px" % (path, within, len(errors), 100.0 * within / max(len(errors), 1),
-                                                 np.nanmedian(errors) if len(errors) else float("nan"),
-                                                 np.nanmax(errors) if len(errors) else float("nan")),
-            "pairs spoilt on purpose among the %d worst: %d of %d (%s)" % (
+    return ("against the truth in %s: %d of %d pairs within 0.5 px of their true shift in x and y (%.1f%%), "
+            "error median %.2f px, max %.2f px; pairs spoilt on purpose among the %d worst: %d of %d (%s)" % (
+                path, within, len(errors), 100.0 * within / max(len(errors), 1),
+                np.nanmedian(errors) if len(errors) else float("nan"),
+                np.nanmax(errors) if len(errors) else float("nan"),
                 len(shown), sum(k in worst_keys for k in spoilt), len(spoilt),
-                ", ".join("%s/%s %s" % (k + (truth[k]["bad"],)) for k in spoilt) or "none")]
+                ", ".join("%s/%s %s" % (k + (truth[k]["bad"],)) for k in spoilt) or "none"))
 
 
 def write_csv(path, rows):
@@ -391,7 +390,7 @@ def write_sheet(path, rows, paths):
     parts = [sheet_row(r, *paths[(r["split"], r["name"])]).astype(np.float32) / 255 for r in rows]
     sheet = previews.to_uint8(previews.grid([[p] for p in parts], gap=8))
     with atomic_output(path, ".tmp.jpg") as tmp:
-        Image.fromarray(sheet).save(tmp, quality=85)
+        Image.fromarray(sheet).save(tmp, quality=80)
 
 
 def check_outputs(out, overwrite):

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from conftest import SMALL, assert_usage_error, kv_words, run_script
 from PIL import Image
+from scipy import ndimage
 
+import dataset_check
 import load_dataset
+import unprocess
 from errors import UsageError
 from make_demo_data import make_dataset
 
@@ -55,7 +58,7 @@ def test_shifts_are_found_within_half_a_pixel_and_bad_pairs_are_the_worst(truth_
     assert max(abs(float(truth[(r["split"], r["name"])]["shift_x"])) for r in good) > 1.5  # shifts to find
     spoilt = {"train/" + r["name"]: r["bad"] for r in truth.values() if r["bad"]}
     assert sorted(spoilt.values()) == ["blown exposure", "other scene", "shift 20 px"]
-    listed = proc.stdout.split("worst pairs")[1].splitlines()[1:9]
+    listed = proc.stdout.split("the worst (contact sheet")[1].splitlines()[1:9]
     worst = [line.split()[0] for line in listed]
     assert set(spoilt) <= set(worst), (spoilt, proc.stdout)
     with open(os.path.join(out, "exclude.txt")) as f:
@@ -196,3 +199,16 @@ def test_exclude_leaves_pairs_out_and_unknown_names_are_one_line(zurich, tmp_pat
     proc = run_script("train_model.py", *kv_words(dict(train, exclude=str(tmp_path / "none.txt"),
                                                      model_dir=str(tmp_path / "n"))))
     assert_usage_error(proc, "exclude=%s: cannot read it" % (tmp_path / "none.txt"))
+
+
+def test_the_sign_convention_on_a_pair_moved_by_hand():
+    """A target whose content lies 5 px right of and 2 px below its RAW's: shift_x = +5, shift_y = +2
+    (independently of make_demo_data.py's bookkeeping)."""
+    rng = np.random.RandomState(0)
+    scene = ndimage.gaussian_filter(rng.rand(160, 160, 3), sigma=(3, 3, 0))
+    scene = ((scene - scene.min()) / (scene.max() - scene.min()) * 255).astype(np.uint8)
+    raw = unprocess.inverse_isp(scene[16:144, 16:144], rng)
+    moved = scene[16 - 2:144 - 2, 16 - 5:144 - 5]  # target[y, x] = scene[y - 2, x - 5]: content right and down
+    row = dataset_check.measure(raw, moved)
+    assert abs(row["shift_x"] - 5) < 0.3 and abs(row["shift_y"] - 2) < 0.3, row
+    assert row["corr"] > 0.9
