@@ -55,8 +55,8 @@ def main(argv):
     truth = dataset_check.read_truth(a["truth"]) if a["truth"] else None
     pairs, notes, paths = [], [], {}
     for split in splits:
-        phone_dir = a["test_dir"] if split == "test" and a["test_dir"] else a["phone_dir"]
-        found, split_notes = dataset_check.split_pairs(a["dataset_dir"], split, phone_dir, a["dslr_dir"])
+        raw_key = "test_dir" if split == "test" and a["test_dir"] else "phone_dir"
+        found, split_notes = dataset_check.split_pairs(a["dataset_dir"], split, a[raw_key], a["dslr_dir"], raw_key)
         notes.extend(split_notes)
         for name, raw_path, rgb_path in found:
             pairs.append((split, name, raw_path, rgb_path))

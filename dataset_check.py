@@ -55,15 +55,16 @@ class Limits:
         self.max_shift, self.min_corr, self.max_clipped, self.max_z = max_shift, min_corr, max_clipped, max_z
 
 
-def split_pairs(dataset_dir, split, phone_dir, dslr_dir):
+def split_pairs(dataset_dir, split, phone_dir, dslr_dir, raw_key="phone_dir"):
     """(pairs, notes) of one split: pairs as (name, RAW path or None, target path or None) for
     every RAW and every target (a RAW without a target and a target without a RAW are pairs with
-    one path missing: reported, not fatal); notes: problems of the folder (mixed formats)."""
+    one path missing: reported, not fatal); notes: problems of the folder (mixed formats).
+    raw_key: the key that names the RAW folder, for the message where it does not exist."""
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
-    load_dataset.require_split(dataset_dir, split)
-    for folder, key in ((raw_dir, "phone_dir"), (rgb_dir, "dslr_dir")):
-        load_dataset.require_folder(folder, "%s %s" % (split, "RAW" if key == "phone_dir" else "target"), key)
+    load_dataset.require_split(dataset_dir, split, raw_dir)
+    for folder, key in ((raw_dir, raw_key), (rgb_dir, "dslr_dir")):
+        load_dataset.require_folder(folder, "%s %s" % (split, "target" if key == "dslr_dir" else "RAW"), key)
     raws = load_dataset.list_pngs(raw_dir, "%s RAW" % split)
     notes = []
     try:

@@ -253,7 +253,7 @@ def paired_names(dataset_dir, split, phone_dir, dslr_dir, exclude=()):
     if not os.path.isdir(dataset_dir):
         raise UsageError("dataset folder %r does not exist (set dataset_dir=, or make the demo "
                          "data with: python make_demo_data.py)" % dataset_dir)
-    require_split(dataset_dir, split)
+    require_split(dataset_dir, split, raw_dir)
     for folder, key in ((raw_dir, "phone_dir"), (rgb_dir, "dslr_dir")):
         require_folder(folder, "%s %s" % (split, "RAW" if key == "phone_dir" else "target"), key)
     raw_names = [n for n in list_pngs(raw_dir, "%s RAW" % split) if n not in exclude]
@@ -268,14 +268,15 @@ def paired_names(dataset_dir, split, phone_dir, dslr_dir, exclude=()):
     return raw_names
 
 
-def require_split(dataset_dir, split):
-    """UsageError unless dataset_dir holds the split folder, naming those it does hold (and, for a
-    missing val/, the Zurich RAW-to-RGB set's way: validating on test/)."""
+def require_split(dataset_dir, split, raw_dir):
+    """UsageError unless dataset_dir holds the split folder (raw_dir: the RAW folder in it), naming
+    the folders it does hold (and, for a missing val/, the Zurich RAW-to-RGB set's way: validating
+    on test/)."""
     if os.path.isdir(os.path.join(dataset_dir, split)):
         return
     there = sorted(n + "/" for n in os.listdir(dataset_dir) if os.path.isdir(os.path.join(dataset_dir, n)))
-    raise UsageError("dataset folder %r holds no %s/ folder (it holds %s)%s" % (
-        dataset_dir, split, ", ".join(there) or "no folders",
+    raise UsageError("%s RAW folder %r does not exist, nor does %s/ in dataset folder %r (it holds %s)%s" % (
+        split, raw_dir, split, dataset_dir, ", ".join(there) or "no folders",
         "; a dataset of train/ and test/ only (the Zurich RAW-to-RGB set) validates on test/ with val_split=test"
         if split == "val" else ""))
 

@@ -107,7 +107,7 @@ def test_file_problems_are_all_counted_in_one_pass(demo_data, tmp_path):
 def test_bad_arguments_are_one_line(demo_data, tmp_path):
     out = str(tmp_path / "r")
     for words, needle in ((["split=train,train"], "name each split folder once"),
-                          (["split=nope"], "holds no nope/ folder"),
+                          (["split=nope"], "nor does nope/ in dataset folder"),
                           (["dslr_dir=canon/"], "set dslr_dir= to one of them"),
                           (["min_corr=1"], "must be below 1")):
         proc = run_script("check_dataset.py", "dataset_dir=" + demo_data, "out=" + out, *words)
@@ -157,7 +157,8 @@ def test_zurich_layout_trains_and_tests_end_to_end(zurich, tmp_path):
     models = str(tmp_path / "m")
     train = dict(SMALL, dataset_dir=zurich, model_dir=models, tensorboard=False, **ZURICH)
     proc = run_script("train_model.py", *kv_words(train))
-    assert_usage_error(proc, "holds no val/ folder (it holds test/, train/)", "val_split=test")
+    assert_usage_error(proc, "val RAW folder", "does not exist, nor does val/", "(it holds test/, train/)",
+                       "val_split=test")
     proc = run_script("train_model.py", *kv_words(dict(train, val_split="test")))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert os.path.exists(os.path.join(models, "model_iteration_2.ckpt.index"))
