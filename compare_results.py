@@ -15,6 +15,7 @@ from errors import UsageError, run_main  # first: a third-party module missing b
 import numpy as np
 from PIL import Image
 
+import load_dataset
 import previews
 from args import Arg, parse_args, positive_int, to_bool
 
@@ -22,7 +23,7 @@ ARGS = [
     Arg("result_dir", str, "results/", "where test_model.py wrote the runs' PNGs and metrics CSVs"),
     Arg("runs", str, "", "comma-separated run names: the <run> of <run>_metrics.csv (e.g. model_iteration_600)"),
     Arg("labels", str, "", "comma-separated column titles, one per run (default: the run names)"),
-    Arg("target_dir", str, "raw_images/test/fujifilm/", "the targets (<image>.png); a missing folder: no target column"),
+    Arg("target_dir", str, "raw_images/test/fujifilm/", "the targets (<image>.png or .jpg); a missing folder: no target column"),
     Arg("out", str, "", "the PNG to write (default <result_dir>/compare_<run>_<run>....png)"),
     Arg("shrink", positive_int, 2, "divide width and height by this"),
     Arg("overwrite", to_bool, False, "replace an existing `out`"),
@@ -52,7 +53,7 @@ def main(argv):
     for name in images:
         columns = [load(output_path(a["result_dir"], name, run), a["shrink"]) for run in runs]
         titles = [title(label, s[name]) for label, s in zip(labels, scores)]
-        target = os.path.join(a["target_dir"], os.path.splitext(name)[0] + ".png")
+        target = load_dataset.find_target(a["target_dir"], name)  # PNG or JPEG
         if os.path.isfile(target):
             columns.append(load(target, a["shrink"]))
             titles.append("target")

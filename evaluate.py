@@ -61,8 +61,9 @@ class SsimMeter:
 
 
 def target_for(dslr_dir, fname):
-    """The target of a test RAW: the PNG of the same stem (x.png for x.png or x.dng)."""
-    return os.path.join(dslr_dir, os.path.splitext(fname)[0] + ".png")
+    """The target of a test RAW: the PNG or JPEG of the same stem (x.png or x.jpg for x.png or x.dng;
+    x.png, which does not exist, where neither does)."""
+    return load_dataset.find_target(dslr_dir, fname)
 
 
 def full_size(ih, iw, multiple):
@@ -109,7 +110,7 @@ def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False
 def folder_images(raw_dir, target_dir, names, h, w, multiple=2, crop_odd=False):
     """(name, network input [1, h/2, w/2, 4], float target [h, w, 3] or None) for each RAW of a
     folder (PNG or DNG), cropped to h x w from the top left (h = w = None: to its own size, made a
-    multiple of `multiple`); the target is <target_dir>/<stem>.png."""
+    multiple of `multiple`); the target is <target_dir>/<stem>.png or .jpg."""
     fixed = (h, w)
     for name in names:
         raw = load_dataset.read_raw(os.path.join(raw_dir, name), crop_odd=crop_odd)

@@ -1,4 +1,6 @@
-"""Reading the MAI21 dataset layout (see README, "Data"): RAW 16-bit Bayer PNGs and 8-bit RGB targets.
+"""Reading the MAI21 dataset layout (see README, "Data"): RAW 16-bit Bayer PNGs and 8-bit RGB targets,
+PNG or JPEG (one format per folder, paired with the RAW of the same stem: the Zurich RAW-to-RGB set's
+huawei_raw/0.png and canon/0.jpg).
 
 Patches are kept compact in memory: RAW as uint16 Bayer planes [N, H/2, W/2, 4], targets as
 uint8 [N, H, W, 3]. `to_float` turns one batch into network inputs (÷1020) and targets (÷255).
@@ -44,6 +46,42 @@ def list_pngs(folder, what):
     if not names:
         raise UsageError("%s folder %r holds no PNG files" % (what, folder))
     return names
+
+
+TARGET_EXTS = (".png", ".jpg", ".jpeg")  # the target formats, by extension (any case)
+
+
+def target_ext(folder, what):
+    """The extension of a target folder's images as spelt there (".png", ".jpg", ...): one format
+    per folder. UsageError if the folder holds none or mixes them."""
+    counts = {}
+    for name in os.listdir(folder):
+        ext = os.path.splitext(name)[1]
+        if ext.lower() in TARGET_EXTS:
+            counts[ext] = counts.get(ext, 0) + 1
+    if not counts:
+        raise UsageError("%s folder %r holds no PNG or JPEG files" % (what, folder))
+    if len(counts) > 1:
+        raise UsageError("%s folder %r mixes image formats (%s); keep one format per folder (convert the "
+                         "others or move them away)" % (what, folder, ", ".join(
+                             "%d %s" % (n, ext) for ext, n in sorted(counts.items(), key=lambda kv: -kv[1]))))
+    return next(iter(counts))
+
+
+def target_name(raw_name, ext):
+    """The target file of a RAW: the same stem with the target folder's extension."""
+    return os.path.splitext(raw_name)[0] + ext
+
+
+def find_target(folder, raw_name):
+    """The path of a RAW's target in `folder`: the PNG or JPEG of the same stem that exists there
+    (a PNG first), else the PNG's path (which does not exist: no target)."""
+    stem = os.path.join(folder, os.path.splitext(raw_name)[0])
+    for ext in TARGET_EXTS:
+        for spelt in (ext, ext.upper()):
+            if os.path.isfile(stem + spelt):
+                return stem + spelt
+    return stem + ".png"
 
 
 def list_raws(folder, what):
@@ -174,16 +212,16 @@ def read_dng(path):
 
 
 def read_rgb(path):
-    """An RGB target as uint8 [H, W, 3]."""
+    """An RGB target (PNG or JPEG) as uint8 [H, W, 3]."""
     try:
         with Image.open(path) as img:
             img.load()
             mode = img.mode
             arr = np.asarray(img.convert("RGB") if mode in ("RGBA", "P") else img)
     except (OSError, SyntaxError, ValueError) as err:
-        raise UsageError("cannot read RGB PNG %r (corrupt or truncated?): %s" % (path, err))
+        raise UsageError("cannot read RGB %s %r (corrupt or truncated?): %s" % (_format(path), path, err))
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (path, mode))
+        raise UsageError("target file %r is not an 8-bit RGB %s (mode %s)" % (path, _format(path), mode))
     return arr
 
 
@@ -206,24 +244,41 @@ def to_float(raw_planes, rgb=None):
     return x, rgb.astype(np.float32) / RGB_SCALE
 
 
-def paired_names(dataset_dir, split, phone_dir, dslr_dir):
-    """Names present in both <split>/<phone_dir> and <split>/<dslr_dir>; errors on mismatch."""
+def paired_names(dataset_dir, split, phone_dir, dslr_dir, exclude=()):
+    """The RAW names of <split>/<phone_dir> that have a target of the same stem in <split>/<dslr_dir>
+    (PNG or JPEG, see target_ext); errors on a mismatch. Names in `exclude` (RAW names, see
+    read_exclude) are left out, their targets too."""
     raw_dir = os.path.join(dataset_dir, split, phone_dir)
     rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
     if not os.path.isdir(dataset_dir):
         raise UsageError("dataset folder %r does not exist (set dataset_dir=, or make the demo "
                          "data with: python make_demo_data.py)" % dataset_dir)
+    require_split(dataset_dir, split, raw_dir)
     for folder, key in ((raw_dir, "phone_dir"), (rgb_dir, "dslr_dir")):
         require_folder(folder, "%s %s" % (split, "RAW" if key == "phone_dir" else "target"), key)
-    raw_names = list_pngs(raw_dir, "%s RAW" % split)
-    rgb_names = set(list_pngs(rgb_dir, "%s target" % split))
-    missing = [n for n in raw_names if n not in rgb_names]
-    extra = sorted(rgb_names.difference(raw_names))
+    raw_names = [n for n in list_pngs(raw_dir, "%s RAW" % split) if n not in exclude]
+    ext = target_ext(rgb_dir, "%s target" % split)
+    rgb_names = {n for n in os.listdir(rgb_dir) if n.endswith(ext)}.difference(target_name(n, ext) for n in exclude)
+    missing = [n for n in raw_names if target_name(n, ext) not in rgb_names]
+    extra = sorted(rgb_names.difference(target_name(n, ext) for n in raw_names))
     if missing or extra:
         raise UsageError("%s RAW and target folders hold different files (%d RAW without a target, "
                          "e.g. %r; %d targets without a RAW, e.g. %r)" % (
                              split, len(missing), missing[:1], len(extra), extra[:1]))
     return raw_names
+
+
+def require_split(dataset_dir, split, raw_dir):
+    """UsageError unless dataset_dir holds the split folder (raw_dir: the RAW folder in it), naming
+    the folders it does hold (and, for a missing val/, the Zurich RAW-to-RGB set's way: validating
+    on test/)."""
+    if os.path.isdir(os.path.join(dataset_dir, split)):
+        return
+    there = sorted(n + "/" for n in os.listdir(dataset_dir) if os.path.isdir(os.path.join(dataset_dir, n)))
+    raise UsageError("%s RAW folder %r does not exist, nor does %s/ in dataset folder %r (it holds %s)%s" % (
+        split, raw_dir, split, dataset_dir, ", ".join(there) or "no folders",
+        "; a dataset of train/ and test/ only (the Zurich RAW-to-RGB set) validates on test/ with val_split=test"
+        if split == "val" else ""))
 
 
 def _crop_box(h, w, patch_h, patch_w, offset, path):
@@ -242,13 +297,15 @@ def check_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w
     """Read only the headers of every pair: RAW 16-bit single-channel, target RGB, same size,
     at least patch_h x patch_w. Fast (no decoding), so a whole dataset is checked before training
     starts; a truncated file is found when it is decoded (and named then)."""
+    rgb_dir = os.path.join(dataset_dir, split, dslr_dir)
+    ext = target_ext(rgb_dir, "%s target" % split)
     for name in progress_bar(names, desc="checking %s" % split, unit="img", leave=False):
         raw_path = os.path.join(dataset_dir, split, phone_dir, name)
-        rgb_path = os.path.join(dataset_dir, split, dslr_dir, name)
+        rgb_path = os.path.join(rgb_dir, target_name(name, ext))
         w, h = raw_size(raw_path)
         tw, th, tmode = _header(rgb_path, "target")
         if tmode not in ("RGB", "RGBA", "P"):
-            raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (rgb_path, tmode))
+            raise UsageError("target file %r is not an 8-bit RGB %s (mode %s)" % (rgb_path, _format(rgb_path), tmode))
         if (tw, th) != (w, h):
             raise UsageError("RAW %r is %dx%d but its target is %dx%d; they must match" % (
                 raw_path, w, h, tw, th))
@@ -260,7 +317,11 @@ def _header(path, what):
         with Image.open(path) as img:
             return img.size + (img.mode,)
     except (OSError, SyntaxError, ValueError) as err:
-        raise UsageError("cannot read %s PNG %r (corrupt or not a PNG?): %s" % (what, path, err))
+        raise UsageError("cannot read %s %s %r (corrupt or not a %s?): %s" % (what, _format(path), path, _format(path), err))
+
+
+def _format(path):
+    return "JPEG" if path.lower().endswith((".jpg", ".jpeg")) else "PNG"
 
 
 def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w, offsets=None, bad=None,
@@ -280,10 +341,11 @@ def load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w,
     raws = np.empty((len(names), patch_h // 2, patch_w // 2, 4), np.uint16)
     rgbs = np.empty((len(names), patch_h, patch_w, 3), np.uint8)
     errors = [None] * len(names)
+    ext = target_ext(rgb_dir, "%s target" % split)
 
     def one(k):
         raw_path = os.path.join(raw_dir, names[k])
-        rgb_path = os.path.join(rgb_dir, names[k])
+        rgb_path = os.path.join(rgb_dir, target_name(names[k], ext))
         try:
             raw = read_raw(raw_path)
             rgb = read_rgb(rgb_path)
@@ -320,12 +382,12 @@ def draw_training_pool(names, train_size, rng):
 
 
 def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, rng, bad=None, workers=0,
-                        stop=None, show_progress=True, warn=True):
+                        stop=None, show_progress=True, warn=True, exclude=()):
     """`train_size` random training pairs (all of them, with a warning unless warn=False, if fewer
     exist), drawn by draw_training_pool from `rng`. With a dict `bad`: its names are not drawn, and
     pairs that cannot be decoded are left out and added to it (see load_pairs, also for `workers`
-    and `stop`)."""
-    names = paired_names(dataset_dir, "train", phone_dir, dslr_dir)
+    and `stop`). Names in `exclude` are never drawn."""
+    names = paired_names(dataset_dir, "train", phone_dir, dslr_dir, exclude)
     if bad:
         names = [name for name in names if name not in bad]
     if train_size > len(names):
@@ -338,7 +400,43 @@ def load_training_batch(dataset_dir, phone_dir, dslr_dir, train_size, patch_h, p
                       stop, show_progress)
 
 
-def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w):
-    """Every validation pair, centre-cropped to the patch size."""
-    names = paired_names(dataset_dir, "val", phone_dir, dslr_dir)
-    return load_pairs(dataset_dir, "val", phone_dir, dslr_dir, names, patch_h, patch_w)
+def load_val_data(dataset_dir, phone_dir, dslr_dir, patch_h, patch_w, split="val", exclude=()):
+    """Every validation pair of `split` (but those in `exclude`), centre-cropped to the patch size."""
+    names = paired_names(dataset_dir, split, phone_dir, dslr_dir, exclude)
+    return load_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w)
+
+
+def read_exclude(path, dataset_dir, splits, phone_dir, dslr_dir):
+    """{split: frozenset of RAW names} from an exclude file (check_dataset.py's exclude.txt: one
+    split/name a line, e.g. train/12.png; blank lines and # comments ignored), for the `splits` a
+    run reads, and how many lines name other splits (e.g. test). UsageError, naming the line, for a
+    missing file, a line not of that form, a split folder that does not exist, or a name that is
+    neither a RAW nor a target of its split."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as err:
+        raise UsageError("exclude=%s: cannot read it (%s); name check_dataset.py's exclude.txt or your own list "
+                         "of split/name lines" % (path, err.strerror or err))
+    found, other = {split: set() for split in splits}, 0
+    for number, line in enumerate(lines, 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        split, _, name = entry.partition("/")
+        if not name or "/" in name:
+            raise UsageError("exclude=%s line %d: %r is not of the form split/name (e.g. train/12.png)"
+                             % (path, number, line))
+        if not os.path.isdir(os.path.join(dataset_dir, split)):
+            raise UsageError("exclude=%s line %d: %r names split %r, which %s does not hold" % (
+                path, number, line, split, dataset_dir))
+        if split not in found:
+            other += 1
+            continue
+        raw_dir, rgb_dir = os.path.join(dataset_dir, split, phone_dir), os.path.join(dataset_dir, split, dslr_dir)
+        if not (os.path.isfile(os.path.join(raw_dir, name)) or
+                os.path.isfile(find_target(rgb_dir, name))):
+            raise UsageError("exclude=%s line %d: %s is neither a RAW in %s nor a target in %s (an exclude list of "
+                             "another dataset?)" % (path, number, entry, raw_dir, rgb_dir))
+        found[split].add(name)
+    return {split: frozenset(names) for split, names in found.items()}, other

@@ -34,6 +34,14 @@ them as the phone's DNGs would hold them, to try DNG input on (test/dng/<n>.dng;
 a GRBG sensor, 12-bit with a black level; read back, they lose a column to the RGGB alignment).
 `preview=PATH` also writes a picture of the first training pairs (RAW as the sensor saw it | target).
 
+Every pair's true misalignment is written to <out>/shifts.csv (split, name, shift_x, shift_y: in target
+pixels, positive where the target's content lies right of / below the RAW's, as check_dataset.py
+measures it; `bad`: how a pair was spoilt). `bad_pairs=N` spoils N training pairs on purpose, in
+turn: another scene's target, a 20-px shift, a blown exposure (for testing check_dataset.py).
+`dslr_format=jpg` writes the targets as JPEGs; with `val_split=test` (and dslr_dir=canon/
+phone_dir=huawei_raw/ test_dir=huawei_full_resolution/) it is the Zurich RAW-to-RGB layout:
+train/ and test/ patches, full-resolution test RAWs without targets.
+
     python make_demo_data.py out=demo/raw_images/ train_count=240 val_count=24
 
 It writes only into a new or empty folder, or over a demo dataset it made itself: a marker file
@@ -52,7 +60,7 @@ from scipy import ndimage
 import load_dataset
 import previews
 import unprocess
-from args import Arg, non_negative_float, parse_args, positive_int, to_bool
+from args import Arg, non_negative_float, non_negative_int, parse_args, positive_int, to_bool
 from camera_profile import read_profile
 from photo_source import PhotoFolder, ShippedPhotos, training_photos
 from progress import progress as progress_bar
@@ -70,6 +78,11 @@ ARGS = [
     Arg("dslr_dir", str, "fujifilm/", "target sub-folder name"),
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder name"),
     Arg("test_dir", str, "fujifilm_full_resolution/", "test RAW sub-folder name"),
+    Arg("dslr_format", str, "png", "the targets' format: png, or jpg (as the Zurich RAW-to-RGB set's canon/)"),
+    Arg("val_split", str, "val", "the split folder of the validation patches: val, or test (the Zurich layout; "
+        "the full-resolution test RAWs then get no targets, as there)"),
+    Arg("bad_pairs", non_negative_int, 0, "spoil this many training pairs on purpose (another scene's target, "
+        "a 20-px shift, a blown exposure in turn; recorded in shifts.csv) to test check_dataset.py on"),
     Arg("seed", int, 0, "random seed"),
     Arg("wb", non_negative_float, 1.0,
         "per-scene illuminant: spread of the white balance along the daylight locus "
@@ -132,9 +145,36 @@ def dslr_look(rgb_u8, strength):
 
 
 def make_pair(rgb_u8, rng, fx_rng, strengths, camera=None, record=None):
-    """(RAW mosaic, target) for one scene (camera, record: see unprocess.inverse_isp)."""
+    """(RAW mosaic, target) for one scene (camera, record: see unprocess.inverse_isp; it also gets
+    the scene's "shift" as (shift_x, shift_y) in check_dataset.py's sense)."""
     scene = draw_scene(fx_rng, strengths)
+    if record is not None:
+        dy, dx = scene["shift"]  # the RAW's content moved by (dy, dx): the target's lies at minus that
+        record["shift"] = (-dx, -dy)
     return (inverse_isp(rgb_u8, rng, scene, strengths["blur"], camera, record), dslr_look(rgb_u8, strengths["look"]))
+
+
+BAD_KINDS = ("other scene", "shift 20 px", "blown exposure")
+BAD_SHIFT = 20  # pixels, to the right: the target's content moves right
+
+
+def spoil(kind, raw, target, previous_target, shift):
+    """(raw, target, true shift) of a pair spoilt on purpose (BAD_KINDS): the target of the scene
+    before it, the target moved BAD_SHIFT pixels right (its edge repeated), the RAW brightened until
+    its median reaches the white level (at least 2 stops; clipped there)."""
+    if kind == "other scene":
+        return raw, previous_target, shift
+    if kind == "shift 20 px":
+        moved = np.concatenate([np.repeat(target[:, :1], BAD_SHIFT, axis=1), target[:, :-BAD_SHIFT]], axis=1)
+        return raw, moved, (shift[0] + BAD_SHIFT, shift[1])
+    gain = max(4.0, unprocess.WHITE_LEVEL / max(float(np.median(raw)), 1.0))  # at least half the sites clip
+    return np.minimum(np.round(raw * gain), unprocess.WHITE_LEVEL).astype(np.uint16), target, shift
+
+
+def spoilt_indices(count, bad_pairs):
+    """The training pairs bad_pairs=N spoils: spread over the set, never the first (whose target
+    would have no scene before it)."""
+    return {1 + (j * (count - 1)) // bad_pairs: BAD_KINDS[j % len(BAD_KINDS)] for j in range(bad_pairs)}
 
 
 def write_preview(path, pairs, per_row=2, labels=("RAW (as the sensor saw it)", "target")):
@@ -151,7 +191,8 @@ def write_preview(path, pairs, per_row=2, labels=("RAW (as the sensor saw it)", 
 
 def save_pair(raw, rgb, raw_path, rgb_path):
     Image.fromarray(raw).save(raw_path)
-    Image.fromarray(rgb).save(rgb_path)
+    if rgb_path is not None:
+        Image.fromarray(rgb).save(rgb_path, **({"quality": 95} if rgb_path.endswith(".jpg") else {}))
 
 
 def full_scene(img, h, w):
@@ -166,6 +207,7 @@ def full_scene(img, h, w):
     return np.ascontiguousarray(img[y:y + h, x:x + w])
 
 
+TRUTH_FILE = "shifts.csv"  # in `out`: each pair's true shift (and how a pair was spoilt on purpose)
 MARKER = ".make_demo_data"  # in `out`: the files this script wrote there, one relative path a line
 
 
@@ -228,7 +270,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
                  test_w=1920, dslr_dir="fujifilm/", phone_dir="mediatek_raw/",
                  test_dir="fujifilm_full_resolution/", seed=0, overwrite=False, progress=True,
                  effects=True, more_photos=True, preview="", dng=True, photos_dir="", profile="", log=print,
-                 **strengths):
+                 dslr_format="png", val_split="val", bad_pairs=0, **strengths):
     """Write the dataset to `out`; strengths: the EFFECT_KEYS (missing ones take their defaults;
     effects=False sets all of them to 0). `log` gets the lines that say what was used (the
     profile, each default taken for a missing DNG tag, the photos' split, photos skipped)."""
@@ -240,6 +282,15 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     for name, value in (("patch_size", patch_size), ("test_h", test_h), ("test_w", test_w)):
         if value % 2:
             raise UsageError("%s=%d must be even (a Bayer mosaic has 2x2 cells)" % (name, value))
+    if dslr_format not in ("png", "jpg"):
+        raise UsageError("dslr_format=%s: png or jpg" % dslr_format)
+    if val_split not in ("val", "test"):
+        raise UsageError("val_split=%s: val, or test (the Zurich layout)" % val_split)
+    if val_split == "test" and os.path.normpath(test_dir) in (os.path.normpath(phone_dir), os.path.normpath(dslr_dir)):
+        raise UsageError("val_split=test puts the validation patches into test/%s and test/%s: test_dir=%s must "
+                         "differ from both (e.g. huawei_full_resolution/)" % (phone_dir, dslr_dir, test_dir))
+    if bad_pairs > max(train_count - 1, 0):
+        raise UsageError("bad_pairs=%d: at most train_count - 1 = %d" % (bad_pairs, train_count - 1))
     earlier_files(out, overwrite)  # refuses a folder it did not make (before any work)
     camera = unprocess.ProfileCamera(read_profile(profile)) if profile else unprocess.DemoCamera()
     if profile:
@@ -259,36 +310,55 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
     streams = {split: (np.random.RandomState(a), np.random.RandomState(b)) for split, a, b in (
         ("train", seed, [seed, 1]), ("val", [seed, 3], [seed, 4]), ("test", [seed, 5], [seed, 6]))}
     hue_rng = np.random.RandomState([seed, 2])
-    shown = []
+    shown, truth = [], ["split,name,shift_x,shift_y,bad\n"]
+    spoilt = spoilt_indices(train_count, bad_pairs) if bad_pairs else {}
+    ext = "." + dslr_format
     shutil.rmtree(tmp, ignore_errors=True)
     bar = progress_bar(total=train_count + val_count + test_count, desc="making demo data", unit="img",
                        disable=not progress)
     try:
         for split, count in (("train", train_count), ("val", val_count)):
             rng, fx_rng = streams[split]
-            raw_dir, rgb_dir = _split_dirs(tmp, split, phone_dir, dslr_dir)
+            folder = val_split if split == "val" else split
+            raw_dir, rgb_dir = _split_dirs(tmp, folder, phone_dir, dslr_dir)
+            previous = None
             for i, rgb in enumerate(source.patches(split, count, patch_size, rng)):
                 if split == "train" and strengths["recolour"]:
                     angle, sat = hue_rng.uniform(-1, 1), hue_rng.uniform(-1, 1)
                     rgb = recolour(rgb, np.pi * angle * min(strengths["recolour"], 1.0),
                                    2.0 ** (0.5 * sat * strengths["recolour"]))
-                raw, target = make_pair(rgb, rng, fx_rng, strengths, camera)
-                save_pair(raw, target, os.path.join(raw_dir, "%d.png" % i), os.path.join(rgb_dir, "%d.png" % i))
+                record = {}
+                raw, target = make_pair(rgb, rng, fx_rng, strengths, camera, record)
+                shift, kind = record["shift"], spoilt.get(i, "") if split == "train" else ""
+                clean_target = target
+                if kind:
+                    raw, target, shift = spoil(kind, raw, target, previous, shift)
+                previous = clean_target
+                save_pair(raw, target, os.path.join(raw_dir, "%d.png" % i), os.path.join(rgb_dir, "%d%s" % (i, ext)))
+                truth.append("%s,%d.png,%.4f,%.4f,%s\n" % ((folder, i) + tuple(shift) + (kind,)))
                 if split == "train" and len(shown) < PREVIEW_PAIRS:
                     shown.append((raw, target))
                 bar.update()
-        raw_dir, rgb_dir = _split_dirs(tmp, "test", test_dir, dslr_dir)
+        raw_dir = os.path.join(tmp, "test", test_dir)
+        os.makedirs(raw_dir)
+        rgb_dir = None if val_split == "test" else os.path.join(tmp, "test", dslr_dir)
+        if rgb_dir is not None:
+            os.makedirs(rgb_dir)
         rng, fx_rng = streams["test"]
         for i, photo in enumerate(source.scenes()):
             record = {}
             raw, target = make_pair(full_scene(photo, test_h, test_w), rng, fx_rng, strengths, camera, record)
             del photo
-            save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)), os.path.join(rgb_dir, "%d.png" % (i + 1)))
+            save_pair(raw, target, os.path.join(raw_dir, "%d.png" % (i + 1)),
+                      None if rgb_dir is None else os.path.join(rgb_dir, "%d%s" % (i + 1, ext)))
+            if rgb_dir is not None:
+                truth.append("test,%d.png,%.4f,%.4f,\n" % ((i + 1,) + tuple(record["shift"])))
             if dng:
                 os.makedirs(os.path.join(tmp, "test", "dng"), exist_ok=True)
                 write_scene_dng(os.path.join(tmp, "test", "dng", "%d.dng" % (i + 1)), raw, camera, record,
                                 "make_demo_data.py")
             bar.update()
+        atomic_write_text(os.path.join(tmp, TRUTH_FILE), "".join(truth))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written stays
         raise
@@ -329,6 +399,9 @@ def main(argv):
         print("the test scenes also as DNGs of %s in %s (for test_model.py dataset_dir=%s test_dir=dng "
               "img_h=full img_w=full)" % ("the profile's sensor" if a["profile"] else "a %s sensor" % unprocess.DemoCamera.cfa,
                                           os.path.join(out, "test", "dng", ""), out))
+    if a["bad_pairs"]:
+        print("%d training pairs spoilt on purpose (%s in turn)" % (a["bad_pairs"], ", ".join(BAD_KINDS)))
+    print("true shifts of the pairs: %s" % os.path.join(out, TRUTH_FILE))
     if a["preview"]:
         print("preview of the first training pairs: %s" % a["preview"])
 

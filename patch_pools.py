@@ -23,11 +23,17 @@ class BadFiles(dict):
 
     def __init__(self, a):
         super().__init__()
-        self.total = len(load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"]))
+        self.total = len(load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"],
+                                                   excluded(a, "train")))
         self.limit = max(1, int(BAD_SHARE * self.total))
 
     def note(self):
         return "skipped %d bad training file%s" % (len(self), "" if len(self) == 1 else "s")
+
+
+def excluded(a, split):
+    """The names of `split` that exclude= leaves out (train_checks.check_args reads the file)."""
+    return a.get("excluded", {}).get(split, frozenset())
 
 
 def pool_iteration(i):
@@ -66,7 +72,8 @@ class PoolDraws:
         found = None if known is None else dict(known)
         raw, rgb = load_dataset.load_training_batch(
             a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], a["patch_h"], a["patch_w"],
-            self.rng(iteration), found, a["load_workers"], stop, show_progress=foreground, warn=self.warn)
+            self.rng(iteration), found, a["load_workers"], stop, show_progress=foreground, warn=self.warn,
+            exclude=excluded(a, "train"))
         self.warn = False
         return Pool(iteration, raw, rgb, {k: v for k, v in (found or {}).items() if k not in known})
 

@@ -1,8 +1,9 @@
 """train_model.py's checks of its arguments against model_dir, before anything is read or
-written: restore_iter (latest resolved), init_from, and that a run never replaces or mixes with an
-earlier run's files (a fresh run where one is, a branch below the newest checkpoint)."""
+written: restore_iter (latest resolved), init_from, exclude (read), and that a run never replaces or
+mixes with an earlier run's files (a fresh run where one is, a branch below the newest checkpoint)."""
 import os
 
+import load_dataset
 from archs import check_arch_and_size
 from checkpoints import checkpoint_exists, ckpt_prefix, existing_iterations, outputs_after, require_checkpoint
 from errors import UsageError
@@ -40,10 +41,26 @@ def check_args(a, rank=0):
     if a["init_from"] is not None:
         check_init_from(a, restore_iter, rank)
     args = dict(a, restore_iter=restore_iter, latest=asked_latest,
-                init_from=a["init_from"] if restore_iter is None else None)
+                init_from=a["init_from"] if restore_iter is None else None, excluded=read_exclude(a, rank))
     if rank == 0 and not a["overwrite"] and not (asked_latest and restore_iter is None):
         check_no_earlier_run(args)
     return args
+
+
+def read_exclude(a, rank=0):
+    """{split: names} that exclude= leaves out of training and validation ({} without it); said in
+    one line (by rank 0). UsageError for a bad file (load_dataset.read_exclude)."""
+    if a.get("exclude") is None:
+        return {}
+    if not os.path.isdir(a["dataset_dir"]):
+        return {}  # load_inputs names the missing dataset folder, with the fix
+    found, other = load_dataset.read_exclude(a["exclude"], a["dataset_dir"], ("train", a["val_split"]),
+                                             a["phone_dir"], a["dslr_dir"])
+    if rank == 0:
+        print("exclude=%s: leaving out %d training and %d validation pairs%s" % (
+            a["exclude"], len(found["train"]), len(found[a["val_split"]]),
+            "" if not other else " (%d lines of other splits not used here)" % other))
+    return found
 
 
 def check_init_from(a, restore_iter, rank=0):

@@ -87,6 +87,7 @@ from patch_pools import (
     BadFiles,
     PoolDraws,
     admit_pool,
+    excluded,
     pool_end,
     pool_iteration,
     prefetch_after,
@@ -104,11 +105,14 @@ from utils import atomic_write_text, ensure_dirs
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
+    Arg("val_split", str, "val", "the split folder validated on (test for the Zurich RAW-to-RGB set, which has no val/)"),
+    Arg("exclude", optional_path, None,
+        "a file of pairs to leave out, one split/name a line (check_dataset.py's exclude.txt)"),
     Arg("model_dir", str, "models/", "where checkpoints and logs are written"),
     Arg("result_dir", str, "results/", "where save_mid_imgs writes its PNGs"),
     Arg("vgg_dir", str, "vgg_pretrained/imagenet-vgg-verydeep-19.mat", "MatConvNet VGG-19 .mat for the content loss"),
-    Arg("dslr_dir", str, "fujifilm/", "target (RGB) sub-folder of train/ and val/"),
-    Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/"),
+    Arg("dslr_dir", str, "fujifilm/", "target (RGB: PNG or JPEG) sub-folder of train/ and val/ (canon/ in the Zurich set)"),
+    Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/ (huawei_raw/ in the Zurich set)"),
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("restore_iter", optional_int_or_latest, None,
@@ -198,13 +202,14 @@ def main(argv):
 
 def load_inputs(a):
     """Check the headers of every pair (modes, sizes), read the VGG file and the validation set."""
-    for split in ("train", "val"):
-        names = load_dataset.paired_names(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"])
+    for split in ("train", a["val_split"]):
+        names = load_dataset.paired_names(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"], excluded(a, split))
         load_dataset.check_pairs(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"], names,
                                  a["patch_h"], a["patch_w"])
     vgg_weights = vgg.load_weights(a["vgg_dir"]) if a["content_loss"] else None
     val_raw, val_rgb = load_dataset.load_val_data(
-        a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"])
+        a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"], a["val_split"],
+        excluded(a, a["val_split"]))
     return Inputs(vgg_weights, val_raw, val_rgb)
 
 
