@@ -27,7 +27,8 @@ import os
 from archs import DEFAULT_SIZE, size_tag
 from args import Arg, parse_args, positive_int, to_bool
 from errors import UsageError, run_main
-from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level, report_conversion
+from export_checks import report_conversion
+from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from progress import progress
 from tfimport import import_tf, tf_major
 from tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph

@@ -34,7 +34,8 @@ from args import (
     to_bool,
 )
 from checkpoints import find_checkpoint, freeze_checkpoint
-from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level, report_conversion
+from export_checks import report_conversion
+from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
 from utils import atomic_output, check_writable_dir

@@ -9,8 +9,6 @@ between the accelerator and the CPU at every cut, for every photo). docs/nnapi.m
 Feature levels: 1 = Android 8.1 (API 27), 2 = Android 9 (API 28), 3 = Android 10 (API 29),
 4 = Android 11 (API 30, the MAI21 phones), 5 = Android 12.
 """
-import sys
-
 from errors import UsageError
 from tflite_ops import read_ops
 
@@ -130,11 +128,15 @@ def judge_op(op, feature_level):
 
 
 class Verdict(object):
-    def __init__(self, ops, feature_level):
-        self.ops, self.feature_level = ops, feature_level
+    """The ops of one .tflite judged for one delegate: `judge(op)` says 'nnapi' (the delegate takes
+    it), 'folded' (it absorbs it: constant float16 weights) or why it stays on the CPU. `delegate`
+    names it in the lines ("NNAPI", "GPU delegate"), `where` says how it was checked."""
+
+    def __init__(self, ops, judge, delegate="NNAPI", where=""):
+        self.ops, self.delegate, self.where = ops, delegate, where
         self.judged = []
         for op in ops:
-            why = judge_op(op, feature_level)
+            why = judge(op)
             if why == "folded":  # the delegate hands the float16 constant itself to the consumers
                 for t in op.outputs:
                     t.constant = True
@@ -148,7 +150,8 @@ class Verdict(object):
 
     def summary(self):
         if not self.cpu:
-            return "all ops on NNAPI, one partition" if self.partitions == 1 else "all ops on NNAPI"
+            on = "all ops on %s" % self.delegate if self.delegate == "NNAPI" else "all ops on the %s" % self.delegate
+            return on + ", one partition" if self.partitions == 1 else on
         counts = {}  # "LOG on int8" -> how many, in order of first appearance
         order = []
         for op, _ in self.cpu:
@@ -158,15 +161,16 @@ class Verdict(object):
                 order.append(kind)
             counts[kind] = counts.get(kind, 0) + 1
         names = ", ".join(k if counts[k] == 1 else "%s x%d" % (k, counts[k]) for k in order)
-        return "%d op%s fall%s back to the CPU (%s): %d NNAPI partition%s" % (
+        return "%d op%s fall%s back to the CPU (%s): %d %s partition%s" % (
             len(self.cpu), "" if len(self.cpu) == 1 else "s", "s" if len(self.cpu) == 1 else "", names,
-            self.partitions, "" if self.partitions == 1 else "s")
+            self.partitions, self.delegate, "" if self.partitions == 1 else "s")
 
     def lines(self, name, every_op=False):
-        out = ["NNAPI check of %s at feature level %d (%d ops):" % (name, self.feature_level, len(self.ops))]
+        out = ["%s check of %s%s (%d ops):" % (self.delegate, name, self.where and " " + self.where, len(self.ops))]
+        label = self.delegate.split()[0]
         for op, why in (self.judged if every_op else self.cpu):
             if why == "nnapi":
-                out.append("  NNAPI: op %r" % op)
+                out.append("  %s: op %r" % (label, op))
             elif why == "folded":
                 out.append("  folded: op %r (constant float16 weights, dequantised by the delegate)" % op)
             else:
@@ -190,32 +194,12 @@ def count_partitions(verdicts):
     return runs
 
 
-def check(path=None, content=None, feature_level=DEFAULT_FEATURE_LEVEL):
-    return Verdict(read_ops(path, content), feature_level)
+def check(path=None, content=None, feature_level=DEFAULT_FEATURE_LEVEL, ops=None):
+    return Verdict(read_ops(path, content) if ops is None else ops, lambda op: judge_op(op, feature_level),
+                   "NNAPI", "at feature level %d" % feature_level)
 
 
 def check_feature_level(level):
     if not 1 <= level <= 8:
         raise UsageError("feature_level=%d: give an NNAPI feature level from 1 to 8 (4: Android 11, the MAI21 "
                          "phones)" % level)
-
-
-def report_conversion(path, name, feature_level, strict, content=None):
-    """After a conversion: judge the file written at `path` (its temporary name; or the bytes
-    `content` before they are written), print the verdict,
-    a warning when ops fall back; with strict, a one-line UsageError instead (the caller then leaves
-    nothing under the final name)."""
-    verdict = check(path, content, feature_level)
-    if not verdict.cpu:
-        print("NNAPI check of %s (feature level %d): %s" % (name, feature_level, verdict.summary()))
-        return verdict
-    if strict:
-        raise UsageError("%s would not run wholly on the phone's accelerator: %s at NNAPI feature level %d "
-                         "(nothing written; python check_nnapi.py tflite=<file> lists why, or drop strict=True)"
-                         % (name, verdict.summary(), feature_level))
-    lines = verdict.lines(name)
-    sys.stdout.flush()
-    sys.stderr.write("warning: %s would not run wholly on NNAPI (the phone's accelerator):\n%s\n" % (
-        name, "\n".join(lines[1:])))
-    sys.stderr.flush()
-    return verdict

@@ -10,7 +10,7 @@ Only the fields these need are read (field numbers are the schema's):
   OperatorCode: 0 deprecated_builtin_code (int8), 3 builtin_code (int32; the larger of the two counts)
   SubGraph:     0 tensors, 1 inputs, 3 operators
   Tensor:       0 shape, 1 type, 2 buffer, 3 name, 7 shape_signature (-1: a dimension of any size)
-  Operator:     0 opcode_index, 1 inputs, 2 outputs
+  Operator:     0 opcode_index, 1 inputs, 2 outputs, 4 builtin_options (a table; OPTION_FIELDS below)
   Buffer:       0 data, 1 offset (data stored after the FlatBuffer in files over 2 GB)
 """
 import struct
@@ -30,7 +30,19 @@ BUILTIN_OPS = {
     26: "SPACE_TO_DEPTH", 28: "TANH", 34: "PAD", 40: "MEAN", 41: "SUB", 42: "DIV", 45: "STRIDED_SLICE",
     47: "EXP", 53: "CAST", 54: "PRELU", 55: "MAXIMUM", 57: "MINIMUM", 67: "TRANSPOSE_CONV", 73: "LOG",
     77: "SHAPE", 82: "REDUCE_MAX", 83: "PACK", 98: "LEAKY_RELU", 114: "QUANTIZE", 117: "HARD_SWISH",
+    # and those the GPU delegate's rules name (gpu_delegate.py)
+    7: "EMBEDDING_LOOKUP", 8: "FLOOR", 16: "LSTM", 20: "RELU_N1_TO_1", 36: "GATHER", 39: "TRANSPOSE",
+    49: "SPLIT", 58: "LESS", 59: "NEG", 60: "PADV2", 61: "GREATER", 62: "GREATER_EQUAL", 63: "LESS_EQUAL",
+    64: "SELECT", 65: "SLICE", 66: "SIN", 69: "TILE", 71: "EQUAL", 72: "NOT_EQUAL", 74: "SUM", 75: "SQRT",
+    76: "RSQRT", 78: "POW", 81: "REDUCE_PROD", 85: "ONE_HOT", 86: "LOGICAL_AND", 89: "REDUCE_MIN",
+    90: "FLOOR_DIV", 92: "SQUARE", 95: "FLOOR_MOD", 97: "RESIZE_NEAREST_NEIGHBOR", 99: "SQUARED_DIFFERENCE",
+    100: "MIRROR_PAD", 101: "ABS", 102: "SPLIT_V", 104: "CEIL", 106: "ADD_N", 108: "COS", 111: "ELU",
+    123: "SELECT_V2", 124: "DENSIFY", 126: "BATCH_MATMUL", 128: "CUMSUM", 150: "GELU", 151: "DYNAMIC_UPDATE_SLICE",
+    156: "ATAN2", 158: "SIGN",
 }
+# The integer fields read from an op's builtin options table, by op (schema.fbs field order): the
+# GPU delegate refuses a STRIDED_SLICE with an ellipsis, a new axis or a shrunk axis.
+OPTION_FIELDS = {"STRIDED_SLICE": ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")}
 CUSTOM = 32  # BuiltinOperator.CUSTOM: the op's name is its custom_code string
 
 
@@ -44,10 +56,11 @@ class Tensor(object):
 
 class Op(object):
     """One operator: its TFLite name (e.g. CONV_2D), input and output Tensors (None for an
-    omitted optional input) and its index in execution order."""
+    omitted optional input), its index in execution order and the options OPTION_FIELDS names."""
 
-    def __init__(self, index, name, inputs, outputs):
+    def __init__(self, index, name, inputs, outputs, options=None):
         self.index, self.name, self.inputs, self.outputs = index, name, inputs, outputs
+        self.options = options or {}
 
     def __repr__(self):
         return "%d:%s(%s)" % (self.index, self.name, ", ".join(t.type if t else "-" for t in self.inputs))
@@ -150,6 +163,11 @@ def _read(r):
                               tuple(r.ints(t, 0)), r.scalar(t, 2, "I") in constant_buffers))
     ops = []
     for i, op in enumerate(r.tables(subgraph, 3)):
-        ops.append(Op(i, codes[r.scalar(op, 0, "I")], [tensors[j] if j >= 0 else None for j in r.ints(op, 1)],
-                      [tensors[j] for j in r.ints(op, 2)]))
+        name = codes[r.scalar(op, 0, "I")]
+        options = {}
+        table = r.ref(op, 4)
+        for k, field in enumerate(OPTION_FIELDS.get(name, ()) if table is not None else ()):
+            options[field] = r.scalar(table, k, "i")
+        ops.append(Op(i, name, [tensors[j] if j >= 0 else None for j in r.ints(op, 1)],
+                      [tensors[j] for j in r.ints(op, 2)], options))
     return ops

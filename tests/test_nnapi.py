@@ -1,4 +1,5 @@
-"""The NNAPI deployment check: check_nnapi.py, and the check at the end of every conversion."""
+"""The deployment checks: check_nnapi.py (NNAPI, or delegate=gpu the GPU delegate), and both checks
+at the end of every conversion."""
 import os
 import re
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error, error_lines, run_script, save_random_checkpoint, tf2_python
 
+import gpu_delegate
 import load_dataset
 import nnapi
 import tflite_ops
@@ -15,6 +17,7 @@ from tfimport import import_tf, tf_major
 tf = import_tf()
 TF2 = tf_major() >= 2
 ALL_ON_NNAPI = "all ops on NNAPI, one partition"
+ALL_ON_GPU = "all ops on the GPU delegate, one partition"
 
 
 def check_output(path, *words):
@@ -167,6 +170,12 @@ def test_arch_model_exports_pass_with_one_partition(converted):
     # FP16's DEQUANTIZE ops of float16 weights are absorbed by the delegate, as it does
     stdout = check_output(converted["fp16"], "every_op=True")
     assert "(constant float16 weights, dequantised by the delegate)" in stdout and "CPU:" not in stdout
+    # the GPU delegate takes the FP32 and the FP16 file (the one made for it) whole, FP16's weights folded
+    for precision in ("fp32", "fp16"):
+        stdout = check_output(converted[precision], "delegate=gpu", "every_op=True")
+        assert stdout.rstrip().endswith(ALL_ON_GPU) and "CPU:" not in stdout, (precision, stdout)
+        assert re.search(r"GPU: op \d+:CONV_2D\(FLOAT32", stdout), stdout
+    assert "folded: op" in check_output(converted["fp16"], "delegate=gpu", "every_op=True")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,4 +285,84 @@ def test_export_challenge_strict_judges_the_timed_file_and_warns_for_the_any_siz
     assert "NNAPI check of model.tflite (feature level 4): %s" % ALL_ON_NNAPI in proc.stdout, proc.stdout
     assert "warning: model_none.tflite would not run wholly on NNAPI" in proc.stderr
     assert "SHAPE" in proc.stderr and "STRIDED_SLICE" in proc.stderr
+    # the GPU delegate's verdicts, printed the same way
+    assert "GPU delegate check of model.tflite: %s" % ALL_ON_GPU in proc.stdout, proc.stdout
+    assert "warning: model_none.tflite would not run wholly on the GPU delegate" in proc.stderr
+    assert "no GPU delegate operation for SHAPE" in proc.stderr
     assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the GPU delegate's rules
+
+
+def _t(shape, type_name="FLOAT32", constant=False):
+    return tflite_ops.Tensor("t", type_name, tuple(shape), constant)
+
+
+def _op(name, inputs, outputs, **options):
+    return tflite_ops.Op(0, name, inputs, outputs, options)
+
+
+def test_gpu_rules_take_an_isp_network_and_refuse_what_the_delegate_refuses():
+    x, y = _t([1, 8, 8, 4]), _t([1, 8, 8, 4])
+    taken = [
+        _op("CONV_2D", [x, _t([8, 3, 3, 4], constant=True), _t([8], constant=True)], [_t([1, 8, 8, 8])]),
+        _op("ADD", [x, y], [y]),
+        _op("MUL", [x, _t([1, 1, 1, 4])], [y]),
+        _op("DEPTH_TO_SPACE", [_t([1, 4, 4, 16])], [x]),
+        _op("MEAN", [x, _t([2], "INT32", constant=True)], [_t([1, 1, 1, 4])]),
+        _op("LOG", [x], [y]),
+        _op("SUB", [x, _t([4], constant=True)], [y]),
+        _op("STRIDED_SLICE", [x] + [_t([4], "INT32", constant=True)] * 3, [y]),
+        _op("CONV_2D", [_t([1, 8, 8, 4], "INT8"), _t([8, 3, 3, 4], "INT8", True)], [_t([1, 8, 8, 8], "INT8")]),
+    ]
+    for op in taken:
+        assert gpu_delegate.judge_op(op) == "nnapi", (op, gpu_delegate.judge_op(op))
+    assert gpu_delegate.judge_op(_op("DEQUANTIZE", [_t([8, 3, 3, 4], "FLOAT16", True)], [_t([8, 3, 3, 4])])) == "folded"
+    refused = {
+        "no GPU delegate operation for SHAPE": _op("SHAPE", [x], [_t([4], "INT32")]),
+        "MEAN with computed axes": _op("MEAN", [x, _t([2], "INT32")], [y]),
+        "rank-5 input": _op("ADD", [_t([1, 2, 8, 8, 4]), _t([1, 2, 8, 8, 4])], [_t([1, 2, 8, 8, 4])]),
+        "STRIDED_SLICE with shrink_axis_mask": _op("STRIDED_SLICE", [x] + [_t([4], "INT32", True)] * 3, [y],
+                                                   shrink_axis_mask=2),
+        "computed int32 input": _op("TRANSPOSE_CONV", [_t([4], "INT32"), _t([4, 3, 3, 8], constant=True), x], [y]),
+        "LOG with 0 runtime": _op("LOG", [_t([4], constant=True)], [y]),
+        "MUL of [1, 8, 1, 4] by [1, 1, 8, 4]": _op("MUL", [_t([1, 8, 1, 4]), _t([1, 1, 8, 4])], [y]),
+        "not in this check's table": _op("BUILTIN_999", [x], [y]),
+    }
+    for expected, op in refused.items():
+        assert expected in gpu_delegate.judge_op(op), (expected, gpu_delegate.judge_op(op))
+
+
+def test_gpu_partitions_past_the_first_are_said_to_stay_on_the_cpu():
+    x = _t([1, 8, 8, 4])
+    ops = [_op("LOG", [x], [x]), _op("SHAPE", [x], [_t([4], "INT32")]), _op("EXP", [x], [x])]
+    verdict = gpu_delegate.check(ops=ops)
+    assert verdict.partitions == 2 and not verdict.ok
+    assert verdict.summary() == ("1 op falls back to the CPU (SHAPE on float32): 2 GPU delegate partitions (by "
+                                 "default the delegate takes only the first; the rest run on the CPU)")
+
+
+def test_strict_refuses_a_file_only_the_gpu_delegate_would_not_take(tmp_path):
+    """A rank-5 tensor between ops: NNAPI's table takes every op, the GPU delegate does not; strict=True
+    names the GPU, writes nothing; without strict both verdicts are printed."""
+    pb = str(tmp_path / "rank5.pb")
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, 8, 8, 4], name="Placeholder")
+        h = tf.reduce_max(tf.reshape(x, [1, 8, 8, 2, 2]), axis=4)
+        tf.identity(tf.concat([h, h], axis=3) * 2.0, name="output_l0")
+        with tf.Session() as sess:
+            write_frozen_graph(tf, sess, ["output_l0"], pb)
+    out = str(tmp_path / "rank5.tflite")
+    proc = run_script("convert_tflite.py", "pb=" + pb, "out=" + out, "strict=True")
+    assert_usage_error(proc, "rank5.tflite would not run wholly on the phone's GPU", "REDUCE_MAX on float32",
+                       "under TFLite's GPU delegate", "delegate=gpu lists why")
+    assert not os.path.exists(out)
+    proc = run_script("convert_tflite.py", "pb=" + pb, "out=" + out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "NNAPI check of %s (feature level 4): %s" % (out, ALL_ON_NNAPI) in proc.stdout, proc.stdout
+    assert "warning: %s would not run wholly on the GPU delegate" % out in proc.stderr
+    stdout = check_output(out, "delegate=gpu")
+    assert "CPU: op" in stdout and "rank-5" in stdout
+    assert_usage_error(run_script("check_nnapi.py", "tflite=" + out, "delegate=vulkan"), "delegate=vulkan", "nnapi or gpu")
