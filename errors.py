@@ -5,8 +5,10 @@ saved) into one line on stderr and its exit code (2, 1, 128 + the signal), no tr
 
 A third-party module missing from the Python that runs a script (run outside the project's
 environment) is one line naming the set-up command, exit code 2: inside main_fn through run_main,
-and for a script's own top-level imports through the sys.excepthook that importing this module
-installs (which is why every script imports errors before any third-party module).
+and for a script's own top-level imports through a sys.excepthook (which is why every script
+imports errors before any third-party module). The hook is installed only when the program being
+run (`__main__`) is one of the project's scripts: a program of the user's own that imports a
+library module keeps Python's hook, and its own tracebacks.
 `python_command` prints a command the way it runs here: this interpreter, the script's path."""
 import contextlib
 import os
@@ -154,5 +156,12 @@ def _excepthook(kind, value, tb):
     os._exit(2)  # from inside the hook sys.exit would be reported as an error of the hook
 
 
-if sys.excepthook is sys.__excepthook__:
+def running_a_script():
+    """Whether the program being run (`__main__`) is one of the project's scripts (a file in this
+    folder), not a program of the user's own, an interactive session or a test runner."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return bool(main_file) and os.path.dirname(os.path.abspath(main_file)) == HERE
+
+
+if running_a_script() and sys.excepthook is sys.__excepthook__:
     sys.excepthook = _excepthook

@@ -4,7 +4,7 @@ import os
 import sys
 
 import pytest
-from conftest import assert_usage_error, run_script, start_script
+from conftest import ROOT, assert_usage_error, run_script, start_script
 
 from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
 from errors import RunFailure, UsageError, python_command, run_main
@@ -80,13 +80,20 @@ def test_a_script_run_by_a_python_without_numpy_says_how_to_set_up(script, tmp_p
                        "setup_env.sh %s" % ("tf1" if sys.version_info[:2] == (3, 7) else "tf2"))
 
 
+def test_a_program_of_the_users_own_keeps_its_traceback(tmp_path):
+    """Importing a library module changes no hook: the user's program fails in its own way."""
+    program = tmp_path / "mine.py"
+    program.write_text("import sys\nsys.path.insert(0, %r)\nimport errors\nimport utils\n"
+                       "assert sys.excepthook is sys.__excepthook__\nimport numpy\n" % ROOT)
+    proc = run_script(str(program), env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" in proc.stderr and "ModuleNotFoundError: No module named 'numpy'" in proc.stderr
+    assert "setup_env.sh" not in proc.stderr
+
+
 def test_a_missing_third_party_module_is_one_line_naming_the_set_up_command(tmp_path, capsys):
     stack = "tf1" if sys.version_info[:2] == (3, 7) else "tf2"
-    # a script's top-level import (errors imported first, as every script does it)
-    proc = run_script("-c", "import errors\nimport numpy\n", env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
-    assert_usage_error(proc, "No module named 'numpy' in this Python (%s)" % sys.executable,
-                       "setup_env.sh %s" % stack, "bin/python")
-
+    # a script's top-level import: test_a_script_run_by_a_python_without_numpy_says_how_to_set_up
     def needs_tensorflow(argv):  # an import inside main (TensorFlow is imported late)
         raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
     with pytest.raises(SystemExit) as exit_:
