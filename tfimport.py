@@ -57,13 +57,10 @@ def import_tf(use_gpu=True):
         with native_stderr_filtered(is_tf_banner):
             import tensorflow.compat.v1  # noqa: F401
     import tensorflow.compat.v1 as tf
-    try:  # silence "Instructions for updating" notices printed by the v1 shims
-        from tensorflow.python.util import deprecation
-        deprecation._PRINT_DEPRECATION_WARNINGS = False
-    except ImportError:
-        pass
-    tf.disable_v2_behavior()
+    # TensorFlow's logger below errors: also silences the "Instructions for updating" notices of
+    # the v1 shims, which it logs as warnings
     tf.logging.set_verbosity(tf.logging.ERROR)
+    tf.disable_v2_behavior()
     return tf
 
 

@@ -169,6 +169,17 @@ def test_import_tf_prints_no_banner_even_with_tf_logging_on():
     assert proc.stderr.splitlines()[-1] == "imported"
 
 
+def test_import_tf_silences_the_v1_shims_deprecation_notices_through_the_public_logger():
+    code = ("import sys, tfimport\ntf = tfimport.import_tf(use_gpu=False)\n"
+            "from tensorflow.python.util import deprecation\n"
+            "assert deprecation._PRINT_DEPRECATION_WARNINGS, 'a private flag was set'\n"
+            "tf.to_float(tf.placeholder(tf.float32, [None]))\nsys.stderr.write('built\\n')\n")
+    proc = run_script("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "Instructions for updating" not in proc.stderr and "deprecated" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "built"
+
+
 def test_run_failure_is_one_line_and_exit_1(capsys):
     def fails(argv):
         raise RunFailure("the training loss became NaN/Inf at iteration 3")
