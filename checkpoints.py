@@ -10,7 +10,7 @@ import shutil
 import sys
 
 from archs import ARCHS
-from errors import RunFailure, UsageError, python_command
+from errors import RunFailure, UsageError, first_line, python_command
 from train_log import run_logs
 from utils import atomic_output
 
@@ -154,9 +154,8 @@ def damage(tf, prefix):
         for name in sorted(reader.get_variable_to_shape_map()):
             reader.get_tensor(name)
     except Exception as err:  # TF 1.15's reader raises tf.errors.*, TF 2.x's IndexError and others
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
         return "checkpoint %s is damaged: reading it from %s fails with %r (cut short by a full disk or an " \
-               "interrupted copy?)" % (prefix, sizes, detail)
+               "interrupted copy?)" % (prefix, sizes, first_line(err))
     return None
 
 
@@ -214,9 +213,8 @@ def save_atomically(saver, sess, final, then):
         saver.save(sess, tmp, write_meta_graph=False, write_state=False)
     except Exception as err:  # tf.errors.OpError from the C++ writer, OSError
         _remove(glob.glob(glob.escape(tmp) + "*"))
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise RunFailure("cannot write checkpoint %s (%s); removed its temporary files, the earlier checkpoints "
-                         "are intact; free space in %s and %s" % (final, detail, folder, then))
+                         "are intact; free space in %s and %s" % (final, first_line(err), folder, then))
     if os.path.exists(final + ".index"):
         os.remove(final + ".index")
     for path in glob.glob(glob.escape(tmp) + ".data-*"):

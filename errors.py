@@ -109,6 +109,11 @@ def run_main(main_fn, argv=None):
         sys.exit(2)
 
 
+def first_line(err):
+    """An exception's first line for a one-line message (its type's name when it says nothing)."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 def shown_path(path):
     """`path` as a command line shows it: relative to the working folder when it lies inside it
     (.venv/bin/python, train_model.py), else absolute."""
@@ -140,8 +145,7 @@ def missing_module_line(err):
     run = "run it with %s (%s by: bash %s %s)" % (
         shown_path(python), "set up" if os.path.isfile(python) else "to be set up",
         shown_path(os.path.join(HERE, "setup_env.sh")), stack)
-    detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return "%s in this Python (%s); %s" % (detail, sys.executable, run)
+    return "%s in this Python (%s); %s" % (first_line(err), sys.executable, run)
 
 
 def _excepthook(kind, value, tb):
