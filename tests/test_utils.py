@@ -1,5 +1,6 @@
-"""args.py, errors.py, tfimport.py, progress.py, utils.py: the declarative key=value parser (and every script's one-line errors through it),
+"""args.py, errors.py, tfimport.py, progress.py, utils.py, runlock.py: the declarative key=value parser (and every script's one-line errors through it),
 atomic files, the quiet TensorFlow import, one-line run failures."""
+import errno
 import os
 import sys
 
@@ -8,6 +9,7 @@ from conftest import ROOT, assert_usage_error, run_script, start_script
 
 from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
 from errors import RunFailure, UsageError, python_command, run_main
+import runlock
 from utils import atomic_output
 
 TABLE = [Arg("learning_rate", float, 5e-5, "lr"), Arg("batch_size", positive_int, 32, "b"),
@@ -278,3 +280,26 @@ def test_a_short_run_in_a_terminal_shows_its_lines_and_no_bar():
 def test_a_bad_value_names_what_is_expected_once(words, line):
     proc = run_script("train_model.py", *words)
     assert assert_usage_error(proc) == "train_model.py: error: " + line
+
+
+@pytest.mark.parametrize("failure,says", [
+    (BlockingIOError(errno.EWOULDBLOCK, "held"), "is in use by another training run (pid 1: python train_model.py)"),
+    (OSError(errno.ENOLCK, os.strerror(errno.ENOLCK)), "cannot lock {path} (" + os.strerror(errno.ENOLCK) + ")"),
+])
+def test_runlock_tells_a_lock_held_elsewhere_from_a_file_system_that_cannot_lock(failure, says, tmp_path, monkeypatch):
+    path = tmp_path / runlock.LOCK_NAME
+    path.write_text("pid 1: python train_model.py\n")
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(runlock.os, "open", lambda *a: opened.append(real_open(*a)) or opened[-1])
+
+    def flock(fd, how):
+        raise failure
+    monkeypatch.setattr(runlock.fcntl, "flock", flock)
+    with pytest.raises(UsageError) as err:
+        runlock.hold(str(tmp_path))
+    assert says.format(path=path) in str(err.value), str(err.value)
+    assert ("in use by another" in str(err.value)) == isinstance(failure, BlockingIOError)
+    with pytest.raises(OSError):  # the descriptor was closed
+        os.fstat(opened[0])
+    assert str(path) not in runlock._held
