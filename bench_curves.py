@@ -62,8 +62,9 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
         print("%s: complete in %s (delete that folder to train it again)" % (label, run_dir), flush=True)
         return done
     resume = bool(existing_iterations(run_dir, arch))
-    cmd = train_command(a, arch, nmb, seed, run_dir, last, step, "result_dir=" + os.path.join(run_dir, "previews"),
-                        "learning_rate=%g" % a["learning_rate"], *(["restore_iter=latest"] if resume else []))
+    cmd = train_command(arch, nmb, seed, run_dir, last, step, "result_dir=" + os.path.join(run_dir, "previews"),
+                        "learning_rate=%g" % a["learning_rate"], *(["restore_iter=latest"] if resume else []),
+                        dataset_dir=a["dataset_dir"], batch_size=a["batch_size"], patch=a["patch"])
     start_at = max(done) if done else 0
     print("%s: training to %d iterations%s, validating every %d ..." % (
         label, last, " (resuming from %d)" % start_at if resume and done else "", step), flush=True)

@@ -128,7 +128,7 @@ def main(argv):
     elif a["mode"] == "precision":
         bench_precision.precision(a, archs, one_seed(a))
     elif a["mode"] == "horovod":
-        bench_horovod.horovod(a, archs, one_seed(a))
+        bench_horovod.horovod(archs, one_seed(a), a["dataset_dir"], a["batch_size"], a["patch"], a["iters"])
     elif a["mode"] == "input":
         bench_input.input_pipeline(a, archs)
     else:

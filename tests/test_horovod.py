@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import LOG_LINE, assert_usage_error, ckpt_reader, run_script
 
+from errors import RunFailure
 from tfimport import tf_version
 
 try:
@@ -137,3 +138,21 @@ def test_benchmark_horovod_mode(demo_data):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = re.findall(r"^([12]) +([\d.]+) +([\d.]+)$", proc.stdout, re.M)
     assert [r[0] for r in rows] == ["1", "2"] and float(rows[0][2]) == 1.0, proc.stdout
+
+
+def test_a_failed_horovodrun_is_a_run_failure_naming_its_last_line(monkeypatch, capsys):
+    """Good input, failed run: exit code 1 (not a usage error) with horovodrun's last line as text."""
+    import bench_horovod
+    monkeypatch.setattr(bench_horovod.load_dataset, "paired_names", lambda *a: None)
+    calls = []
+
+    def run(cmd, **how):
+        calls.append(cmd)
+        if len(calls) == 1:  # the check that Horovod imports
+            return subprocess.CompletedProcess(cmd, 0)
+        return subprocess.CompletedProcess(cmd, 3, stdout="[0]<stdout>: starting\ntrain_model.py: error: boom\n\n")
+    monkeypatch.setattr(bench_horovod.subprocess, "run", run)
+    with pytest.raises(RunFailure) as err:
+        bench_horovod.horovod([("model", 4)], 0, "data", batch_size=2, patch=64, iters=5)
+    assert str(err.value) == "horovodrun failed (exit 3) with 1 rank, 5 iterations: train_model.py: error: boom"
+    assert "dataset_dir=data" in calls[1] and "num_train_iters=5" in calls[1] and "patch_w=64" in calls[1]
