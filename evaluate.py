@@ -15,7 +15,7 @@ import load_dataset
 import previews
 from errors import UsageError
 from progress import progress
-from utils import atomic_output
+from utils import atomic_output, plural
 
 ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
 
@@ -186,10 +186,6 @@ def refuse_to_replace(result_dir, files, overwrite):
         raise UsageError("%s already holds the outputs of this evaluation (%s); set overwrite=True to replace "
                          "them, or result_dir= another folder" % (result_dir, _some(there)))
     return len(there)
-
-
-def plural(count, one, many):
-    return "%d %s" % (count, one if count == 1 else many)
 
 
 def written_line(result_dir, results, tag, replaced=0):

@@ -37,7 +37,7 @@ from checkpoints import find_checkpoint, freeze_checkpoint
 from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level, report_conversion
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
-from utils import atomic_output, check_writable_dir
+from utils import atomic_output, check_writable_dir, plural
 
 ARGS = [
     Arg("model_dir", str, "models/", "where the checkpoints are"),
@@ -119,9 +119,9 @@ def main(argv):
                 with open(tmp, "wb") as f:
                     f.write(content)
             seconds = model.latency(x, a["runs"])  # the any-size model is resized to img_w x img_h
-            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d run%s "
+            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
-                                        a["runs"], "" if a["runs"] == 1 else "s", model.runtime, model.threads))
+                                        plural(a["runs"], "run"), model.runtime, model.threads))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("checkpoint %s (%s, num_maps_base=%d) -> %s" % (prefix, a["arch"], a["num_maps_base"], out_dir))

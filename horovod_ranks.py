@@ -7,6 +7,7 @@ import numpy as np
 
 from errors import UsageError
 from tfimport import import_tf, tf_version
+from utils import plural
 
 HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
     "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",
@@ -117,7 +118,7 @@ class HorovodRanks(SingleProcess):
     def sync(self, sess, a):
         sess.run(self.sync_op)  # every rank starts from rank 0's weights (fresh or restored)
         if self.rank == 0:
-            print("Horovod: %d rank%s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
-                self.size, "" if self.size == 1 else "s", a["batch_size"], self.size * a["batch_size"],
+            print("Horovod: %s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
+                plural(self.size, "rank"), a["batch_size"], self.size * a["batch_size"],
                 self.learning_rate(a),
                 " (scaled by %d)" % self.size if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))

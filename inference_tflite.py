@@ -39,7 +39,6 @@ from evaluate import (
     folder_images,
     folder_tag,
     output_names,
-    plural,
     psnr_between,
     refuse_to_replace,
     score_images,
@@ -50,7 +49,7 @@ from progress import progress
 from tfimport import import_tf
 from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
 from tflite_ops import input_signature
-from utils import ensure_dir
+from utils import ensure_dir, plural
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),

@@ -14,6 +14,7 @@ from PIL import Image
 from errors import UsageError
 from progress import progress as progress_bar
 from thread_pool import for_each
+from utils import plural
 
 RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
 RGB_SCALE = 255.0  # 8-bit targets -> 0..1
@@ -168,8 +169,8 @@ def read_dng(path):
         out = np.clip(np.round((values - black) * (RAW_MAX / (white - black))), 0, RAW_MAX).astype(np.uint16)
     black_text = "%g" % blacks[0] if len(set(blacks.tolist())) == 1 else "%s (%s)" % (
         "/".join("%g" % b for b in blacks), "/".join(desc[:len(blacks)]))
-    note = "pattern %s, shifted by %d row%s and %d column%s to RGGB; black %s, white %g -> 0..%d; %dx%d" % (
-        cfa, dy, "" if dy == 1 else "s", dx, "" if dx == 1 else "s", black_text, white, RAW_MAX, w, h)
+    note = "pattern %s, shifted by %s and %s to RGGB; black %s, white %g -> 0..%d; %dx%d" % (
+        cfa, plural(dy, "row"), plural(dx, "column"), black_text, white, RAW_MAX, w, h)
     return out, note
 
 

@@ -13,6 +13,7 @@ import sys
 
 from errors import UsageError
 from tflite_ops import read_ops
+from utils import plural
 
 DEFAULT_FEATURE_LEVEL = 4
 
@@ -158,9 +159,8 @@ class Verdict(object):
                 order.append(kind)
             counts[kind] = counts.get(kind, 0) + 1
         names = ", ".join(k if counts[k] == 1 else "%s x%d" % (k, counts[k]) for k in order)
-        return "%d op%s fall%s back to the CPU (%s): %d NNAPI partition%s" % (
-            len(self.cpu), "" if len(self.cpu) == 1 else "s", "s" if len(self.cpu) == 1 else "", names,
-            self.partitions, "" if self.partitions == 1 else "s")
+        return "%s back to the CPU (%s): %s" % (
+            plural(len(self.cpu), "op falls", "ops fall"), names, plural(self.partitions, "NNAPI partition"))
 
     def lines(self, name, every_op=False):
         out = ["NNAPI check of %s at feature level %d (%d ops):" % (name, self.feature_level, len(self.ops))]

@@ -9,6 +9,7 @@ import numpy as np
 
 import load_dataset
 from errors import UsageError
+from utils import plural
 
 RELOAD_EVERY = 1000  # the patch pool is re-drawn at every multiple of this many iterations
 POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' (seeded by seed alone)
@@ -27,7 +28,7 @@ class BadFiles(dict):
         self.limit = max(1, int(BAD_SHARE * self.total))
 
     def note(self):
-        return "skipped %d bad training file%s" % (len(self), "" if len(self) == 1 else "s")
+        return "skipped %s" % plural(len(self), "bad training file")
 
 
 def pool_iteration(i):

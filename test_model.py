@@ -51,7 +51,6 @@ from evaluate import (
     folder_tag,
     median_seconds,
     output_names,
-    plural,
     refuse_to_replace,
     score_images,
     write_csv,
@@ -60,7 +59,7 @@ from evaluate import (
 from progress import progress
 from session import session_config
 from tfimport import import_tf
-from utils import check_writable_dir, ensure_dir
+from utils import check_writable_dir, ensure_dir, plural
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),

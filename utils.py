@@ -1,5 +1,6 @@
 """Folders and files: checking that a folder can be written before any work starts, creating
-folders (all or none), and atomic writes (a crash never leaves a half-written file)."""
+folders (all or none), and atomic writes (a crash never leaves a half-written file); `plural`, the
+one rule for counted words in messages."""
 import contextlib
 import os
 import tempfile
@@ -72,3 +73,8 @@ def atomic_write_text(path, text, mode="w"):
             f.write(old + text)
             f.flush()
             os.fsync(f.fileno())
+
+
+def plural(count, one, many=None):
+    """"1 image", "2 images": `count` and the word that fits it (`many` defaults to one + "s")."""
+    return "%d %s" % (count, one if count == 1 else (many or one + "s"))
