@@ -102,23 +102,23 @@ def quality_rows(tf, models, size, precisions, raws, rgbs):
     """{precision: [mean PSNR, mean SSIM against the targets, mean PSNR against the FP32 model's
     output, max-abs against the graph]} on the pairs (raws, rgbs), by the models of that size."""
     rows = {}
-    ssim = SsimMeter(tf)
     images = []  # (index, input, target) for score_images
     for i in range(len(raws)):
         x, y = load_dataset.to_float(raws[i:i + 1], rgbs[i:i + 1])
         images.append((i, x, y[0]))
     fp32_out = {}
-    for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
-        ps, ss, ref, dmax = [], [], [], 0.0
-        for r in score_images(models[size, p].run, images, ssim):
-            ps.append(r.psnr)
-            ss.append(r.ssim)
-            if p == "fp32":
-                fp32_out[r.name] = r.out
-            ref.append(psnr_between(r.out, fp32_out[r.name]))
-            graph = np.clip(models[size, "graph"].run(r.x)[0], 0, 1)
-            dmax = max(dmax, float(np.max(np.abs(r.out - graph))))
-        rows[p] = [np.mean(ps), np.mean(ss), np.mean(ref), dmax]
+    with SsimMeter(tf) as ssim:
+        for p in ["fp32"] + [q for q in precisions if q != "fp32"]:
+            ps, ss, ref, dmax = [], [], [], 0.0
+            for r in score_images(models[size, p].run, images, ssim):
+                ps.append(r.psnr)
+                ss.append(r.ssim)
+                if p == "fp32":
+                    fp32_out[r.name] = r.out
+                ref.append(psnr_between(r.out, fp32_out[r.name]))
+                graph = np.clip(models[size, "graph"].run(r.x)[0], 0, 1)
+                dmax = max(dmax, float(np.max(np.abs(r.out - graph))))
+            rows[p] = [np.mean(ps), np.mean(ss), np.mean(ref), dmax]
     return rows
 
 

@@ -37,27 +37,38 @@ def psnr_between(a, b):
 
 
 class SsimMeter:
-    """SSIM of two float RGB images [h, w, 3] in 0..1, computed by tf.image.ssim in a graph of its
-    own (built for the first pair's size, when first called)."""
+    """SSIM of two float RGB images [h, w, 3] in 0..1, computed by tf.image.ssim in a graph and a
+    session of its own, one for images of every size (built when first called; close() ends the
+    session, as does leaving a `with` block)."""
 
     def __init__(self, tf):
         self.tf = tf
-        self.shape = None
+        self.sess = None
 
-    def _build(self, shape):
+    def _build(self):
         tf = self.tf
-        self.shape = shape
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.a = tf.placeholder(tf.float32, shape)
-            self.b = tf.placeholder(tf.float32, shape)
+            self.a = tf.placeholder(tf.float32, [None, None, 3])
+            self.b = tf.placeholder(tf.float32, [None, None, 3])
             self.value = tf.image.ssim(self.a[None], self.b[None], 1.0)[0]
         self.sess = tf.Session(graph=self.graph)
 
     def __call__(self, out, target):
-        if self.shape != list(out.shape):
-            self._build(list(out.shape))
+        if self.sess is None:
+            self._build()
         return float(self.sess.run(self.value, {self.a: out, self.b: target}))
+
+    def close(self):
+        if self.sess is not None:
+            self.sess.close()
+            self.sess = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def target_for(dslr_dir, fname):

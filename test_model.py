@@ -135,7 +135,8 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     run(probe)  # warm-up, so that no image's time includes graph set-up
     images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
                            None if full else h, None if full else w, multiple, crop_odd=True)
-    results = list(score_images(run, images, SsimMeter(tf), a["result_dir"], tag))
+    with SsimMeter(tf) as ssim:
+        results = list(score_images(run, images, ssim, a["result_dir"], tag))
     scores = [r for r in results if r.psnr is not None]
     for r in scores:
         print("%-24s PSNR %.2f dB  SSIM %.4f" % (r.name, r.psnr, r.ssim))
