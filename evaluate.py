@@ -24,6 +24,10 @@ ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
 DEFAULT_TEST_FOLDER = "fujifilm_full_resolution"
 
 
+# Two PSNRs under two names. The training log's `psnr` (train_log.LOG_HEADER) is the PSNR of the
+# mean MSE over the validation patches: one figure for the set, its MSE averaged as the loss is.
+# The evaluations (test_model.py, inference_tflite.py, benchmark.py mode=precision) print the mean
+# of the per-image PSNRs (psnr_between per image), as the challenge scores a test set.
 def psnr(mse, peak=1.0):
     """PSNR in dB from a mean squared error on data in 0..peak."""
     if mse <= 0:

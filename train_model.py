@@ -90,7 +90,7 @@ from session import session_config
 from summaries import Summaries
 from tfimport import import_tf
 from train_checks import check_args
-from train_log import format_log_line, log_path
+from train_log import format_log_line, log_path, log_text
 from utils import atomic_write_text, ensure_dirs
 
 ARGS = [
@@ -385,7 +385,7 @@ def validate_and_save(run, done, train_loss, seconds, waits=(), batch_waits=(), 
     prefix = save_checkpoint(net.saver, sess, a["model_dir"], a["arch"], done)
     path = log_path(a["model_dir"], a["arch"], run.start, a["num_train_iters"])
     try:
-        atomic_write_text(path, line + "\n", mode="a")
+        atomic_write_text(path, log_text(path, line), mode="a")
     except OSError as err:
         raise RunFailure("cannot append to the log %s (%s); checkpoint %s is saved; free space in %s and resume "
                          "with restore_iter=latest" % (path, err.strerror or err, prefix, a["model_dir"]))

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import LOG_LINE, assert_usage_error, ckpt_reader, run_script
+from conftest import LOG_LINE, assert_usage_error, ckpt_reader, log_lines, run_script
 
 from errors import RunFailure
 from tfimport import tf_version
@@ -70,8 +70,8 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
         np.testing.assert_allclose(plain.get_tensor(name), rank0[name], rtol=1e-4, atol=1e-5, err_msg=name)
     logs = []
     for m in ("m1", "m2"):
-        with open(os.path.join(str(tmp_path / m), "logs_model_0-4.txt")) as f:
-            logs.append([float(re.search(r"training loss: ([\d.]+)", l).group(1)) for l in f])
+        logs.append([float(re.search(r"training loss: ([\d.]+)", l).group(1))
+                     for l in log_lines(os.path.join(str(tmp_path / m), "logs_model_0-4.txt"))])
     np.testing.assert_allclose(logs[0], logs[1], atol=2e-4)  # the log shows the loss averaged over ranks
 
 
@@ -86,8 +86,7 @@ def test_resume_under_two_ranks(trained, demo_data, tmp_path):
                          "restore_iter=latest", "distributed=True", "learning_rate=1e-12"] + BASE[:-2], dump,
                      str(tmp_path))
     assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt")) == 1  # rank 0 only
-    with open(os.path.join(model_dir, "logs_model_4-6.txt")) as f:
-        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
+    assert [int(LOG_LINE.match(l).group(1)) for l in log_lines(os.path.join(model_dir, "logs_model_4-6.txt"))] == [6]
     restored = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     rank1 = _weights(os.path.join(dump, "rank1.npz"))
     for name in restored.get_variable_to_shape_map():  # rank 1 got rank 0's restored weights (a negligible learning rate since)

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import SMALL, copy_checkpoint, kv_words, run_script, train_losses
+from conftest import SMALL, copy_checkpoint, kv_words, log_lines, run_script, train_losses
 from todays_batches import TodaysBatches, todays_stream
 
 import load_dataset
@@ -155,8 +155,7 @@ def test_the_input_wait_is_in_the_log_line_and_in_tensorboard(reference_and_new)
     model_dir, _, _ = reference_and_new["now"]
     rows = read_log_lines(os.path.join(model_dir, "logs_model_0-10.txt"))
     assert all(r["input_wait_ms"] is not None and r["input_wait_ms"] >= 0 for r in rows), rows
-    with open(os.path.join(model_dir, "logs_model_0-10.txt")) as f:
-        assert all(" ms/step" in line for line in f)
+    assert all(" ms/step" in line for line in log_lines(os.path.join(model_dir, "logs_model_0-10.txt")))
     waits = train_losses(model_dir, "train/input_wait_ms")
     assert [s for s, _ in waits] == list(range(1, 11)) and all(v >= 0 for _, v in waits)
 

@@ -20,6 +20,7 @@ from conftest import (
     error_lines,
     kv_words,
     lines_read_while_running,
+    log_lines,
     run_script,
     start_script,
     train_losses,
@@ -154,8 +155,7 @@ def test_a_bad_file_met_by_the_background_loader_is_skipped_or_stops_the_run_in_
     pools, exits = _dumped(dump)
     assert [(p["pool"], p["thread"], p["new_bad"], p["n"]) for p in pools] == [
         (0, "MainThread", [], 6), (2, "pool-loader-2", [later[0]], 5)] and exits == [[]]
-    with open(os.path.join(model_dir, "logs_model_0-4.txt")) as f:
-        lines = f.read().splitlines()
+    lines = log_lines(os.path.join(model_dir, "logs_model_0-4.txt"))
     assert "skipped" not in lines[0] and lines[1].endswith("| skipped 1 bad training file"), lines
     # a second one in the same pool is more than the share: one line naming both, at the swap
     truncate_file(os.path.join(raws, later[1]))
