@@ -70,7 +70,7 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
         label, last, " (resuming from %d)" % start_at if resume and done else "", step), flush=True)
     os.makedirs(run_dir, exist_ok=True)
     err_path = os.path.join(run_dir, "train_stderr.txt")
-    t0 = time.time()
+    t0 = time.monotonic()
     with open(err_path, "a") as err:
         # In its own session, so that a Ctrl-C in the terminal reaches this process only: each
         # SIGINT/SIGTERM that this process gets is passed on to the training once (the first makes
@@ -83,7 +83,7 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
                 row = parse_log_line(line)
                 if row:
                     it = row["step"]
-                    rate = (time.time() - t0) / max(it - start_at, 1)
+                    rate = (time.monotonic() - t0) / max(it - start_at, 1)
                     print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
                         label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
             proc.wait()

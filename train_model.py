@@ -314,7 +314,7 @@ def train(run, pools, batches):
     running = []
     waits = []  # seconds the loop waited for its patch pool at each re-draw since the last log line
     batch_waits = []  # seconds the loop waited for each step's batch since the last log line
-    t0 = time.time()
+    t0 = time.monotonic()
     bar = progress(range(start, end), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=end, disable=ranks.rank != 0)
     finished = False
@@ -345,12 +345,12 @@ def train(run, pools, batches):
                                              "train/input_wait_ms": 1000 * np.mean(batch_waits[-a["summary_step"]:])})
                 saved = done % a["eval_step"] == 0 or done == end
                 if ranks.rank == 0 and saved:
-                    line = validate_and_save(run, done, np.mean(running), time.time() - t0, waits, batch_waits)
+                    line = validate_and_save(run, done, np.mean(running), time.monotonic() - t0, waits, batch_waits)
                     running, waits, batch_waits = [], [], []
                     bar.write(line)
                 if stop and stop.signum is not None and done < end:
                     if not saved:
-                        bar.write(validate_and_save(run, done, np.mean(running), time.time() - t0, waits,
+                        bar.write(validate_and_save(run, done, np.mean(running), time.monotonic() - t0, waits,
                                                     batch_waits, signal_name(stop.signum)))
                     raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
                         signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),

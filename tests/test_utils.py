@@ -303,3 +303,16 @@ def test_runlock_tells_a_lock_held_elsewhere_from_a_file_system_that_cannot_lock
     with pytest.raises(OSError):  # the descriptor was closed
         os.fstat(opened[0])
     assert str(path) not in runlock._held
+
+
+def test_durations_are_measured_by_monotonic_clocks():
+    """time.time() jumps with the wall clock (NTP, a changed time zone): durations use
+    time.monotonic() or time.perf_counter()."""
+    found = []
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [s for s in subfolders if not s.startswith(".") and s != "tests"]
+        for name in names:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name)) as f:
+                    found += ["%s:%d" % (name, i + 1) for i, line in enumerate(f) if "time.time()" in line]
+    assert not found, found
