@@ -53,6 +53,8 @@ import bench_precision
 import bench_speed
 from archs import check_arch_and_size
 from args import (
+    RUNS,
+    THREADS,
     Arg,
     IntList,
     distinct_ints,
@@ -69,8 +71,8 @@ ARGS = [
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
     Arg("batch_size", positive_int, 8, "training-step batch (speed, quality and input modes)"),
     Arg("patch", positive_int, 256, "training patch side (full resolution)"),
-    Arg("runs", positive_int, 5, "timed rounds (after one warm-up round)"),
-    Arg("threads", positive_int, 2, "TFLite interpreter threads (TF 2.x; TF 1.15 uses its default)"),
+    RUNS._replace(help="timed rounds (after one warm-up round)"),
+    THREADS,
     Arg("tflite", to_bool, True, "also time TFLite FP32"),
     Arg("train", to_bool, True, "also time a training step"),
     Arg("dataset_dir", str, "raw_images/", "quality mode: dataset (make it with make_demo_data.py)"),

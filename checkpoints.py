@@ -126,7 +126,9 @@ def require_checkpoint(model_dir, arch, iteration):
 
 
 def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
-    """The checkpoint prefix that orig / restore_iter name (the last one for restore_iter=None)."""
+    """The checkpoint prefix that orig / restore_iter name (the last one for restore_iter=None or
+    "latest")."""
+    restore_iter = None if restore_iter == "latest" else restore_iter
     if orig:
         prefix = os.path.join(model_dir, "original", "%s_pretrained.ckpt" % arch)
         if not checkpoint_exists(prefix):
@@ -181,7 +183,7 @@ def restorable(tf, model_dir, arch, iteration, fallback):
 
 def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
     """find_checkpoint's prefix once it reads back whole: a damaged checkpoint named by orig or
-    restore_iter is a UsageError; for the newest (restore_iter=None), older ones are tried in turn,
+    restore_iter is a UsageError; for the newest (restore_iter=None or "latest"), older ones are tried in turn,
     each damaged one with a warning."""
     prefix = find_checkpoint(model_dir, arch, restore_iter, orig)
     if orig:
@@ -189,7 +191,7 @@ def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
         if problem:
             raise UsageError(problem)
         return prefix
-    newest = restore_iter is None
+    newest = restore_iter in (None, "latest")
     iteration = existing_iterations(model_dir, arch)[-1] if newest else restore_iter
     return ckpt_prefix(model_dir, arch, restorable(tf, model_dir, arch, iteration, newest))
 

@@ -26,9 +26,10 @@ import numpy as np
 
 from archs import DEFAULT_SIZE, check_arch_and_size
 from args import (
+    RESTORE_ITER,
+    RUNS,
+    THREADS,
     Arg,
-    optional_int,
-    optional_positive_int,
     parse_args,
     positive_int,
     to_bool,
@@ -44,14 +45,14 @@ ARGS = [
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("orig", to_bool, False, "use <model_dir>/original/<arch>_pretrained.ckpt"),
-    Arg("restore_iter", optional_int, None, "checkpoint iteration (None: the last one)"),
+    RESTORE_ITER,
     Arg("out_dir", str, "models/challenge/", "folder for model_none.tflite and model.tflite"),
     Arg("img_h", positive_int, DEFAULT_SIZE[0], "model.tflite: full-resolution height (input img_h/2)"),
     Arg("img_w", positive_int, DEFAULT_SIZE[1], "model.tflite: full-resolution width (input img_w/2)"),
     Arg("check_sizes", str, "384x256,320x512", "model_none.tflite: two or more WxH photo sizes to check it at"),
     Arg("overwrite", to_bool, False, "replace model_none.tflite / model.tflite if out_dir has them"),
-    Arg("threads", optional_positive_int, None, "interpreter threads for the latency (None: one per CPU core)"),
-    Arg("runs", positive_int, 5, "timed runs for the latency medians (after one warm-up)"),
+    THREADS,
+    RUNS,
     Arg("feature_level", positive_int, DEFAULT_FEATURE_LEVEL, "NNAPI feature level the check judges at (4: Android 11)"),
     Arg("strict", to_bool, False, "an op that would fall back from NNAPI to the CPU is an error (nothing written)"),
 ]
@@ -90,7 +91,6 @@ def main(argv):
         raise UsageError("model_none.tflite needs the TF 2.x converter (TF %s's cannot keep an any-size input); "
                          "run this with .venv/bin/python (bash setup_env.sh tf2)" % tf_version())
     h, w = a["img_h"], a["img_w"]
-    threads = a["threads"] or os.cpu_count()
     work = tempfile.mkdtemp(prefix="export_challenge-")
     try:
         jobs = [  # (name, photo h, w or None, input and output shapes, sizes to check at)
@@ -102,7 +102,7 @@ def main(argv):
             freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, ph, pw, pb)
             shape = (1, None, None, 4) if ph is None else (1, ph // 2, pw // 2, 4)
             content = convert(tf, pb, shape, "fp32")
-            model = TFLiteModel(tf, name, threads, content=content)
+            model = TFLiteModel(tf, name, a["threads"], content=content)
             diffs = check_against_graph(model, GraphModel(tf, pb), name, want_in, want_out, check_at)
             print("%-18s Placeholder %s -> output_l0 %s; vs the TF graph: %s" % (
                 name, list(want_in), list(want_out), ", ".join(

@@ -35,9 +35,10 @@ import exports
 import load_dataset
 from archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
 from args import (
+    RESTORE_ITER,
+    RUNS,
     Arg,
     given_keys,
-    optional_int_or_latest,
     parse_args,
     positive_int,
     size_or_full,
@@ -70,13 +71,13 @@ ARGS = [
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("orig", to_bool, False, "load <model_dir>/original/<arch>_pretrained.ckpt"),
-    Arg("restore_iter", optional_int_or_latest, None, "checkpoint iteration (None or latest: the last one)"),
+    RESTORE_ITER,
     Arg("img_h", size_or_full, 1088, "full-resolution height to process (full: each image's own)"),
     Arg("img_w", size_or_full, 1920, "full-resolution width to process (full: each image's own)"),
     Arg("use_gpu", to_bool, True, "False hides all GPUs"),
     Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
-    Arg("runs", positive_int, 5, "timed runs for the latency median (after one warm-up)"),
+    RUNS,
     Arg("overwrite", to_bool, False, "replace the result PNGs and CSV of the same evaluation run before"),
 ]
 
@@ -179,8 +180,7 @@ def print_orig_note(prefix):
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     full = check_sizes(a)
-    restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
-    prefix = find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
+    prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])  # before TF: no checkpoint at all
     raw_dir, dslr_dir, names = find_test_images(a, argv, full)
     tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)  # before any work
     if a["orig"]:
@@ -188,7 +188,7 @@ def main(argv):
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
     # a damaged checkpoint: one line, or (restore_iter=None) a warning and the newest whole one
-    restorable = find_restorable(tf, a["model_dir"], a["arch"], restore_iter, a["orig"])
+    restorable = find_restorable(tf, a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
     if restorable != prefix:  # an older checkpoint: outputs of another name
         prefix = restorable
         tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)

@@ -207,7 +207,8 @@ def load_failure(err, printed):
 
 class TFLiteModel:
     """One interpreter, from a file (`path`) or from bytes (`content`); run() takes and returns
-    float arrays whatever the tensor types are. `threads` is what it runs with, as text; `runtime`
+    float arrays whatever the tensor types are. It runs with `threads` threads (None: one per CPU
+    core); `self.threads` says what it runs with, as text; `runtime`
     names the interpreter. A model whose input is [1, None, None, 4] (`dynamic`; `shape` is then
     (1, None, None, 4)) is resized to each input's size before it runs."""
 
@@ -219,6 +220,7 @@ class TFLiteModel:
         interpreter, self.runtime = interpreter_class(tf)
         self.threads = TF1_THREADS
         if "num_threads" in inspect.signature(interpreter).parameters:  # not in TF 1.15's
+            threads = threads or os.cpu_count()
             source["num_threads"] = threads
             self.threads = str(threads)
         # TFLite's C++ prints notes ("INFO: Created TensorFlow Lite XNNPACK delegate") while an

@@ -48,10 +48,10 @@ import previews
 import runlock
 import vgg
 from args import (
+    RESTORE_ITER,
     Arg,
     non_negative_int,
     optional_int,
-    optional_int_or_latest,
     optional_path,
     parse_args,
     positive_float,
@@ -102,8 +102,8 @@ ARGS = [
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/"),
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
-    Arg("restore_iter", optional_int_or_latest, None,
-        "resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
+    RESTORE_ITER._replace(
+        help="resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
     Arg("init_from", optional_path, None,
         "start a fresh run from this checkpoint's network weights (e.g. models/original/model_pretrained.ckpt); "
         "the optimiser starts afresh"),

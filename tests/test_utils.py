@@ -316,3 +316,28 @@ def test_durations_are_measured_by_monotonic_clocks():
                 with open(os.path.join(folder, name)) as f:
                     found += ["%s:%d" % (name, i + 1) for i, line in enumerate(f) if "time.time()" in line]
     assert not found, found
+
+
+def test_a_key_that_scripts_share_has_one_type_and_default_everywhere(tmp_path):
+    import benchmark
+    import export_challenge
+    import inference_tflite
+    import test_model
+    import train_model
+    from args import RESTORE_ITER, RUNS, THREADS
+    shared = {arg.name: arg for arg in (RESTORE_ITER, RUNS, THREADS)}
+    seen = set()
+    for script in (benchmark, export_challenge, inference_tflite, test_model, train_model):
+        for arg in script.ARGS:
+            if arg.name in shared:
+                assert (arg.type, arg.default) == shared[arg.name][1:3], (script.__name__, arg)
+                seen.add((script.__name__, arg.name))
+    assert {("export_challenge", "restore_iter"), ("benchmark", "threads"), ("inference_tflite", "runs")} <= seen
+    # restore_iter=latest is the newest checkpoint wherever a checkpoint is looked up by it
+    from checkpoints import find_checkpoint
+    for it in (2, 4):
+        for ext in (".index", ".data-00000-of-00001"):
+            (tmp_path / ("model_iteration_%d.ckpt%s" % (it, ext))).write_bytes(b"")
+    newest = find_checkpoint(str(tmp_path), "model", None)
+    assert newest.endswith("model_iteration_4.ckpt") and find_checkpoint(str(tmp_path), "model", "latest") == newest
+    assert parse_args(export_challenge.ARGS, ["restore_iter=latest"])["restore_iter"] == "latest"
