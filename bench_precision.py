@@ -2,6 +2,7 @@
 per precision its file size, latency (interleaved medians), and on the validation patches and on
 the full-size test scenes (where the dataset has them at img_h x img_w): PSNR/SSIM against the
 targets, PSNR against the FP32 TFLite output and max-abs against the TF graph."""
+import functools
 import os
 import platform
 import statistics
@@ -12,7 +13,7 @@ import numpy as np
 import load_dataset
 from checkpoints import checkpoint_exists, freeze_checkpoint
 from errors import UsageError
-from evaluate import DEFAULT_TEST_FOLDER, SsimMeter, psnr_between, score_images
+from evaluate import DEFAULT_TEST_FOLDER, SsimMeter, interleaved, probe_input, psnr_between, score_images
 from progress import progress
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert
@@ -125,11 +126,6 @@ def quality_rows(tf, models, size, precisions, raws, rgbs):
 def interleaved_latencies(models, precisions, img_h, img_w, runs):
     """{precision: [seconds of each run]} of the models at the size "img", after a warm-up, one run
     of each precision in turn per round."""
-    probe = np.random.RandomState(0).rand(1, img_h // 2, img_w // 2, 4).astype(np.float32)
-    times = {p: [] for p in precisions}
-    for p in precisions:
-        models["img", p].timed_invoke(probe)  # warm-up
-    for _ in progress(range(runs), desc="timing", unit="round"):
-        for p in precisions:
-            times[p].append(models["img", p].timed_invoke(probe))
-    return times
+    probe = probe_input(img_h, img_w)
+    return interleaved({p: functools.partial(models["img", p].timed_invoke, probe) for p in precisions},
+                       progress(range(runs), desc="timing", unit="round"))

@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from evaluate import timed
+from evaluate import interleaved, probe_input, timed
 from losses import build_losses
 from tflite import TFLiteModel, convert_session
 
@@ -27,7 +27,7 @@ class Subject:
             self.gflop = flops.total_float_ops / 1e9
             self.sess = tf.Session(graph=self.infer_graph)
             self.sess.run(tf.global_variables_initializer())
-        self.input = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+        self.input = probe_input(h, w)
         self.train_sess = None
         if a["train"]:
             p, b = a["patch"], a["batch_size"]
@@ -65,13 +65,9 @@ class Subject:
 
 
 def time_interleaved(subjects, kinds, rounds):
-    """Warm up each subject's runs of `kinds`, then time them interleaved, one run of each subject
-    in turn for every round of `rounds` (an iterable), so that a slow moment of the machine hits
-    every subject alike; the seconds go to each subject's times[kind]."""
-    for s in subjects:
-        for kind in kinds:
-            s.run(kind)
-    for _ in rounds:
-        for kind in kinds:
-            for s in subjects:
-                s.times[kind].append(timed(functools.partial(s.run, kind)))
+    """Time the subjects' runs of `kinds` interleaved (evaluate.interleaved: one run of each subject
+    in turn for every round of `rounds`, after a warm-up); the seconds go to each subject's
+    times[kind]."""
+    calls = {(s, kind): functools.partial(timed, functools.partial(s.run, kind)) for kind in kinds for s in subjects}
+    for (s, kind), seconds in interleaved(calls, rounds).items():
+        s.times[kind].extend(seconds)

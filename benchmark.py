@@ -8,7 +8,7 @@
     python benchmark.py mode=quality ... seed=0,1,2               # the same, mean over three seeds
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
-    python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: before/after
+    python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: in line or by a producer
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -40,7 +40,7 @@ Horovod mode (the tf2-horovod or tf1 stack with Horovod) trains the first arch u
 R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
 training images per second from the difference (start-up and the one validation cancel out).
 Input mode takes the first arch and times the training loop's batches (batch_size patches of patch x
-patch from a pool of random ones) built in line and fed as float32, as before, against built by the
+patch from a pool of random ones) built in line and fed as float32 against built by the
 producer thread while the step runs and fed as uint16/uint8 (bench_input.py): host time to build a
 batch, bytes fed, the session run alone, and the loop's step time and its wait for a batch.
 """

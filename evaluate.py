@@ -238,3 +238,21 @@ def timed(fn):
 def median_seconds(fn, runs):
     """The median of `runs` timed calls of fn (warm it up first)."""
     return statistics.median([timed(fn) for _ in range(runs)])
+
+
+def probe_input(h, w):
+    """The input every latency is measured on: a fixed random RAW [1, h/2, w/2, 4] in 0..1."""
+    return np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+
+
+def interleaved(calls, rounds):
+    """Call each of `calls` ({key: fn}) once to warm it up, then each in turn once per round of
+    `rounds` (an iterable), so that a slow moment of the machine hits every one alike; {key: [what
+    fn returned in each round]}."""
+    for fn in calls.values():
+        fn()
+    out = {key: [] for key in calls}
+    for _ in rounds:
+        for key, fn in calls.items():
+            out[key].append(fn())
+    return out

@@ -52,6 +52,7 @@ from evaluate import (
     folder_tag,
     median_seconds,
     output_names,
+    probe_input,
     refuse_to_replace,
     score_images,
     write_csv,
@@ -132,7 +133,7 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     if full:  # latency and warm-up at the first image's size
         first = load_dataset.read_raw(os.path.join(raw_dir, names[0]), crop_odd=True).shape
         h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
-    probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+    probe = probe_input(h, w)
     run(probe)  # warm-up, so that no image's time includes graph set-up
     images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
                            None if full else h, None if full else w, multiple, crop_odd=True)
