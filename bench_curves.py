@@ -15,7 +15,7 @@ import bench_curves_report
 import load_dataset
 from bench_train import train_command
 from checkpoints import existing_iterations
-from errors import Interrupted, UsageError, signal_name, signals_passed_to
+from errors import Interrupted, RunFailure, UsageError, child_with_signals, signal_name
 from train_log import parse_log_line, parse_log_name, read_log_lines
 
 
@@ -72,13 +72,7 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
     err_path = os.path.join(run_dir, "train_stderr.txt")
     t0 = time.monotonic()
     with open(err_path, "a") as err:
-        # In its own session, so that a Ctrl-C in the terminal reaches this process only: each
-        # SIGINT/SIGTERM that this process gets is passed on to the training once (the first makes
-        # it save and stop, a second stops it at once). Left to itself, a training whose parent
-        # was killed would run on unseen until its next progress line broke the pipe, unsaved.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True,
-                                start_new_session=True)
-        with signals_passed_to(proc) as received:
+        with child_with_signals(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True) as (proc, received):
             for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
                 row = parse_log_line(line)
                 if row:
@@ -86,7 +80,6 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
                     rate = (time.monotonic() - t0) / max(it - start_at, 1)
                     print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
                         label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
-            proc.wait()
     if proc.returncode != 0 or received:
         with open(err_path) as f:
             tail = [line for line in f.read().splitlines() if line.strip()][-1:]
@@ -100,7 +93,7 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
                 what = "stopped by %s before saving anything new" % signal_name(received[0])
             raise Interrupted("%s %s; the same benchmark.py command continues from its last checkpoint" % (
                 label, what), received[0])
-        raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
+        raise RunFailure("training %s failed (exit %d): %s (all of it: %s)" % (
             label, proc.returncode, said, err_path))
     return read_curve(run_dir)
 

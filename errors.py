@@ -14,6 +14,7 @@ import contextlib
 import os
 import shlex
 import signal
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,6 +78,26 @@ def signals_passed_to(proc):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def child_with_signals(cmd, **how):
+    """Start the child process `cmd` (Popen keywords `how`) in a session of its own, so that a
+    Ctrl-C in the terminal reaches this process only, and pass on each SIGINT/SIGTERM this process
+    gets to it, once (a training's first saves and stops it, a second stops it at once). Left to
+    itself, a child whose parent was killed would run on unseen. Yields (proc, the list of the
+    signals received); the block's end waits for the child (an error in the block first sends it
+    SIGTERM)."""
+    proc = subprocess.Popen(cmd, start_new_session=True, **how)
+    with signals_passed_to(proc) as received:
+        try:
+            yield proc, received
+        except BaseException:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            raise
+        finally:
+            proc.wait()
 
 
 def signal_name(signum):

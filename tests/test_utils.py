@@ -2,13 +2,15 @@
 atomic files, the quiet TensorFlow import, one-line run failures."""
 import errno
 import os
+import signal
+import subprocess
 import sys
 
 import pytest
 from conftest import ROOT, assert_usage_error, run_script, start_script
 
 from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
-from errors import RunFailure, UsageError, python_command, run_main
+from errors import RunFailure, UsageError, child_with_signals, python_command, run_main
 import runlock
 from utils import atomic_output
 
@@ -341,3 +343,23 @@ def test_a_key_that_scripts_share_has_one_type_and_default_everywhere(tmp_path):
     newest = find_checkpoint(str(tmp_path), "model", None)
     assert newest.endswith("model_iteration_4.ckpt") and find_checkpoint(str(tmp_path), "model", "latest") == newest
     assert parse_args(export_challenge.ARGS, ["restore_iter=latest"])["restore_iter"] == "latest"
+
+
+CHILD = ("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+         "print('ready', flush=True)\ntime.sleep(60)\n")
+
+
+def test_a_child_runs_in_its_own_session_gets_each_signal_once_and_is_waited_for():
+    how = dict(stdout=subprocess.PIPE, universal_newlines=True)
+    with child_with_signals([sys.executable, "-c", CHILD], **how) as (proc, received):
+        assert proc.stdout.readline() == "ready\n"
+        assert os.getsid(proc.pid) != os.getsid(0)  # a Ctrl-C in the terminal reaches the parent only
+        os.kill(os.getpid(), signal.SIGTERM)  # passed on, not ending the parent
+    assert received == [signal.SIGTERM] and proc.returncode == 7
+    proc.stdout.close()
+    with pytest.raises(KeyError):  # an error in the parent's block: the child is stopped and waited for
+        with child_with_signals([sys.executable, "-c", CHILD], **how) as (proc, received):
+            assert proc.stdout.readline() == "ready\n"
+            raise KeyError("the parent's own error")
+    assert proc.returncode == 7 and received == []
+    proc.stdout.close()
