@@ -59,7 +59,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
                                                       "model_iteration_2.ckpt.index",
                                                       "model_iteration_4.ckpt.data-00000-of-00001",
                                                       "model_iteration_4.ckpt.index",
-                                                      "train.lock"]  # rank 0's run lock (issue 16)
+                                                      "train.lock"]  # rank 0's run lock
     assert out.count("step 4 | training loss") == 1  # one log line, from rank 0
     # one plain process with batch 4 (no Horovod) on the same patches: the same training
     one = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m1"),

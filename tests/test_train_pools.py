@@ -1,4 +1,4 @@
-"""train_model.py's patch pool re-drawn in the background (issue 15): the same pools and losses
+"""train_model.py's patch pool re-drawn in the background: the same pools and losses
 as loading in the loop, a resumed run on the pools the uninterrupted one had, the loader stopped
 when the loop ends in an error or by SIGTERM, a bad file met by the loader skipped or stopping the
 run in one line. tests/pool_harness.py runs the script with the pool re-drawn every few iterations

@@ -1,4 +1,4 @@
-"""train_model.py when a run goes wrong (issue 16 among others): kill -9 at different moments
+"""train_model.py when a run goes wrong: kill -9 at different moments
 and resume, the temporaries a killed save leaves, a NaN loss, a second run in one model_dir (or a
 branch) and its lock, a damaged checkpoint, SIGTERM/SIGINT (once and twice), a full disk. A
 running script is waited for by its output lines or the files it writes, never by a fixed sleep."""
