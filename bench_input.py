@@ -29,9 +29,9 @@ class Loop:
     """One way of feeding the training step of `arch` with nmb base maps: compact (the producer,
     uint feed) or not (in line, float32 feed), each in a graph and session of its own."""
 
-    def __init__(self, tf, arch, nmb, a, compact):
+    def __init__(self, tf, arch, nmb, patch, compact):
         import model  # builds on TensorFlow: imported after it
-        p = a["patch"]
+        p = patch
         self.compact = compact
         self.graph = tf.Graph()
         with self.graph.as_default():
@@ -90,19 +90,20 @@ def random_pool(p, rng):
                 rng.randint(0, 256, (POOL, p, p, 3)).astype(np.uint8), {})
 
 
-def input_pipeline(a, archs):
-    """Print the table of the two ways of feeding the first arch of archs [(arch, nmb)]."""
+def input_pipeline(archs, batch_size, patch, runs):
+    """Print the table of the two ways of feeding the first arch of archs [(arch, nmb)]: batches of
+    batch_size patches of side `patch`, medians of `runs` interleaved rounds."""
     tf = import_tf()
     arch, nmb = archs[0]
-    b, p = a["batch_size"], a["patch"]
+    b, p = batch_size, patch
     rng = np.random.RandomState(0)
     pool = random_pool(p, rng)
-    loops = {name: Loop(tf, arch, nmb, a, compact) for name, compact in
+    loops = {name: Loop(tf, arch, nmb, p, compact) for name, compact in
              progress([("inline", False), ("producer", True)], desc="building", unit="graph")}
     ready = {name: loop.host(pool, rng, b) for name, loop in loops.items()}
     fed = {name: sum(x.nbytes for x in batch) for name, batch in ready.items()}
     rounds = interleaved({name: functools.partial(loop.round, pool, rng, b, ready[name]) for name, loop in loops.items()},
-                         progress(range(a["runs"]), desc="timing", unit="round"))
+                         progress(range(runs), desc="timing", unit="round"))
     for name, loop in loops.items():
         for one in rounds[name]:
             for k, seconds in one.items():
@@ -111,7 +112,7 @@ def input_pipeline(a, archs):
           "random ones; medians of %d interleaved rounds of %d steps; host: build a batch alone, run: the session run "
           "of a ready batch alone, wait: the loop's wait a step for its batch after the first (in line: building it)"
           % (tf_version(), platform.python_version(), platform.machine(), os.cpu_count(), arch, nmb, b, p, p, POOL,
-             a["runs"], STEPS))
+             runs, STEPS))
     print("%-30s %8s %8s %8s %9s %9s %8s %8s" % ("pipeline", "host ms", "fed MB", "run ms", "host+run",
                                                  "max", "step ms", "wait ms"))
     labels = {"inline": "in line, float32 fed", "producer": "producer, uint16/uint8"}

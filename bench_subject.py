@@ -13,10 +13,12 @@ from tflite import TFLiteModel, convert_session
 class Subject:
     """One arch: its inference graph and session, its training graph and session, its TFLite."""
 
-    def __init__(self, tf, arch, nmb, a):
+    def __init__(self, tf, arch, nmb, img_h, img_w, train=None, tflite=False, threads=None):
+        """Inference at img_h x img_w; train=(batch_size, patch): also a training step on that
+        many square patches of side `patch`; tflite: also its TFLite FP32 with `threads` threads."""
         import model  # builds on TensorFlow: imported after it
         self.label = "%s:%d" % (arch, nmb)
-        h, w = a["img_h"], a["img_w"]
+        h, w = img_h, img_w
         self.infer_graph = tf.Graph()
         with self.infer_graph.as_default():
             self.x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
@@ -29,8 +31,8 @@ class Subject:
             self.sess.run(tf.global_variables_initializer())
         self.input = probe_input(h, w)
         self.train_sess = None
-        if a["train"]:
-            p, b = a["patch"], a["batch_size"]
+        if train:
+            b, p = train
             self.train_graph = tf.Graph()
             with self.train_graph.as_default():
                 self.tx = tf.placeholder(tf.float32, [None, p // 2, p // 2, 4])
@@ -44,10 +46,10 @@ class Subject:
             self.batch = {self.tx: rng.rand(b, p // 2, p // 2, 4).astype(np.float32),
                           self.ty: rng.rand(b, p, p, 3).astype(np.float32)}
         self.tflite = None
-        if a["tflite"]:
+        if tflite:
             with self.infer_graph.as_default():
                 content = convert_session(tf, self.sess, [self.x], [self.y])
-            self.tflite = TFLiteModel(tf, "(%s in memory)" % self.label, a["threads"], content=content)
+            self.tflite = TFLiteModel(tf, "(%s in memory)" % self.label, threads, content=content)
         self.times = {"infer": [], "train": [], "tflite": []}
 
     def run_infer(self):

@@ -126,15 +126,19 @@ def main(argv):
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
-        bench_speed.speed(a, archs)
+        bench_speed.speed(archs, a["img_h"], a["img_w"], a["batch_size"], a["patch"], a["runs"], a["threads"],
+                          train=a["train"], tflite=a["tflite"])
     elif a["mode"] == "precision":
-        bench_precision.precision(a, archs, one_seed(a))
+        bench_precision.precision(archs, one_seed(a), a["ckpt"], a["dataset_dir"], a["img_h"], a["img_w"], a["runs"],
+                                  a["threads"], a["calib_size"])
     elif a["mode"] == "horovod":
         bench_horovod.horovod(archs, one_seed(a), a["dataset_dir"], a["batch_size"], a["patch"], a["iters"])
     elif a["mode"] == "input":
-        bench_input.input_pipeline(a, archs)
+        bench_input.input_pipeline(archs, a["batch_size"], a["patch"], a["runs"])
     else:
-        bench_curves.quality(a, archs)
+        budget = bench_curves.Budget(a["dataset_dir"], a["batch_size"], a["patch"], a["learning_rate"], a["seed"])
+        bench_curves.quality(archs, budget, a["curve"], a["iters"], a["work_dir"], a["out"],
+                             (a["img_h"], a["img_w"]) if a["infer"] else None, a["runs"])
 
 
 if __name__ == "__main__":
