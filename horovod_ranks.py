@@ -60,8 +60,9 @@ class SingleProcess:
     """One process: rank 0 of 1; every hook leaves the graph and the session as they are."""
     rank, size = 0, 1
 
-    def learning_rate(self, a):
-        return a["learning_rate"]
+    def learning_rate(self, learning_rate, scale_lr):
+        """The optimiser's rate for the command line's learning_rate (times the ranks with scale_lr)."""
+        return learning_rate
 
     def optimizer(self, optimizer):
         return optimizer
@@ -79,7 +80,7 @@ class SingleProcess:
         """The starting iteration and the data seed (seed=None: a random one, drawn once)."""
         return start, np.random.randint(2 ** 31 - 1) if seed is None else seed
 
-    def sync(self, sess, a):
+    def sync(self, sess, batch_size, learning_rate, scale_lr):
         pass
 
 
@@ -92,8 +93,8 @@ class HorovodRanks(SingleProcess):
         self.hvd = hvd
         self.rank, self.size = hvd.rank(), hvd.size()
 
-    def learning_rate(self, a):
-        return a["learning_rate"] * (self.size if a["scale_lr"] else 1)
+    def learning_rate(self, learning_rate, scale_lr):
+        return learning_rate * (self.size if scale_lr else 1)
 
     def optimizer(self, optimizer):
         return self.hvd.DistributedOptimizer(optimizer)
@@ -115,10 +116,10 @@ class HorovodRanks(SingleProcess):
         start, seed, drawn = (int(v) for v in sess.run(self.shared))
         return start, drawn if seed < 0 else seed
 
-    def sync(self, sess, a):
+    def sync(self, sess, batch_size, learning_rate, scale_lr):
         sess.run(self.sync_op)  # every rank starts from rank 0's weights (fresh or restored)
         if self.rank == 0:
             print("Horovod: %s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
-                plural(self.size, "rank"), a["batch_size"], self.size * a["batch_size"],
-                self.learning_rate(a),
-                " (scaled by %d)" % self.size if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))
+                plural(self.size, "rank"), batch_size, self.size * batch_size,
+                self.learning_rate(learning_rate, scale_lr),
+                " (scaled by %d)" % self.size if scale_lr else " (not scaled; scale_lr=True multiplies it)"))

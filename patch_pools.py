@@ -22,9 +22,9 @@ class BadFiles(dict):
     """Training files found undecodable (name -> reason): skipped and never drawn again. More than
     BAD_SHARE of the training files (and more than one) stops the run."""
 
-    def __init__(self, a):
+    def __init__(self, dataset_dir, phone_dir, dslr_dir):
         super().__init__()
-        self.total = len(load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"]))
+        self.total = len(load_dataset.paired_names(dataset_dir, "train", phone_dir, dslr_dir))
         self.limit = max(1, int(BAD_SHARE * self.total))
 
     def note(self):
@@ -46,6 +46,12 @@ def redraw_due(i, start):
     return i > start and i % RELOAD_EVERY == 0
 
 
+def pool_rng(seed, iteration):
+    """The random stream that draws the pool becoming active at `iteration`: a function of the seed
+    and that iteration alone."""
+    return np.random.RandomState([seed, iteration, POOL_STREAM])
+
+
 class PoolDraws:
     """Builds the training patch pool that becomes active at an iteration: `train_size` random
     patches drawn from np.random.RandomState([seed, iteration, POOL_STREAM]) alone, so the pool
@@ -55,19 +61,21 @@ class PoolDraws:
     bad file is then a one-line error), else a dict of the training files already found bad: they
     are not drawn, and the pool carries the ones it finds (admit_pool warns about them)."""
 
-    def __init__(self, a, seed):
-        self.a, self.seed = a, seed
+    def __init__(self, seed, dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, load_workers):
+        self.seed = seed
+        self.folders = dataset_dir, phone_dir, dslr_dir  # the training pairs: <dataset_dir>/train/<phone_dir>, ...
+        self.size = train_size, patch_h, patch_w  # train_size patches of patch_h x patch_w a pool
+        self.load_workers = load_workers  # decoding threads (0: in the calling thread)
         self.warn = True  # train_size larger than the data: said once, for the first pool
 
     def rng(self, iteration):
-        return np.random.RandomState([self.seed, iteration, POOL_STREAM])
+        return pool_rng(self.seed, iteration)
 
     def __call__(self, iteration, known, stop, foreground):
-        a = self.a
         found = None if known is None else dict(known)
         raw, rgb = load_dataset.load_training_batch(
-            a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], a["patch_h"], a["patch_w"],
-            self.rng(iteration), found, a["load_workers"], stop, show_progress=foreground, warn=self.warn)
+            *self.folders, *self.size, self.rng(iteration), found, self.load_workers, stop, show_progress=foreground,
+            warn=self.warn)
         self.warn = False
         return Pool(iteration, raw, rgb, {k: v for k, v in (found or {}).items() if k not in known})
 

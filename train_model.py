@@ -142,9 +142,11 @@ def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     check_launch(a["distributed"])
     ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
-    args = check_args(a, ranks.rank)
-    if args is None:
+    start = check_args(a["arch"], a["model_dir"], a["restore_iter"], a["num_train_iters"], a["patch_w"], a["patch_h"],
+                       a["num_maps_base"], a["seed"], a["init_from"], a["overwrite"], ranks.rank)
+    if start is None:
         return  # restore_iter=latest found the training already done
+    args = dict(a, restore_iter=start[0], latest=start[1], init_from=start[2])
     if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
         runlock.hold(args["model_dir"])
     inputs = load_inputs(args)
@@ -157,8 +159,10 @@ def main(argv):
     with ExitStack() as stack:  # closed in reverse: TensorBoard, the pool loader, the session
         sess = stack.enter_context(tf.Session(config=config))
         start, seed = start_or_restore(tf, sess, args, net, ranks)
-        bad = BadFiles(args)
-        pools = stack.enter_context(PoolLoader(PoolDraws(args, seed), background=args["load_workers"] > 0))
+        bad = BadFiles(args["dataset_dir"], args["phone_dir"], args["dslr_dir"])
+        pool_draws = PoolDraws(seed, args["dataset_dir"], args["phone_dir"], args["dslr_dir"], args["train_size"],
+                               args["patch_h"], args["patch_w"], args["load_workers"])
+        pools = stack.enter_context(PoolLoader(pool_draws, background=args["load_workers"] > 0))
         # the first patches: on a fresh run a bad file is named before anything is written
         admit_pool(pools.first(pool_iteration(start), None if not start else dict(bad)), bad)
         batches = stack.enter_context(open_batches(args, ranks, seed, start, pools.pool, bad))
@@ -229,7 +233,7 @@ def build_graph(tf, a, vgg_weights, ranks):
     rgb, target = compact_input(tf, tf.uint8, [None, ph, pw, 3], load_dataset.RGB_SCALE, "target_rgb")  # after it: see compact_input
     terms = build_losses(tf, enhanced, target, vgg_weights, ph, pw)
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
-    optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a)))
+    optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a["learning_rate"], a["scale_lr"])))
     loss_fetch = ranks.mean(terms["loss"])
     ranks.share(tf, a["restore_iter"] or 0, a["seed"])
     train_step = optimizer.minimize(terms["loss"], var_list=gen_vars)
@@ -250,7 +254,7 @@ def start_or_restore(tf, sess, a, net, ranks):
     elif a["init_from"] is not None and ranks.rank == 0:  # the network's weights only: Adam's start afresh
         restore(tf, net.saver, sess, a["init_from"], a["arch"], a["num_maps_base"])
         print("initialised from %s" % a["init_from"])
-    ranks.sync(sess, a)
+    ranks.sync(sess, a["batch_size"], a["learning_rate"], a["scale_lr"])
     return start, seed
 
 

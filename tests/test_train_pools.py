@@ -29,8 +29,8 @@ from conftest import (
 )
 
 import load_dataset
-import train_model
 from checkpoints import existing_iterations
+from patch_pools import pool_rng
 from train_log import read_log_lines
 
 POOL_HARNESS = "tests/pool_harness.py"
@@ -132,7 +132,7 @@ def test_the_loader_stops_when_the_loop_ends_in_an_error_or_by_sigterm(demo_data
 def _pool_names(demo_data, iteration, train_size):
     """The training files the pool of `iteration` draws (seed 0, no file known bad)."""
     names = load_dataset.paired_names(demo_data, "train", RAW_SUB, RGB_SUB)
-    return load_dataset.draw_training_pool(names, train_size, train_model.PoolDraws({}, 0).rng(iteration))[0]
+    return load_dataset.draw_training_pool(names, train_size, pool_rng(0, iteration))[0]
 
 
 def test_a_bad_file_met_by_the_background_loader_is_skipped_or_stops_the_run_in_one_line(demo_data, tmp_path):

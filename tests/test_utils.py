@@ -307,16 +307,35 @@ def test_runlock_tells_a_lock_held_elsewhere_from_a_file_system_that_cannot_lock
     assert str(path) not in runlock._held
 
 
-def test_durations_are_measured_by_monotonic_clocks():
-    """time.time() jumps with the wall clock (NTP, a changed time zone): durations use
-    time.monotonic() or time.perf_counter()."""
-    found = []
+def _project_code():
+    """{file name: its lines} of every .py file of the project (scripts and library, not tests)."""
+    code = {}
     for folder, subfolders, names in os.walk(ROOT):
         subfolders[:] = [s for s in subfolders if not s.startswith(".") and s != "tests"]
         for name in names:
             if name.endswith(".py"):
                 with open(os.path.join(folder, name)) as f:
-                    found += ["%s:%d" % (name, i + 1) for i, line in enumerate(f) if "time.time()" in line]
+                    code[os.path.relpath(os.path.join(folder, name), ROOT)] = f.read().splitlines()
+    return code
+
+
+def test_durations_are_measured_by_monotonic_clocks():
+    """time.time() jumps with the wall clock (NTP, a changed time zone): durations use
+    time.monotonic() or time.perf_counter()."""
+    found = ["%s:%d" % (name, i + 1) for name, lines in _project_code().items()
+             for i, line in enumerate(lines) if "time.time()" in line]
+    assert not found, found
+
+
+def test_library_functions_take_named_parameters_not_a_scripts_command_line():
+    """Only a script reads its parsed key=value dict (`a`/`args`, from its own Arg table); what it
+    calls in the library takes named parameters."""
+    import re
+    found = []
+    for name, lines in _project_code().items():
+        if any(line.startswith('if __name__ == "__main__":') for line in lines):
+            continue  # a script
+        found += ["%s:%d" % (name, i + 1) for i, line in enumerate(lines) if re.search(r"\b(a|args)\[\"", line)]
     assert not found, found
 
 
