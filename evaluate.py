@@ -86,13 +86,15 @@ def full_size(ih, iw, multiple):
 
 
 def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False):
-    """Decode every test RAW (and target, where one exists) once before anything is written, so
-    that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
-    results. h = w = None: each image at its own size (cropped to a multiple of `multiple`).
-    crop_odd: an odd-sized RAW loses its last row/column (with a note) instead of being refused."""
+    """Check every test RAW (and target, where one exists) before anything is written, so that a
+    corrupt, truncated, 8-bit or too small file is named up front, not after half the results:
+    from each PNG's header and chunk checksums, without decoding it (folder_images decodes each
+    image once, to run it). h = w = None: each image at its own size (cropped to a multiple of
+    `multiple`). crop_odd: an odd-sized RAW loses its last row/column (with a note) instead of
+    being refused."""
     for fname in progress(names, desc="checking", unit="img", leave=False):
         path = os.path.join(raw_dir, fname)
-        ih, iw = load_dataset.read_raw(path, crop_odd=crop_odd).shape
+        ih, iw = load_dataset.checked_raw_shape(path, crop_odd=crop_odd)
         if crop_odd and not fname.lower().endswith(".dng"):
             ow, oh = load_dataset.image_size(path)
             if (oh, ow) != (ih, iw):
@@ -100,25 +102,21 @@ def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False
                       % (fname, ow, oh, "row and column are" if oh % 2 and ow % 2 else
                          "row is" if oh % 2 else "column is", iw, ih))
         if h is None:
-            fh, fw = full_size(ih, iw, multiple)
-            if not fh or not fw:
+            need = full_size(ih, iw, multiple)
+            if not need[0] or not need[1]:
                 raise UsageError("test RAW %r is %dx%d, smaller than the %dx%d this arch needs at least"
                                  % (fname, iw, ih, multiple, multiple))
-            target_path = target_for(dslr_dir, fname)
-            if os.path.isfile(target_path):
-                th, tw = load_dataset.read_rgb(target_path).shape[:2]
-                if th < fh or tw < fw:
-                    raise UsageError("target %r is %dx%d, smaller than its RAW's %dx%d" % (target_path, tw, th, fw, fh))
-            continue
-        if ih < h or iw < w:
-            raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
-                             "lower img_w/img_h" % (fname, iw, ih, w, h))
+            than = "its RAW's %dx%d" % (need[1], need[0])
+        else:
+            if ih < h or iw < w:
+                raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
+                                 "lower img_w/img_h" % (fname, iw, ih, w, h))
+            need, than = (h, w), "img_w x img_h = %dx%d" % (w, h)
         target_path = target_for(dslr_dir, fname)
         if os.path.isfile(target_path):
-            th, tw = load_dataset.read_rgb(target_path).shape[:2]
-            if th < h or tw < w:
-                raise UsageError("target %r is %dx%d, smaller than img_w x img_h = %dx%d"
-                                 % (target_path, tw, th, w, h))
+            th, tw = load_dataset.checked_rgb_shape(target_path)
+            if th < need[0] or tw < need[1]:
+                raise UsageError("target %r is %dx%d, smaller than %s" % (target_path, tw, th, than))
 
 
 def folder_images(raw_dir, target_dir, names, h, w, multiple=2, crop_odd=False):

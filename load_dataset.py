@@ -256,6 +256,37 @@ def check_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w
         _crop_box(h, w, patch_h, patch_w, None, raw_path)
 
 
+def verified_header(path, what):
+    """(width, height, mode) of a PNG from its header once every chunk's checksum is verified
+    (PIL's verify): a truncated or corrupt file is found without decoding its pixels."""
+    try:
+        with Image.open(path) as img:
+            found = img.size + (img.mode,)
+            img.verify()
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError("cannot read %s PNG %r (corrupt or truncated?): %s" % (what, path, err))
+    return found
+
+
+def checked_raw_shape(path, crop_odd=False):
+    """(height, width) of the mosaic read_raw gives, with its UsageErrors, from the PNG's verified
+    header (no decoding; a DNG is converted to find out)."""
+    if _is_dng(path):
+        return read_raw(path).shape
+    w, h, mode = verified_header(path, "RAW")
+    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h, odd_ok=crop_odd)
+    return h - h % 2, w - w % 2
+
+
+def checked_rgb_shape(path):
+    """(height, width) of the target read_rgb gives, with its UsageErrors, from the PNG's verified
+    header (no decoding)."""
+    w, h, mode = verified_header(path, "RGB")
+    if mode not in ("RGB", "RGBA", "P"):
+        raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (path, mode))
+    return h, w
+
+
 def _header(path, what):
     try:
         with Image.open(path) as img:

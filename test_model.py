@@ -131,7 +131,7 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     multiple = SIZE_MULTIPLE[a["arch"]]
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     if full:  # latency and warm-up at the first image's size
-        first = load_dataset.read_raw(os.path.join(raw_dir, names[0]), crop_odd=True).shape
+        first = load_dataset.checked_raw_shape(os.path.join(raw_dir, names[0]), crop_odd=True)
         h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
     probe = probe_input(h, w)
     run(probe)  # warm-up, so that no image's time includes graph set-up
