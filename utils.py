@@ -1,11 +1,11 @@
 """Folders and files: checking that a folder can be written before any work starts, creating
 folders (all or none), atomic writes (a crash never leaves a half-written file) and folders put in
-place in one step (replace_folder); `plural`, the
-one rule for counted words in messages."""
+place in one step (replace_folder); `plural`, the one rule for counted words in messages."""
 import contextlib
 import ctypes
 import errno
 import os
+import shutil
 import tempfile
 
 from errors import UsageError
@@ -117,6 +117,7 @@ def replace_folder(new, dest):
     if _exchange(new, dest):
         return new
     aside = set_aside_path(dest)
+    shutil.rmtree(aside, ignore_errors=True)  # left by a crash after the second rename: dest is whole
     os.rename(dest, aside)
     os.rename(new, dest)
     return aside
