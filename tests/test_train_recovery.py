@@ -311,7 +311,6 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_the_earlier_checkpoints
     else:
         assert "cannot append to the log" in lines[0]
         assert existing_iterations(model_dir, "model") == [2, 4]
-    with open(os.path.join(model_dir, "logs_model_0-6.txt")) as f:
-        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [2]
+    assert [int(LOG_LINE.match(l).group(1)) for l in log_lines(os.path.join(model_dir, "logs_model_0-6.txt"))] == [2]
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")], os.listdir(model_dir)
     check_nothing_unreadable(model_dir)
