@@ -17,14 +17,20 @@ def size_tag(h, w):
     return "" if (h, w) == DEFAULT_SIZE else "_%dx%d" % (h, w)
 
 
-def check_arch_and_size(arch, name_w, w, name_h, h, num_maps_base=16):
-    """UsageError unless arch is known, num_maps_base fits it and w, h are multiples of what it needs."""
+def check_arch(arch, num_maps_base=16):
+    """UsageError unless arch is known and num_maps_base fits it: arch=model's 2b maps become b/2
+    after depth_to_space (b even); PUNET's last up-sampling has b/4 maps (b >= 4)."""
     if arch not in ARCHS:
         raise UsageError("unknown arch %r; choose from %s" % (arch, ", ".join(ARCHS)))
     if arch == "model" and num_maps_base % 2:
         raise UsageError("num_maps_base=%d: arch=model needs an even number" % num_maps_base)
     if arch == "punet" and num_maps_base < 4:
         raise UsageError("num_maps_base=%d: arch=punet needs at least 4" % num_maps_base)
+
+
+def check_arch_and_size(arch, name_w, w, name_h, h, num_maps_base=16):
+    """UsageError unless arch is known, num_maps_base fits it and w, h are multiples of what it needs."""
+    check_arch(arch, num_maps_base)
     m = SIZE_MULTIPLE[arch]
     for name, v in ((name_w, w), (name_h, h)):
         if v % m:

@@ -80,6 +80,14 @@ def optional_positive_int(text):
     return value
 
 
+
+# Keys that several scripts share, each defined once: its type, default and meaning are the same
+# in every script that takes it (a script may word the help for its own use: ._replace(help=...)).
+RESTORE_ITER = Arg("restore_iter", optional_int_or_latest, None, "checkpoint iteration (None or latest: the newest)")
+THREADS = Arg("threads", optional_positive_int, None,
+              "TFLite interpreter threads (None: one per CPU core; TF 1.15 cannot set them)")
+RUNS = Arg("runs", positive_int, 5, "timed runs for each latency median (after one warm-up)")
+
 def size_or_full(text):
     """A positive integer, or the word full (each image at its own size)."""
     if text.strip().lower() == "full":

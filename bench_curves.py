@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections import namedtuple
 
 import numpy as np
 
@@ -15,20 +16,26 @@ import bench_curves_report
 import load_dataset
 from bench_train import train_command
 from checkpoints import existing_iterations
-from errors import Interrupted, UsageError, signal_name, signals_passed_to
+from errors import Interrupted, RunFailure, UsageError, child_with_signals, signal_name
 from train_log import parse_log_line, parse_log_name, read_log_lines
 
 
-def curve_points(a):
-    """The iterations at which quality mode reports (sorted), and the validation period."""
-    if not a["curve"]:
-        return [a["iters"]], a["iters"]
+# What every arch trains with (the equal budget): the data, the batch, the square patch's side, the
+# learning rate, and the seeds (each arch is trained once per seed)
+Budget = namedtuple("Budget", "dataset_dir batch_size patch learning_rate seeds")
+
+
+def curve_points(curve, iters):
+    """The iterations at which quality mode reports (sorted), and the validation period: those of
+    curve= (text, e.g. "1000,2000,5000"), or `iters` alone where it is empty."""
+    if not curve:
+        return [iters], iters
     try:
-        points = sorted({int(w) for w in a["curve"].split(",") if w.strip()})
+        points = sorted({int(w) for w in curve.split(",") if w.strip()})
     except ValueError:
-        raise UsageError("curve=%r: expected comma-separated iterations, e.g. curve=1000,2000,5000" % a["curve"])
+        raise UsageError("curve=%r: expected comma-separated iterations, e.g. curve=1000,2000,5000" % curve)
     if not points or points[0] <= 0:
-        raise UsageError("curve=%r: iterations must be positive" % a["curve"])
+        raise UsageError("curve=%r: iterations must be positive" % curve)
     step = points[0]
     for p in points[1:]:
         step = math.gcd(step, p)
@@ -53,39 +60,34 @@ def read_curve(run_dir):
     return points
 
 
-def train_curve(a, arch, nmb, seed, run_dir, points, step):
-    """Train arch with this seed in run_dir up to the last curve point, resuming from its newest checkpoint."""
+def train_curve(budget, arch, nmb, seed, run_dir, points, step):
+    """Train arch with this seed in run_dir up to the last curve point, on the Budget `budget`,
+    resuming from its newest checkpoint."""
     last = points[-1]
     done = read_curve(run_dir) if os.path.isdir(run_dir) else {}
-    label = "%s:%d" % (arch, nmb) + (" seed %d" % seed if len(a["seed"]) > 1 else "")
+    label = "%s:%d" % (arch, nmb) + (" seed %d" % seed if len(budget.seeds) > 1 else "")
     if last in done:
         print("%s: complete in %s (delete that folder to train it again)" % (label, run_dir), flush=True)
         return done
     resume = bool(existing_iterations(run_dir, arch))
-    cmd = train_command(a, arch, nmb, seed, run_dir, last, step, "result_dir=" + os.path.join(run_dir, "previews"),
-                        "learning_rate=%g" % a["learning_rate"], *(["restore_iter=latest"] if resume else []))
+    cmd = train_command(arch, nmb, seed, run_dir, last, step, "result_dir=" + os.path.join(run_dir, "previews"),
+                        "learning_rate=%g" % budget.learning_rate, *(["restore_iter=latest"] if resume else []),
+                        dataset_dir=budget.dataset_dir, batch_size=budget.batch_size, patch=budget.patch)
     start_at = max(done) if done else 0
     print("%s: training to %d iterations%s, validating every %d ..." % (
         label, last, " (resuming from %d)" % start_at if resume and done else "", step), flush=True)
     os.makedirs(run_dir, exist_ok=True)
     err_path = os.path.join(run_dir, "train_stderr.txt")
-    t0 = time.time()
+    t0 = time.monotonic()
     with open(err_path, "a") as err:
-        # In its own session, so that a Ctrl-C in the terminal reaches this process only: each
-        # SIGINT/SIGTERM that this process gets is passed on to the training once (the first makes
-        # it save and stop, a second stops it at once). Left to itself, a training whose parent
-        # was killed would run on unseen until its next progress line broke the pipe, unsaved.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True,
-                                start_new_session=True)
-        with signals_passed_to(proc) as received:
+        with child_with_signals(cmd, stdout=subprocess.PIPE, stderr=err, universal_newlines=True) as (proc, received):
             for line in proc.stdout:  # one plain progress line per validation (fine in a log file too)
                 row = parse_log_line(line)
                 if row:
                     it = row["step"]
-                    rate = (time.time() - t0) / max(it - start_at, 1)
+                    rate = (time.monotonic() - t0) / max(it - start_at, 1)
                     print("  %s step %d/%d: val PSNR %.2f, SSIM %.4f, %.3f s/it, about %.0f min left" % (
                         label, it, last, row["psnr"], row["ssim"], rate, rate * (last - it) / 60), flush=True)
-            proc.wait()
     if proc.returncode != 0 or received:
         with open(err_path) as f:
             tail = [line for line in f.read().splitlines() if line.strip()][-1:]
@@ -99,34 +101,37 @@ def train_curve(a, arch, nmb, seed, run_dir, points, step):
                 what = "stopped by %s before saving anything new" % signal_name(received[0])
             raise Interrupted("%s %s; the same benchmark.py command continues from its last checkpoint" % (
                 label, what), received[0])
-        raise UsageError("training %s failed (exit %d): %s (all of it: %s)" % (
+        raise RunFailure("training %s failed (exit %d): %s (all of it: %s)" % (
             label, proc.returncode, said, err_path))
     return read_curve(run_dir)
 
 
-def quality(a, archs):
-    """Train each of archs [(arch, nmb)] at each seed (resuming its run in work_dir) and print the
-    validation figures at the last iteration or along the curve, then the trade-off."""
-    load_dataset.paired_names(a["dataset_dir"], "train", "mediatek_raw/", "fujifilm/")
-    load_dataset.paired_names(a["dataset_dir"], "val", "mediatek_raw/", "fujifilm/")
-    points, step = curve_points(a)
-    seeds = a["seed"]
+def quality(archs, budget, curve, iters, work_dir="", out="", infer_size=None, runs=5):
+    """Train each of archs [(arch, nmb)] on the Budget `budget` at each of its seeds (resuming its
+    run in work_dir; "": a temporary folder) to `iters` or along curve= (curve_points) and print the
+    validation figures at the last iteration or along the curve (the curve's CSV and PNG at `out`,
+    "": beside the runs), then, with infer_size (img_h, img_w), the trade-off (`runs` rounds)."""
+    load_dataset.paired_names(budget.dataset_dir, "train", "mediatek_raw/", "fujifilm/")
+    load_dataset.paired_names(budget.dataset_dir, "val", "mediatek_raw/", "fujifilm/")
+    points, step = curve_points(curve, iters)
+    seeds = budget.seeds
     with contextlib.ExitStack() as stack:
-        work = a["work_dir"] or stack.enter_context(tempfile.TemporaryDirectory())
-        runs = {}  # (arch, nmb): {seed: curve}
+        work = work_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        trained = {}  # (arch, nmb): {seed: curve}
         for seed in seeds:  # every arch at the first seed, then at the next: comparable pairs come early
             for arch, nmb in archs:
                 run_dir = os.path.join(work, "%s%d_lr%g_b%d_p%d_s%d" % (
-                    arch, nmb, a["learning_rate"], a["batch_size"], a["patch"], seed))
-                curve = train_curve(a, arch, nmb, seed, run_dir, points, step)
-                missing = [p for p in points if p not in curve]
+                    arch, nmb, budget.learning_rate, budget.batch_size, budget.patch, seed))
+                run = train_curve(budget, arch, nmb, seed, run_dir, points, step)
+                missing = [p for p in points if p not in run]
                 if missing:
                     raise UsageError("the log of %s has no validation at iteration(s) %s" % (
                         run_dir, ",".join(map(str, missing))))
-                runs.setdefault((arch, nmb), {})[seed] = curve
+                trained.setdefault((arch, nmb), {})[seed] = run
     # (label, mean curve over the seeds, {seed: curve}); with one seed the mean is that seed's curve
-    curves = [("%s:%d" % key, mean_curve(list(per_seed.values())), per_seed) for key, per_seed in runs.items()]
-    bench_curves_report.report(a, archs, curves, points)
+    curves = [("%s:%d" % key, mean_curve(list(per_seed.values())), per_seed) for key, per_seed in trained.items()]
+    base = out or os.path.join(work_dir or "results", bench_curves_report.curves_name(budget))
+    bench_curves_report.report(budget, archs, curves, points, base, infer_size, runs)
 
 
 def mean_curve(curves):

@@ -4,7 +4,6 @@ against inference time. A curve is {iteration: (psnr, ssim, ms_ssim, seconds)}; 
 (label, mean curve over the seeds, {seed: curve})."""
 import csv
 import math
-import os
 import statistics
 
 from matplotlib.figure import Figure
@@ -19,14 +18,21 @@ def seed_words(seeds):
     return ("seed " if len(seeds) == 1 else "seeds ") + str(seeds)
 
 
-def report(a, archs, curves, points):
-    """Print the figures of archs [(arch, nmb)] at the curve points (and write the CSV and PNG of a
-    curve), then, unless infer=False, the trade-off at the last point."""
-    seeds = a["seed"]
+def curves_name(budget):
+    """curves_lr<learning_rate>[_s<seeds>]: the default name of a curve's CSV and PNG."""
+    seeds = budget.seeds
+    return "curves_lr%g" % budget.learning_rate + ("" if list(seeds) == [0] else "_s" + "-".join(map(str, seeds)))
+
+
+def report(budget, archs, curves, points, base, infer_size=None, runs=5):
+    """Print the figures of archs [(arch, nmb)] trained on the bench_curves.Budget `budget` at the
+    curve points (and write the CSV and PNG of a curve to base + .csv/.png), then, with infer_size
+    (img_h, img_w), the trade-off at the last point (`runs` timed rounds)."""
+    seeds = budget.seeds
     print("equal budget: batch %d, %dx%d patches, Adam %g, loss 20*MSE + 20*(1-SSIM), %s, data %s" % (
-        a["batch_size"], a["patch"], a["patch"], a["learning_rate"],
+        budget.batch_size, budget.patch, budget.patch, budget.learning_rate,
         seed_words(seeds) + ("" if len(seeds) == 1 else " (each arch's row: the mean; its seeds below it)"),
-        a["dataset_dir"]))
+        budget.dataset_dir))
     if len(points) == 1:  # a single budget: one row per arch
         print("%-10s %9s %8s %8s %9s" % ("arch", "val PSNR", "SSIM", "MS-SSIM", "train s"))
         for label, curve, per_seed in curves:
@@ -34,9 +40,9 @@ def report(a, archs, curves, points):
                 print("%-10s %9.2f %8.4f %8.4f %9.0f" % ((name,) + c[points[0]]))
     else:
         print_curves(curves, points)
-        write_curves(a, curves, points)
-    if a["infer"]:
-        tradeoff(a, archs, curves, points[-1])
+        write_curves(budget, curves, points, base)
+    if infer_size:
+        tradeoff(archs, curves, points[-1], infer_size, runs)
 
 
 def _rows(label, curve, per_seed):
@@ -63,12 +69,10 @@ def print_curves(curves, points):
                           for p in points))
 
 
-def write_curves(a, curves, points):
-    """CSV and PNG of the curves beside the runs (or in results/ for a temporary work_dir). With several
-    seeds: each seed's rows and the mean's in the CSV, the mean (thick) and each seed (thin) in the PNG."""
-    seeds = a["seed"]
-    name = "curves_lr%g" % a["learning_rate"] + ("" if list(seeds) == [0] else "_s" + "-".join(map(str, seeds)))
-    base = a["out"] or os.path.join(a["work_dir"] or "results", name)
+def write_curves(budget, curves, points, base):
+    """base.csv and base.png of the curves. With several seeds: each seed's rows and the mean's in
+    the CSV, the mean (thick) and each seed (thin) in the PNG."""
+    seeds = budget.seeds
     with atomic_output(base + ".csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
@@ -78,7 +82,7 @@ def write_curves(a, curves, points):
                 rows = list(per_seed.items()) + ([("mean", curve)] if len(per_seed) > 1 else [])
                 for seed, c in rows:
                     for it in sorted(c):
-                        w.writerow([label, a["learning_rate"], seed, it] + ["%.4f" % v for v in c[it]])
+                        w.writerow([label, budget.learning_rate, seed, it] + ["%.4f" % v for v in c[it]])
     fig = Figure(figsize=(11, 4.2))  # no pyplot: no GUI backend, no global figure to close
     axes = fig.subplots(1, 2)
     for k, (label, curve, per_seed) in enumerate(curves):
@@ -96,24 +100,24 @@ def write_curves(a, curves, points):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("batch %d, %dx%d patches, Adam %g, %s, %s" % (
-        a["batch_size"], a["patch"], a["patch"], a["learning_rate"],
-        seed_words(seeds) + ("" if len(seeds) == 1 else " (thin lines: each seed)"), a["dataset_dir"]), fontsize=9)
+        budget.batch_size, budget.patch, budget.patch, budget.learning_rate,
+        seed_words(seeds) + ("" if len(seeds) == 1 else " (thin lines: each seed)"), budget.dataset_dir), fontsize=9)
     fig.tight_layout()
     with atomic_output(base + ".png", ".tmp.png") as tmp:
         fig.savefig(tmp, dpi=110)
     print("wrote %s.csv and %s.png" % (base, base))
 
 
-def tradeoff(a, archs, curves, last):
-    """Inference time at img_h x img_w of each arch and the MAI-style trade-off against the first:
-    PSNR gained per doubling of run time."""
+def tradeoff(archs, curves, last, size, runs):
+    """Inference time at size (img_h, img_w) of each arch (`runs` timed rounds) and the MAI-style
+    trade-off against the first: PSNR gained per doubling of run time."""
     tf = import_tf()
-    sub = dict(a, train=False, tflite=False)
-    subjects = [Subject(tf, arch, nmb, sub) for arch, nmb in archs]
-    time_interleaved(subjects, ["infer"], range(a["runs"]))
+    img_h, img_w = size
+    subjects = [Subject(tf, arch, nmb, img_h, img_w) for arch, nmb in archs]
+    time_interleaved(subjects, ["infer"], range(runs))
     times = [statistics.median(s.times["infer"]) for s in subjects]
     print("at iteration %d; inference at %dx%d (TensorFlow, medians of %d interleaved runs):" % (
-        last, a["img_w"], a["img_h"], a["runs"]))
+        last, img_w, img_h, runs))
     print("%-10s %10s %10s %7s %9s %8s %13s" % ("arch", "params", "infer ms", "ratio", "val PSNR", "dPSNR",
                                                "dB/doubling"))
     p0 = curves[0][1][last][0]

@@ -1,10 +1,11 @@
-"""benchmark.py's input mode: the training loop's batches built in line and fed as float32 (the loop
-before batches.py) against built by batches.Batches' producer thread while the step runs and fed
+"""benchmark.py's input mode: the training loop's batches built in line and fed as float32 against
+built by batches.Batches' producer thread while the step runs and fed
 as the pools hold them (uint16/uint8, made float in the graph). For each: the host time to build
 a batch alone, the bytes fed a step, the session run of a ready batch alone, and the loop's time a
 step with the time it waited for its batch; so that the step time can be held against the sum and
 the larger of host and run. Both loops train the first arch (loss 20*MSE + 20*(1-SSIM), no VGG)
 on one random pool, interleaved round by round so that a slow moment of the machine hits both."""
+import functools
 import os
 import platform
 import statistics
@@ -13,7 +14,7 @@ import time
 import numpy as np
 
 from batches import Batches, compact_input, draws, make_batch, turned
-from evaluate import timed
+from evaluate import interleaved, timed
 from load_dataset import RAW_SCALE, RGB_SCALE, to_float
 from losses import build_losses
 from patch_pools import Pool
@@ -28,9 +29,9 @@ class Loop:
     """One way of feeding the training step of `arch` with nmb base maps: compact (the producer,
     uint feed) or not (in line, float32 feed), each in a graph and session of its own."""
 
-    def __init__(self, tf, arch, nmb, a, compact):
+    def __init__(self, tf, arch, nmb, patch, compact):
         import model  # builds on TensorFlow: imported after it
-        p = a["patch"]
+        p = patch
         self.compact = compact
         self.graph = tf.Graph()
         with self.graph.as_default():
@@ -54,6 +55,14 @@ class Loop:
 
     def run(self, batch):
         return self.sess.run(self.fetch, {self.raw: batch[0], self.rgb: batch[1]})
+
+    def round(self, pool, rng, b, ready):
+        """One timed round: median host ms of building STEPS batches, median of 3 session runs of
+        the batch `ready`, the loop's time a step and its mean wait after the first step."""
+        host = statistics.median(timed(lambda: self.host(pool, rng, b)) for _ in range(STEPS))
+        run = statistics.median(timed(lambda: self.run(ready)) for _ in range(3))
+        step, waits = self.loop(pool, rng, b)
+        return {"host": host, "run": run, "step": step, "wait": statistics.mean(waits[1:])}
 
     def loop(self, pool, rng, b):
         """STEPS training steps as train_model.py runs them; the seconds a step and the seconds each
@@ -81,38 +90,35 @@ def random_pool(p, rng):
                 rng.randint(0, 256, (POOL, p, p, 3)).astype(np.uint8), {})
 
 
-def input_pipeline(a, archs):
-    """Print the before/after table of the first arch of archs [(arch, nmb)]."""
+def input_pipeline(archs, batch_size, patch, runs):
+    """Print the table of the two ways of feeding the first arch of archs [(arch, nmb)]: batches of
+    batch_size patches of side `patch`, medians of `runs` interleaved rounds."""
     tf = import_tf()
     arch, nmb = archs[0]
-    b, p = a["batch_size"], a["patch"]
+    b, p = batch_size, patch
     rng = np.random.RandomState(0)
     pool = random_pool(p, rng)
-    loops = {name: Loop(tf, arch, nmb, a, compact) for name, compact in
-             progress([("before", False), ("after", True)], desc="building", unit="graph")}
+    loops = {name: Loop(tf, arch, nmb, p, compact) for name, compact in
+             progress([("inline", False), ("producer", True)], desc="building", unit="graph")}
     ready = {name: loop.host(pool, rng, b) for name, loop in loops.items()}
     fed = {name: sum(x.nbytes for x in batch) for name, batch in ready.items()}
-    for name, loop in loops.items():  # warm-up: the first runs of a session are slower
-        loop.run(ready[name])
-        loop.loop(pool, rng, b)
-    for _ in progress(range(a["runs"]), desc="timing", unit="round"):
-        for name, loop in loops.items():
-            loop.times["host"].append(statistics.median(timed(lambda: loop.host(pool, rng, b)) for _ in range(STEPS)))
-            loop.times["run"].append(statistics.median(timed(lambda: loop.run(ready[name])) for _ in range(3)))
-            step, waits = loop.loop(pool, rng, b)
-            loop.times["step"].append(step)
-            loop.times["wait"].append(statistics.mean(waits[1:]))  # after the first step of the loop
+    rounds = interleaved({name: functools.partial(loop.round, pool, rng, b, ready[name]) for name, loop in loops.items()},
+                         progress(range(runs), desc="timing", unit="round"))
+    for name, loop in loops.items():
+        for one in rounds[name]:
+            for k, seconds in one.items():
+                loop.times[k].append(seconds)
     print("TensorFlow %s, Python %s, %s, %d CPUs; arch %s:%d, training batch %d of %dx%d patches from a pool of %d "
           "random ones; medians of %d interleaved rounds of %d steps; host: build a batch alone, run: the session run "
           "of a ready batch alone, wait: the loop's wait a step for its batch after the first (in line: building it)"
           % (tf_version(), platform.python_version(), platform.machine(), os.cpu_count(), arch, nmb, b, p, p, POOL,
-             a["runs"], STEPS))
+             runs, STEPS))
     print("%-30s %8s %8s %8s %9s %9s %8s %8s" % ("pipeline", "host ms", "fed MB", "run ms", "host+run",
                                                  "max", "step ms", "wait ms"))
-    labels = {"before": "before: in line, float32 fed", "after": "after: producer, uint16/uint8"}
+    labels = {"inline": "in line, float32 fed", "producer": "producer, uint16/uint8"}
     for name, loop in loops.items():
         med = {k: 1000 * statistics.median(v) for k, v in loop.times.items()}
         print("%-30s %8.1f %8.2f %8.1f %9.1f %9.1f %8.1f %8.2f" % (
             labels[name], med["host"], fed[name] / 1e6, med["run"], med["host"] + med["run"],
             max(med["host"], med["run"]), med["step"], med["wait"]))
-    print("fed bytes after / before: %.3f" % (fed["after"] / fed["before"]))
+    print("fed bytes producer / in line: %.3f" % (fed["producer"] / fed["inline"]))

@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from evaluate import timed
+from evaluate import interleaved, probe_input, timed
 from losses import build_losses
 from tflite import TFLiteModel, convert_session
 
@@ -13,10 +13,12 @@ from tflite import TFLiteModel, convert_session
 class Subject:
     """One arch: its inference graph and session, its training graph and session, its TFLite."""
 
-    def __init__(self, tf, arch, nmb, a):
+    def __init__(self, tf, arch, nmb, img_h, img_w, train=None, tflite=False, threads=None):
+        """Inference at img_h x img_w; train=(batch_size, patch): also a training step on that
+        many square patches of side `patch`; tflite: also its TFLite FP32 with `threads` threads."""
         import model  # builds on TensorFlow: imported after it
         self.label = "%s:%d" % (arch, nmb)
-        h, w = a["img_h"], a["img_w"]
+        h, w = img_h, img_w
         self.infer_graph = tf.Graph()
         with self.infer_graph.as_default():
             self.x = tf.placeholder(tf.float32, [1, h // 2, w // 2, 4])
@@ -27,10 +29,10 @@ class Subject:
             self.gflop = flops.total_float_ops / 1e9
             self.sess = tf.Session(graph=self.infer_graph)
             self.sess.run(tf.global_variables_initializer())
-        self.input = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+        self.input = probe_input(h, w)
         self.train_sess = None
-        if a["train"]:
-            p, b = a["patch"], a["batch_size"]
+        if train:
+            b, p = train
             self.train_graph = tf.Graph()
             with self.train_graph.as_default():
                 self.tx = tf.placeholder(tf.float32, [None, p // 2, p // 2, 4])
@@ -44,10 +46,10 @@ class Subject:
             self.batch = {self.tx: rng.rand(b, p // 2, p // 2, 4).astype(np.float32),
                           self.ty: rng.rand(b, p, p, 3).astype(np.float32)}
         self.tflite = None
-        if a["tflite"]:
+        if tflite:
             with self.infer_graph.as_default():
                 content = convert_session(tf, self.sess, [self.x], [self.y])
-            self.tflite = TFLiteModel(tf, "(%s in memory)" % self.label, a["threads"], content=content)
+            self.tflite = TFLiteModel(tf, "(%s in memory)" % self.label, threads, content=content)
         self.times = {"infer": [], "train": [], "tflite": []}
 
     def run_infer(self):
@@ -65,13 +67,9 @@ class Subject:
 
 
 def time_interleaved(subjects, kinds, rounds):
-    """Warm up each subject's runs of `kinds`, then time them interleaved, one run of each subject
-    in turn for every round of `rounds` (an iterable), so that a slow moment of the machine hits
-    every subject alike; the seconds go to each subject's times[kind]."""
-    for s in subjects:
-        for kind in kinds:
-            s.run(kind)
-    for _ in rounds:
-        for kind in kinds:
-            for s in subjects:
-                s.times[kind].append(timed(functools.partial(s.run, kind)))
+    """Time the subjects' runs of `kinds` interleaved (evaluate.interleaved: one run of each subject
+    in turn for every round of `rounds`, after a warm-up); the seconds go to each subject's
+    times[kind]."""
+    calls = {(s, kind): functools.partial(timed, functools.partial(s.run, kind)) for kind in kinds for s in subjects}
+    for (s, kind), seconds in interleaved(calls, rounds).items():
+        s.times[kind].extend(seconds)

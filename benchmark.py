@@ -8,7 +8,7 @@
     python benchmark.py mode=quality ... seed=0,1,2               # the same, mean over three seeds
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
-    python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: before/after
+    python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: in line or by a producer
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -40,7 +40,7 @@ Horovod mode (the tf2-horovod or tf1 stack with Horovod) trains the first arch u
 R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each, and prints the
 training images per second from the difference (start-up and the one validation cancel out).
 Input mode takes the first arch and times the training loop's batches (batch_size patches of patch x
-patch from a pool of random ones) built in line and fed as float32, as before, against built by the
+patch from a pool of random ones) built in line and fed as float32 against built by the
 producer thread while the step runs and fed as uint16/uint8 (bench_input.py): host time to build a
 batch, bytes fed, the session run alone, and the loop's step time and its wait for a batch.
 """
@@ -53,6 +53,8 @@ import bench_precision
 import bench_speed
 from archs import check_arch_and_size
 from args import (
+    RUNS,
+    THREADS,
     Arg,
     IntList,
     distinct_ints,
@@ -69,8 +71,8 @@ ARGS = [
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
     Arg("batch_size", positive_int, 8, "training-step batch (speed, quality and input modes)"),
     Arg("patch", positive_int, 256, "training patch side (full resolution)"),
-    Arg("runs", positive_int, 5, "timed rounds (after one warm-up round)"),
-    Arg("threads", positive_int, 2, "TFLite interpreter threads (TF 2.x; TF 1.15 uses its default)"),
+    RUNS._replace(help="timed rounds (after one warm-up round)"),
+    THREADS,
     Arg("tflite", to_bool, True, "also time TFLite FP32"),
     Arg("train", to_bool, True, "also time a training step"),
     Arg("dataset_dir", str, "raw_images/", "quality mode: dataset (make it with make_demo_data.py)"),
@@ -124,15 +126,19 @@ def main(argv):
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
-        bench_speed.speed(a, archs)
+        bench_speed.speed(archs, a["img_h"], a["img_w"], a["batch_size"], a["patch"], a["runs"], a["threads"],
+                          train=a["train"], tflite=a["tflite"])
     elif a["mode"] == "precision":
-        bench_precision.precision(a, archs, one_seed(a))
+        bench_precision.precision(archs, one_seed(a), a["ckpt"], a["dataset_dir"], a["img_h"], a["img_w"], a["runs"],
+                                  a["threads"], a["calib_size"])
     elif a["mode"] == "horovod":
-        bench_horovod.horovod(a, archs, one_seed(a))
+        bench_horovod.horovod(archs, one_seed(a), a["dataset_dir"], a["batch_size"], a["patch"], a["iters"])
     elif a["mode"] == "input":
-        bench_input.input_pipeline(a, archs)
+        bench_input.input_pipeline(archs, a["batch_size"], a["patch"], a["runs"])
     else:
-        bench_curves.quality(a, archs)
+        budget = bench_curves.Budget(a["dataset_dir"], a["batch_size"], a["patch"], a["learning_rate"], a["seed"])
+        bench_curves.quality(archs, budget, a["curve"], a["iters"], a["work_dir"], a["out"],
+                             (a["img_h"], a["img_w"]) if a["infer"] else None, a["runs"])
 
 
 if __name__ == "__main__":

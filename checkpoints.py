@@ -14,7 +14,7 @@ import sys
 from collections import namedtuple
 
 from archs import ARCHS
-from errors import RunFailure, UsageError, python_command
+from errors import RunFailure, UsageError, first_line, python_command
 from train_log import run_logs
 from utils import atomic_output
 
@@ -166,7 +166,9 @@ def require_checkpoint(model_dir, arch, iteration):
 
 
 def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
-    """The checkpoint prefix that orig / restore_iter name (the last one for restore_iter=None)."""
+    """The checkpoint prefix that orig / restore_iter name (the last one for restore_iter=None or
+    "latest")."""
+    restore_iter = None if restore_iter == "latest" else restore_iter
     if orig:
         prefix = os.path.join(model_dir, "original", "%s_pretrained.ckpt" % arch)
         if not checkpoint_exists(prefix):
@@ -194,9 +196,8 @@ def damage(tf, prefix):
         for name in sorted(reader.get_variable_to_shape_map()):
             reader.get_tensor(name)
     except Exception as err:  # TF 1.15's reader raises tf.errors.*, TF 2.x's IndexError and others
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
         return "checkpoint %s is damaged: reading it from %s fails with %r (cut short by a full disk or an " \
-               "interrupted copy?)" % (prefix, sizes, detail)
+               "interrupted copy?)" % (prefix, sizes, first_line(err))
     return None
 
 
@@ -222,7 +223,7 @@ def restorable(tf, model_dir, arch, iteration, fallback):
 
 def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
     """find_checkpoint's prefix once it reads back whole: a damaged checkpoint named by orig or
-    restore_iter is a UsageError; for the newest (restore_iter=None), older ones are tried in turn,
+    restore_iter is a UsageError; for the newest (restore_iter=None or "latest"), older ones are tried in turn,
     each damaged one with a warning."""
     prefix = find_checkpoint(model_dir, arch, restore_iter, orig)
     if orig:
@@ -230,7 +231,7 @@ def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):
         if problem:
             raise UsageError(problem)
         return prefix
-    newest = restore_iter is None
+    newest = restore_iter in (None, "latest")
     iteration = existing_iterations(model_dir, arch)[-1] if newest else restore_iter
     return ckpt_prefix(model_dir, arch, restorable(tf, model_dir, arch, iteration, newest))
 
@@ -260,9 +261,8 @@ def save_atomically(saver, sess, final, then):
         saver.save(sess, tmp, write_meta_graph=False, write_state=False)
     except Exception as err:  # tf.errors.OpError from the C++ writer, OSError
         _remove(glob.glob(glob.escape(tmp) + "*"))
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise RunFailure("cannot write checkpoint %s (%s); removed its temporary files, the earlier checkpoints "
-                         "are intact; free space in %s and %s" % (final, detail, folder, then))
+                         "are intact; free space in %s and %s" % (final, first_line(err), folder, then))
     if os.path.exists(final + ".index"):
         os.remove(final + ".index")
     for path in glob.glob(glob.escape(tmp) + ".data-*"):

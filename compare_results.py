@@ -18,6 +18,7 @@ from PIL import Image
 import load_dataset
 import previews
 from args import Arg, parse_args, positive_int, to_bool
+from utils import plural
 
 ARGS = [
     Arg("result_dir", str, "results/", "where test_model.py wrote the runs' PNGs and metrics CSVs"),
@@ -60,7 +61,7 @@ def main(argv):
             targets += 1
         rows.append([previews.labelled_grid([columns], titles, name).astype(np.float32) / 255.0])
     previews.save_png(out, previews.grid(rows, gap=8))
-    print("wrote %s: %d image%s, %s%s" % (out, len(images), "" if len(images) == 1 else "s", " | ".join(labels),
+    print("wrote %s: %s, %s%s" % (out, plural(len(images), "image"), " | ".join(labels),
                                           " | target" if targets else " (no targets in %s)" % a["target_dir"]))
 
 

@@ -5,13 +5,16 @@ saved) into one line on stderr and its exit code (2, 1, 128 + the signal), no tr
 
 A third-party module missing from the Python that runs a script (run outside the project's
 environment) is one line naming the set-up command, exit code 2: inside main_fn through run_main,
-and for a script's own top-level imports through the sys.excepthook that importing this module
-installs (which is why every script imports errors before any third-party module).
+and for a script's own top-level imports through a sys.excepthook (which is why every script
+imports errors before any third-party module). The hook is installed only when the program being
+run (`__main__`) is one of the project's scripts: a program of the user's own that imports a
+library module keeps Python's hook, and its own tracebacks.
 `python_command` prints a command the way it runs here: this interpreter, the script's path."""
 import contextlib
 import os
 import shlex
 import signal
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,6 +80,26 @@ def signals_passed_to(proc):
             signal.signal(s, handler)
 
 
+@contextlib.contextmanager
+def child_with_signals(cmd, **how):
+    """Start the child process `cmd` (Popen keywords `how`) in a session of its own, so that a
+    Ctrl-C in the terminal reaches this process only, and pass on each SIGINT/SIGTERM this process
+    gets to it, once (a training's first saves and stops it, a second stops it at once). Left to
+    itself, a child whose parent was killed would run on unseen. Yields (proc, the list of the
+    signals received); the block's end waits for the child (an error in the block first sends it
+    SIGTERM)."""
+    proc = subprocess.Popen(cmd, start_new_session=True, **how)
+    with signals_passed_to(proc) as received:
+        try:
+            yield proc, received
+        except BaseException:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            raise
+        finally:
+            proc.wait()
+
+
 def signal_name(signum):
     return {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(signum, "signal %d" % signum)
 
@@ -105,6 +128,11 @@ def run_main(main_fn, argv=None):
             raise
         sys.stderr.write("%s: error: %s\n" % (prog, line))
         sys.exit(2)
+
+
+def first_line(err):
+    """An exception's first line for a one-line message (its type's name when it says nothing)."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def shown_path(path):
@@ -138,8 +166,7 @@ def missing_module_line(err):
     run = "run it with %s (%s by: bash %s %s)" % (
         shown_path(python), "set up" if os.path.isfile(python) else "to be set up",
         shown_path(os.path.join(HERE, "setup_env.sh")), stack)
-    detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return "%s in this Python (%s); %s" % (detail, sys.executable, run)
+    return "%s in this Python (%s); %s" % (first_line(err), sys.executable, run)
 
 
 def _excepthook(kind, value, tb):
@@ -154,5 +181,12 @@ def _excepthook(kind, value, tb):
     os._exit(2)  # from inside the hook sys.exit would be reported as an error of the hook
 
 
-if sys.excepthook is sys.__excepthook__:
+def running_a_script():
+    """Whether the program being run (`__main__`) is one of the project's scripts (a file in this
+    folder), not a program of the user's own, an interactive session or a test runner."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return bool(main_file) and os.path.dirname(os.path.abspath(main_file)) == HERE
+
+
+if running_a_script() and sys.excepthook is sys.__excepthook__:
     sys.excepthook = _excepthook

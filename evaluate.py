@@ -15,7 +15,7 @@ import load_dataset
 import previews
 from errors import UsageError
 from progress import progress
-from utils import atomic_output
+from utils import atomic_output, plural
 
 ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
 
@@ -24,6 +24,10 @@ ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
 DEFAULT_TEST_FOLDER = "fujifilm_full_resolution"
 
 
+# Two PSNRs under two names. The training log's `psnr` (train_log.LOG_HEADER) is the PSNR of the
+# mean MSE over the validation patches: one figure for the set, its MSE averaged as the loss is.
+# The evaluations (test_model.py, inference_tflite.py, benchmark.py mode=precision) print the mean
+# of the per-image PSNRs (psnr_between per image), as the challenge scores a test set.
 def psnr(mse, peak=1.0):
     """PSNR in dB from a mean squared error on data in 0..peak."""
     if mse <= 0:
@@ -37,27 +41,38 @@ def psnr_between(a, b):
 
 
 class SsimMeter:
-    """SSIM of two float RGB images [h, w, 3] in 0..1, computed by tf.image.ssim in a graph of its
-    own (built for the first pair's size, when first called)."""
+    """SSIM of two float RGB images [h, w, 3] in 0..1, computed by tf.image.ssim in a graph and a
+    session of its own, one for images of every size (built when first called; close() ends the
+    session, as does leaving a `with` block)."""
 
     def __init__(self, tf):
         self.tf = tf
-        self.shape = None
+        self.sess = None
 
-    def _build(self, shape):
+    def _build(self):
         tf = self.tf
-        self.shape = shape
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.a = tf.placeholder(tf.float32, shape)
-            self.b = tf.placeholder(tf.float32, shape)
+            self.a = tf.placeholder(tf.float32, [None, None, 3])
+            self.b = tf.placeholder(tf.float32, [None, None, 3])
             self.value = tf.image.ssim(self.a[None], self.b[None], 1.0)[0]
         self.sess = tf.Session(graph=self.graph)
 
     def __call__(self, out, target):
-        if self.shape != list(out.shape):
-            self._build(list(out.shape))
+        if self.sess is None:
+            self._build()
         return float(self.sess.run(self.value, {self.a: out, self.b: target}))
+
+    def close(self):
+        if self.sess is not None:
+            self.sess.close()
+            self.sess = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def target_for(dslr_dir, fname):
@@ -72,13 +87,15 @@ def full_size(ih, iw, multiple):
 
 
 def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False):
-    """Decode every test RAW (and target, where one exists) once before anything is written, so
-    that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
-    results. h = w = None: each image at its own size (cropped to a multiple of `multiple`).
-    crop_odd: an odd-sized RAW loses its last row/column (with a note) instead of being refused."""
+    """Check every test RAW (and target, where one exists) before anything is written, so that a
+    corrupt, truncated, 8-bit or too small file is named up front, not after half the results:
+    from each PNG's header and chunk checksums, without decoding it (folder_images decodes each
+    image once, to run it). h = w = None: each image at its own size (cropped to a multiple of
+    `multiple`). crop_odd: an odd-sized RAW loses its last row/column (with a note) instead of
+    being refused."""
     for fname in progress(names, desc="checking", unit="img", leave=False):
         path = os.path.join(raw_dir, fname)
-        ih, iw = load_dataset.read_raw(path, crop_odd=crop_odd).shape
+        ih, iw = load_dataset.checked_raw_shape(path, crop_odd=crop_odd)
         if crop_odd and not fname.lower().endswith(".dng"):
             ow, oh = load_dataset.image_size(path)
             if (oh, ow) != (ih, iw):
@@ -86,25 +103,21 @@ def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False
                       % (fname, ow, oh, "row and column are" if oh % 2 and ow % 2 else
                          "row is" if oh % 2 else "column is", iw, ih))
         if h is None:
-            fh, fw = full_size(ih, iw, multiple)
-            if not fh or not fw:
+            need = full_size(ih, iw, multiple)
+            if not need[0] or not need[1]:
                 raise UsageError("test RAW %r is %dx%d, smaller than the %dx%d this arch needs at least"
                                  % (fname, iw, ih, multiple, multiple))
-            target_path = target_for(dslr_dir, fname)
-            if os.path.isfile(target_path):
-                th, tw = load_dataset.read_rgb(target_path).shape[:2]
-                if th < fh or tw < fw:
-                    raise UsageError("target %r is %dx%d, smaller than its RAW's %dx%d" % (target_path, tw, th, fw, fh))
-            continue
-        if ih < h or iw < w:
-            raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
-                             "lower img_w/img_h" % (fname, iw, ih, w, h))
+            than = "its RAW's %dx%d" % (need[1], need[0])
+        else:
+            if ih < h or iw < w:
+                raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
+                                 "lower img_w/img_h" % (fname, iw, ih, w, h))
+            need, than = (h, w), "img_w x img_h = %dx%d" % (w, h)
         target_path = target_for(dslr_dir, fname)
         if os.path.isfile(target_path):
-            th, tw = load_dataset.read_rgb(target_path).shape[:2]
-            if th < h or tw < w:
-                raise UsageError("target %r is %dx%d, smaller than img_w x img_h = %dx%d"
-                                 % (target_path, tw, th, w, h))
+            th, tw = load_dataset.checked_rgb_shape(target_path)
+            if th < need[0] or tw < need[1]:
+                raise UsageError("target %r is %dx%d, smaller than %s" % (target_path, tw, th, than))
 
 
 def folder_images(raw_dir, target_dir, names, h, w, multiple=2, crop_odd=False):
@@ -189,10 +202,6 @@ def refuse_to_replace(result_dir, files, overwrite):
     return len(there)
 
 
-def plural(count, one, many):
-    return "%d %s" % (count, one if count == 1 else many)
-
-
 def written_line(result_dir, results, tag, replaced=0):
     """What an evaluation wrote, in one line: the result PNGs, the side-by-side PNGs (where there
     were targets) and the metrics CSV, by name."""
@@ -228,3 +237,21 @@ def timed(fn):
 def median_seconds(fn, runs):
     """The median of `runs` timed calls of fn (warm it up first)."""
     return statistics.median([timed(fn) for _ in range(runs)])
+
+
+def probe_input(h, w):
+    """The input every latency is measured on: a fixed random RAW [1, h/2, w/2, 4] in 0..1."""
+    return np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+
+
+def interleaved(calls, rounds):
+    """Call each of `calls` ({key: fn}) once to warm it up, then each in turn once per round of
+    `rounds` (an iterable), so that a slow moment of the machine hits every one alike; {key: [what
+    fn returned in each round]}."""
+    for fn in calls.values():
+        fn()
+    out = {key: [] for key in calls}
+    for _ in rounds:
+        for key, fn in calls.items():
+            out[key].append(fn())
+    return out

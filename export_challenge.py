@@ -26,9 +26,10 @@ import numpy as np
 
 from archs import DEFAULT_SIZE, check_arch_and_size
 from args import (
+    RESTORE_ITER,
+    RUNS,
+    THREADS,
     Arg,
-    optional_int,
-    optional_positive_int,
     parse_args,
     positive_int,
     to_bool,
@@ -38,21 +39,21 @@ from export_checks import report_conversion
 from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
-from utils import atomic_output, check_writable_dir
+from utils import atomic_output, check_writable_dir, plural
 
 ARGS = [
     Arg("model_dir", str, "models/", "where the checkpoints are"),
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("orig", to_bool, False, "use <model_dir>/original/<arch>_pretrained.ckpt"),
-    Arg("restore_iter", optional_int, None, "checkpoint iteration (None: the last one)"),
+    RESTORE_ITER,
     Arg("out_dir", str, "models/challenge/", "folder for model_none.tflite and model.tflite"),
     Arg("img_h", positive_int, DEFAULT_SIZE[0], "model.tflite: full-resolution height (input img_h/2)"),
     Arg("img_w", positive_int, DEFAULT_SIZE[1], "model.tflite: full-resolution width (input img_w/2)"),
     Arg("check_sizes", str, "384x256,320x512", "model_none.tflite: two or more WxH photo sizes to check it at"),
     Arg("overwrite", to_bool, False, "replace model_none.tflite / model.tflite if out_dir has them"),
-    Arg("threads", optional_positive_int, None, "interpreter threads for the latency (None: one per CPU core)"),
-    Arg("runs", positive_int, 5, "timed runs for the latency medians (after one warm-up)"),
+    THREADS,
+    RUNS,
     Arg("feature_level", positive_int, DEFAULT_FEATURE_LEVEL, "NNAPI feature level the check judges at (4: Android 11)"),
     Arg("strict", to_bool, False, "an op that would fall back from NNAPI to the CPU is an error (nothing written)"),
 ]
@@ -91,7 +92,6 @@ def main(argv):
         raise UsageError("model_none.tflite needs the TF 2.x converter (TF %s's cannot keep an any-size input); "
                          "run this with .venv/bin/python (bash setup_env.sh tf2)" % tf_version())
     h, w = a["img_h"], a["img_w"]
-    threads = a["threads"] or os.cpu_count()
     work = tempfile.mkdtemp(prefix="export_challenge-")
     try:
         jobs = [  # (name, photo h, w or None, input and output shapes, sizes to check at)
@@ -103,7 +103,7 @@ def main(argv):
             freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, ph, pw, pb)
             shape = (1, None, None, 4) if ph is None else (1, ph // 2, pw // 2, 4)
             content = convert(tf, pb, shape, "fp32")
-            model = TFLiteModel(tf, name, threads, content=content)
+            model = TFLiteModel(tf, name, a["threads"], content=content)
             diffs = check_against_graph(model, GraphModel(tf, pb), name, want_in, want_out, check_at)
             print("%-18s Placeholder %s -> output_l0 %s; vs the TF graph: %s" % (
                 name, list(want_in), list(want_out), ", ".join(
@@ -120,9 +120,9 @@ def main(argv):
                 with open(tmp, "wb") as f:
                     f.write(content)
             seconds = model.latency(x, a["runs"])  # the any-size model is resized to img_w x img_h
-            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %d run%s "
+            print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
-                                        a["runs"], "" if a["runs"] == 1 else "s", model.runtime, model.threads))
+                                        plural(a["runs"], "run"), model.runtime, model.threads))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("checkpoint %s (%s, num_maps_base=%d) -> %s" % (prefix, a["arch"], a["num_maps_base"], out_dir))

@@ -7,6 +7,7 @@ import numpy as np
 
 from errors import UsageError
 from tfimport import import_tf, tf_version
+from utils import plural
 
 HOROVOD_INSTALL = {  # where Horovod 0.28.1 builds: TF 1.15 and TF 2.12 (not TF 2.21; see README)
     "tf1": "WITH_HOROVOD=1 bash setup_env.sh tf1 (builds Horovod 0.28.1 with Gloo into .venv-tf1/)",
@@ -59,8 +60,9 @@ class SingleProcess:
     """One process: rank 0 of 1; every hook leaves the graph and the session as they are."""
     rank, size = 0, 1
 
-    def learning_rate(self, a):
-        return a["learning_rate"]
+    def learning_rate(self, learning_rate, scale_lr):
+        """The optimiser's rate for the command line's learning_rate (times the ranks with scale_lr)."""
+        return learning_rate
 
     def optimizer(self, optimizer):
         return optimizer
@@ -78,7 +80,7 @@ class SingleProcess:
         """The starting iteration and the data seed (seed=None: a random one, drawn once)."""
         return start, np.random.randint(2 ** 31 - 1) if seed is None else seed
 
-    def sync(self, sess, a):
+    def sync(self, sess, batch_size, learning_rate, scale_lr):
         pass
 
 
@@ -91,8 +93,8 @@ class HorovodRanks(SingleProcess):
         self.hvd = hvd
         self.rank, self.size = hvd.rank(), hvd.size()
 
-    def learning_rate(self, a):
-        return a["learning_rate"] * (self.size if a["scale_lr"] else 1)
+    def learning_rate(self, learning_rate, scale_lr):
+        return learning_rate * (self.size if scale_lr else 1)
 
     def optimizer(self, optimizer):
         return self.hvd.DistributedOptimizer(optimizer)
@@ -114,10 +116,10 @@ class HorovodRanks(SingleProcess):
         start, seed, drawn = (int(v) for v in sess.run(self.shared))
         return start, drawn if seed < 0 else seed
 
-    def sync(self, sess, a):
+    def sync(self, sess, batch_size, learning_rate, scale_lr):
         sess.run(self.sync_op)  # every rank starts from rank 0's weights (fresh or restored)
         if self.rank == 0:
-            print("Horovod: %d rank%s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
-                self.size, "" if self.size == 1 else "s", a["batch_size"], self.size * a["batch_size"],
-                self.learning_rate(a),
-                " (scaled by %d)" % self.size if a["scale_lr"] else " (not scaled; scale_lr=True multiplies it)"))
+            print("Horovod: %s, batch_size %d per rank (%d per step), learning_rate %g%s" % (
+                plural(self.size, "rank"), batch_size, self.size * batch_size,
+                self.learning_rate(learning_rate, scale_lr),
+                " (scaled by %d)" % self.size if scale_lr else " (not scaled; scale_lr=True multiplies it)"))

@@ -32,14 +32,13 @@ import numpy as np
 
 import load_dataset
 from archs import size_tag
-from args import Arg, optional_positive_int, parse_args, positive_int, to_bool
+from args import RUNS, THREADS, Arg, parse_args, to_bool
 from evaluate import (
     SsimMeter,
     check_test_images,
     folder_images,
     folder_tag,
     output_names,
-    plural,
     psnr_between,
     refuse_to_replace,
     score_images,
@@ -50,7 +49,7 @@ from progress import progress
 from tfimport import import_tf
 from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
 from tflite_ops import input_signature
-from utils import ensure_dir
+from utils import ensure_dir, plural
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),
@@ -60,8 +59,8 @@ ARGS = [
     Arg("result_dir", str, "results/", "where save_images writes"),
     Arg("save_images", to_bool, False, "write result PNGs, side-by-side PNGs and a CSV"),
     Arg("crop", to_bool, False, "take the top-left part of RAWs larger than the model's size"),
-    Arg("threads", optional_positive_int, None, "interpreter threads (None: one per CPU core; TF 1.15 cannot set them)"),
-    Arg("runs", positive_int, 10, "timed invocations for the latency median (after one warm-up)"),
+    THREADS,
+    RUNS,
     Arg("overwrite", to_bool, False, "save_images: replace the outputs of the same evaluation run before"),
 ]
 
@@ -128,7 +127,7 @@ def main(argv):
     if a["save_images"]:
         replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, a["target_dir"]), a["overwrite"])
     tf = import_tf()
-    threads = a["threads"] or os.cpu_count()
+    threads = a["threads"]
     model = TFLiteModel(tf, a["tflite"], threads)
     reference = None
     if a["reference"]:

@@ -16,6 +16,7 @@ from PIL import Image
 from errors import UsageError
 from progress import progress as progress_bar
 from thread_pool import for_each
+from utils import plural
 
 RAW_SCALE = 4.0 * 255.0  # 10-bit RAW values 0..1023 -> ~0..1
 RGB_SCALE = 255.0  # 8-bit targets -> 0..1
@@ -206,8 +207,8 @@ def read_dng(path):
         out = np.clip(np.round((values - black) * (RAW_MAX / (white - black))), 0, RAW_MAX).astype(np.uint16)
     black_text = "%g" % blacks[0] if len(set(blacks.tolist())) == 1 else "%s (%s)" % (
         "/".join("%g" % b for b in blacks), "/".join(desc[:len(blacks)]))
-    note = "pattern %s, shifted by %d row%s and %d column%s to RGGB; black %s, white %g -> 0..%d; %dx%d" % (
-        cfa, dy, "" if dy == 1 else "s", dx, "" if dx == 1 else "s", black_text, white, RAW_MAX, w, h)
+    note = "pattern %s, shifted by %s and %s to RGGB; black %s, white %g -> 0..%d; %dx%d" % (
+        cfa, plural(dy, "row"), plural(dx, "column"), black_text, white, RAW_MAX, w, h)
     return out, note
 
 
@@ -310,6 +311,37 @@ def check_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w
             raise UsageError("RAW %r is %dx%d but its target is %dx%d; they must match" % (
                 raw_path, w, h, tw, th))
         _crop_box(h, w, patch_h, patch_w, None, raw_path)
+
+
+def verified_header(path, what):
+    """(width, height, mode) of a PNG from its header once every chunk's checksum is verified
+    (PIL's verify): a truncated or corrupt file is found without decoding its pixels."""
+    try:
+        with Image.open(path) as img:
+            found = img.size + (img.mode,)
+            img.verify()
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError("cannot read %s PNG %r (corrupt or truncated?): %s" % (what, path, err))
+    return found
+
+
+def checked_raw_shape(path, crop_odd=False):
+    """(height, width) of the mosaic read_raw gives, with its UsageErrors, from the PNG's verified
+    header (no decoding; a DNG is converted to find out)."""
+    if _is_dng(path):
+        return read_raw(path).shape
+    w, h, mode = verified_header(path, "RAW")
+    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h, odd_ok=crop_odd)
+    return h - h % 2, w - w % 2
+
+
+def checked_rgb_shape(path):
+    """(height, width) of the target read_rgb gives, with its UsageErrors, from the PNG's verified
+    header (no decoding)."""
+    w, h, mode = verified_header(path, "RGB")
+    if mode not in ("RGB", "RGBA", "P"):
+        raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (path, mode))
+    return h, w
 
 
 def _header(path, what):

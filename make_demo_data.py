@@ -65,7 +65,7 @@ from camera_profile import read_profile
 from photo_source import PhotoFolder, ShippedPhotos, training_photos
 from progress import progress as progress_bar
 from unprocess import draw_scene, inverse_isp, write_scene_dng
-from utils import atomic_write_text
+from utils import atomic_write_text, replace_folder, restore_set_aside
 
 ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),
@@ -241,8 +241,10 @@ def earlier_files(out, overwrite):
 
 
 def swap_in(tmp, out, overwrite):
-    """Move the finished dataset from tmp into out: the files of the earlier demo dataset (listed
-    in its marker) are removed, every other file in out stays; then the new marker is written."""
+    """Put the finished dataset in tmp at out in one step (utils.replace_folder: a crash leaves the
+    earlier dataset or the new one there, never a mix). The files of out that the earlier run did
+    not write (every one not in its marker) and its empty folders are linked into tmp first, at the
+    same places; the earlier demo files leave with the old folder, which is then deleted."""
     old = set(earlier_files(out, overwrite))
     new = _files_under(tmp)
     clash = [rel for rel in new if rel not in old and os.path.exists(os.path.join(out, rel))]
@@ -250,20 +252,21 @@ def swap_in(tmp, out, overwrite):
         shutil.rmtree(tmp, ignore_errors=True)
         raise UsageError("%r already holds %s (and %d more), which make_demo_data.py did not write; "
                          "move it away or choose another out=" % (out, clash[0], len(clash) - 1))
-    for rel in sorted(old):
-        path = os.path.join(out, rel)
-        if os.path.isfile(path):
-            os.remove(path)
-    for rel in sorted({os.path.dirname(r) for r in old if os.path.dirname(r)}, key=len, reverse=True):
-        folder = os.path.join(out, rel)
-        while folder.rstrip("/") != out.rstrip("/") and os.path.isdir(folder) and not os.listdir(folder):
-            os.rmdir(folder)  # only folders its own files left empty
-            folder = os.path.dirname(folder)
-    for rel in new:
-        os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
-        os.replace(os.path.join(tmp, rel), os.path.join(out, rel))
-    shutil.rmtree(tmp, ignore_errors=True)
-    atomic_write_text(os.path.join(out, MARKER), "".join(rel + "\n" for rel in new))
+    atomic_write_text(os.path.join(tmp, MARKER), "".join(rel + "\n" for rel in new))
+    if os.path.isdir(out):
+        for rel in _files_under(out):
+            if rel not in old and rel != MARKER:
+                os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+                try:
+                    os.link(os.path.join(out, rel), os.path.join(tmp, rel))
+                except OSError:  # a file system without hard links
+                    shutil.copy2(os.path.join(out, rel), os.path.join(tmp, rel))
+        for root, folders, files in os.walk(out):
+            if not folders and not files:
+                os.makedirs(os.path.join(tmp, os.path.relpath(root, out)), exist_ok=True)
+    replaced = replace_folder(tmp, out)
+    if replaced:
+        shutil.rmtree(replaced)
 
 
 def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=256, test_h=1088,
@@ -291,6 +294,7 @@ def make_dataset(out, train_count=240, val_count=24, test_count=2, patch_size=25
                          "differ from both (e.g. huawei_full_resolution/)" % (phone_dir, dslr_dir, test_dir))
     if bad_pairs > max(train_count - 1, 0):
         raise UsageError("bad_pairs=%d: at most train_count - 1 = %d" % (bad_pairs, train_count - 1))
+    restore_set_aside(out)  # a run that crashed while it swapped its dataset in
     earlier_files(out, overwrite)  # refuses a folder it did not make (before any work)
     camera = unprocess.ProfileCamera(read_profile(profile)) if profile else unprocess.DemoCamera()
     if profile:

@@ -12,11 +12,10 @@ network is a first look, a start for fine-tuning (train_model.py init_from=...) 
 not a model of any real phone.
 """
 import os
-import subprocess
 import sys
 
 from args import Arg, parse_args, positive_float, positive_int, to_bool
-from errors import Interrupted, RunFailure, UsageError, run_main, signals_passed_to
+from errors import Interrupted, RunFailure, UsageError, child_with_signals, run_main
 from checkpoints import ckpt_prefix, export_weights
 from tfimport import import_tf
 from train_log import read_log_lines, run_logs
@@ -96,8 +95,7 @@ def step(words):
     """Run one of the project's scripts with this Python. It runs in a session of its own and each
     SIGINT/SIGTERM this process gets is passed on once, so that a Ctrl-C reaches the training once
     (it saves, then stops) and not twice (which would stop it unsaved)."""
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, words[0])] + words[1:], start_new_session=True)
-    with signals_passed_to(proc):
+    with child_with_signals([sys.executable, os.path.join(HERE, words[0])] + words[1:]) as (proc, _):
         rc = proc.wait()
     if rc < 0 or rc >= 128:  # stopped by a signal (directly, or after saving)
         signum = -rc if rc < 0 else rc - 128

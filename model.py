@@ -9,7 +9,8 @@ MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
 """
 import numpy as np
 
-from archs import ARCHS
+from archs import check_arch
+from errors import first_line
 from tfimport import import_tf
 
 
@@ -147,8 +148,9 @@ GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
 # the gain would share one int8 scale from about 1 up to GAIN_CAP's 55, too coarse for the gains
 # most photos get; in float it is exact, and only the product is quantised.
 FLOAT_IN_INT8 = ("generator/lit_head",)
-# its variables' scope: "white_patch" until 2026-12-03, when the gain averaged a green with the red
-# plane; the new name makes checkpoints of that form fail to load with a clear message (restore_error)
+# its variables' scope: the first form of the gain, whose statistic averaged a green with the red
+# plane, used "white_patch"; a name of its own makes checkpoints of that form fail to load with a
+# clear message (restore_error)
 GAIN_SCOPE = "light_gain"
 
 
@@ -217,10 +219,9 @@ def _light_gain(wp, c):
 
 
 def compact_model(x, num_maps_base=16):
+    check_arch("model", num_maps_base)
     b = num_maps_base
     c = WIDTH * b
-    if c % 4:
-        raise ValueError("arch=model needs an even num_maps_base (2b maps -> b/2 after depth_to_space)")
     growth = GROWTH * b
     with tf.variable_scope("generator"):
         wp = _white_patch(x)
@@ -246,8 +247,8 @@ EARLIER_MODEL = "model-without-white-patch"
 EARLIER_GAIN = "model-with-first-white-patch-gain"
 EARLIER = {
     EARLIER_MODEL: "the earlier arch=model (num_maps_base=%d, before the white-patch gain)",
-    EARLIER_GAIN: "the earlier arch=model (num_maps_base=%d, the first white-patch gain, until 2026-12-03, which "
-                  "averaged a green with the red plane)",
+    EARLIER_GAIN: "the earlier arch=model (num_maps_base=%d, the first white-patch gain, which averaged a green "
+                  "with the red plane)",
 }
 
 
@@ -271,21 +272,18 @@ def restore_error(prefix, arch, num_maps_base, err):
     """The one-line message for a checkpoint that does not fit the graph."""
     found = checkpoint_arch(prefix)
     if found and found[0] in EARLIER:
-        what = ("it was made with %s, which this code no longer builds; train it again, or run it with that "
-                "version of the code (the commit is named in docs/design.md)" % (EARLIER[found[0]] % found[1]))
+        what = ("it was made with %s, which this code no longer builds; train it again (e.g. from the "
+                "shipped weights: init_from=models/original/model_pretrained.ckpt)" % (EARLIER[found[0]] % found[1]))
     elif found:
         what = "it was made with arch=%s num_maps_base=%d" % found
     else:
-        what = str(err).splitlines()[0][:160]
+        what = first_line(err)[:160]
     return "checkpoint %s does not fit arch=%s num_maps_base=%d: %s" % (prefix, arch, num_maps_base, what)
 
 
 def build(arch, x, num_maps_base=16):
-    """The network `arch` on input tensor x; returns the tensor named `output_l0`."""
-    if arch == "punet":
-        out = punet(x, num_maps_base)
-    elif arch == "model":
-        out = compact_model(x, num_maps_base)
-    else:
-        raise ValueError("unknown arch %r (choose from %s)" % (arch, ", ".join(ARCHS)))
+    """The network `arch` on input tensor x; returns the tensor named `output_l0`. UsageError
+    for an arch or num_maps_base that archs.check_arch refuses."""
+    check_arch(arch, num_maps_base)
+    out = punet(x, num_maps_base) if arch == "punet" else compact_model(x, num_maps_base)
     return tf.identity(out, name="output_l0")

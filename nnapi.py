@@ -11,6 +11,7 @@ Feature levels: 1 = Android 8.1 (API 27), 2 = Android 9 (API 28), 3 = Android 10
 """
 from errors import UsageError
 from tflite_ops import read_ops
+from utils import plural
 
 DEFAULT_FEATURE_LEVEL = 4
 
@@ -161,9 +162,8 @@ class Verdict(object):
                 order.append(kind)
             counts[kind] = counts.get(kind, 0) + 1
         names = ", ".join(k if counts[k] == 1 else "%s x%d" % (k, counts[k]) for k in order)
-        return "%d op%s fall%s back to the CPU (%s): %d %s partition%s" % (
-            len(self.cpu), "" if len(self.cpu) == 1 else "s", "s" if len(self.cpu) == 1 else "", names,
-            self.partitions, self.delegate, "" if self.partitions == 1 else "s")
+        return "%s back to the CPU (%s): %s" % (
+            plural(len(self.cpu), "op falls", "ops fall"), names, plural(self.partitions, "%s partition" % self.delegate))
 
     def lines(self, name, every_op=False):
         out = ["%s check of %s%s (%d ops):" % (self.delegate, name, self.where and " " + self.where, len(self.ops))]

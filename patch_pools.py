@@ -9,6 +9,7 @@ import numpy as np
 
 import load_dataset
 from errors import UsageError
+from utils import plural
 
 RELOAD_EVERY = 1000  # the patch pool is re-drawn at every multiple of this many iterations
 POOL_STREAM = 1  # tells the pools' random streams [seed, iteration, 1] from the batches' (seeded by seed alone)
@@ -21,19 +22,13 @@ class BadFiles(dict):
     """Training files found undecodable (name -> reason): skipped and never drawn again. More than
     BAD_SHARE of the training files (and more than one) stops the run."""
 
-    def __init__(self, a):
+    def __init__(self, dataset_dir, phone_dir, dslr_dir, exclude=frozenset()):
         super().__init__()
-        self.total = len(load_dataset.paired_names(a["dataset_dir"], "train", a["phone_dir"], a["dslr_dir"],
-                                                   excluded(a, "train")))
+        self.total = len(load_dataset.paired_names(dataset_dir, "train", phone_dir, dslr_dir, exclude))
         self.limit = max(1, int(BAD_SHARE * self.total))
 
     def note(self):
-        return "skipped %d bad training file%s" % (len(self), "" if len(self) == 1 else "s")
-
-
-def excluded(a, split):
-    """The names of `split` that exclude= leaves out (train_checks.check_args reads the file)."""
-    return a.get("excluded", {}).get(split, frozenset())
+        return "skipped %s" % plural(len(self), "bad training file")
 
 
 def pool_iteration(i):
@@ -51,6 +46,12 @@ def redraw_due(i, start):
     return i > start and i % RELOAD_EVERY == 0
 
 
+def pool_rng(seed, iteration):
+    """The random stream that draws the pool becoming active at `iteration`: a function of the seed
+    and that iteration alone."""
+    return np.random.RandomState([seed, iteration, POOL_STREAM])
+
+
 class PoolDraws:
     """Builds the training patch pool that becomes active at an iteration: `train_size` random
     patches drawn from np.random.RandomState([seed, iteration, POOL_STREAM]) alone, so the pool
@@ -60,20 +61,23 @@ class PoolDraws:
     bad file is then a one-line error), else a dict of the training files already found bad: they
     are not drawn, and the pool carries the ones it finds (admit_pool warns about them)."""
 
-    def __init__(self, a, seed):
-        self.a, self.seed = a, seed
+    def __init__(self, seed, dataset_dir, phone_dir, dslr_dir, train_size, patch_h, patch_w, load_workers,
+                 exclude=frozenset()):
+        self.seed = seed
+        self.exclude = exclude  # the training pairs exclude= leaves out
+        self.folders = dataset_dir, phone_dir, dslr_dir  # the training pairs: <dataset_dir>/train/<phone_dir>, ...
+        self.size = train_size, patch_h, patch_w  # train_size patches of patch_h x patch_w a pool
+        self.load_workers = load_workers  # decoding threads (0: in the calling thread)
         self.warn = True  # train_size larger than the data: said once, for the first pool
 
     def rng(self, iteration):
-        return np.random.RandomState([self.seed, iteration, POOL_STREAM])
+        return pool_rng(self.seed, iteration)
 
     def __call__(self, iteration, known, stop, foreground):
-        a = self.a
         found = None if known is None else dict(known)
         raw, rgb = load_dataset.load_training_batch(
-            a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["train_size"], a["patch_h"], a["patch_w"],
-            self.rng(iteration), found, a["load_workers"], stop, show_progress=foreground, warn=self.warn,
-            exclude=excluded(a, "train"))
+            *self.folders, *self.size, self.rng(iteration), found, self.load_workers, stop, show_progress=foreground,
+            warn=self.warn, exclude=self.exclude)
         self.warn = False
         return Pool(iteration, raw, rgb, {k: v for k, v in (found or {}).items() if k not in known})
 

@@ -12,6 +12,7 @@ from PIL import Image, ImageOps
 
 from errors import UsageError
 from unprocess import linear_to_srgb, srgb_to_linear
+from utils import plural
 
 # Disjoint photos for each split: file names inside scikit-image's data folder, "mpl:" names inside
 # matplotlib's sample_data folder. The three grey textures (grass, gravel, brick) are given their
@@ -141,13 +142,12 @@ class PhotoFolder:
             if paths:
                 named = ", ".join(os.path.relpath(p, folder) for p in paths[:NAMED_SKIPS])
                 more = " and %d more" % (len(paths) - NAMED_SKIPS) if len(paths) > NAMED_SKIPS else ""
-                self.notes.append("skipped %d photo%s %s: %s%s" % (
-                    len(paths), "" if len(paths) == 1 else "s", what, named, more))
+                self.notes.append("skipped %s %s: %s%s" % (plural(len(paths), "photo"), what, named, more))
         n_val = max(1, int(round(VAL_SHARE * len(found))))
         if len(found) < test_count + n_val + 1:
-            raise UsageError("photos_dir=%r holds %d usable photo%s (JPEG/PNG, at least %d px on the shorter side); "
+            raise UsageError("photos_dir=%r holds %s (JPEG/PNG, at least %d px on the shorter side); "
                              "it needs at least %d: %d for test (test_count), 1 for val, 1 for train" % (
-                                 folder, len(found), "" if len(found) == 1 else "s", min_side,
+                                 folder, plural(len(found), "usable photo"), min_side,
                                  test_count + 2, test_count))
         order = np.random.RandomState([seed, 7]).permutation(len(found))
         chosen = [found[i] for i in order]

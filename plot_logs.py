@@ -21,7 +21,7 @@ from matplotlib.ticker import Formatter, FuncFormatter
 
 from args import Arg, parse_args
 from train_log import parse_log_name, read_log_lines
-from utils import atomic_output
+from utils import atomic_output, plural
 
 ARGS = [
     Arg("logs", str, "", "comma-separated log files; join a resumed run's files with +"),
@@ -113,7 +113,7 @@ def main(argv):
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError("cannot write %r: folder missing or not writable" % a["out"])
     plot(runs, a["out"], a["title"])
-    print("wrote %s (%d run%s)" % (a["out"], len(runs), "" if len(runs) == 1 else "s"))
+    print("wrote %s (%s)" % (a["out"], plural(len(runs), "run")))
 
 
 if __name__ == "__main__":

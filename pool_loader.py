@@ -70,7 +70,7 @@ class PoolLoader:
         long as needed; the seconds waited. Whatever building it raised is raised here."""
         if self._asked is None or self._asked[0] != iteration:
             raise RuntimeError("pool %d was not prefetched" % iteration)
-        t0 = time.time()
+        t0 = time.monotonic()
         self.pool = None  # the old pool goes first: with background=False only one is ever alive
         args = self._asked[1]
         self._asked = None
@@ -84,7 +84,7 @@ class PoolLoader:
             if error is not None:
                 raise error
             self.pool = built
-        return time.time() - t0
+        return time.monotonic() - t0
 
     def close(self):
         """Stop a build in progress and wait for its thread to end. The active pool stays."""

@@ -61,7 +61,7 @@ class PlainProgress:
         self.every = PLAIN_EVERY if mininterval is None else mininterval
         self.leave = leave
         self.postfix = ""
-        self.t0 = self.last = time.time()
+        self.t0 = self.last = time.monotonic()
         self.closed = False
         self.shown = initial  # the count the last line showed
 
@@ -72,7 +72,7 @@ class PlainProgress:
 
     def update(self, k=1):
         self.n += k
-        now = time.time()
+        now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
             self._line()
@@ -85,7 +85,7 @@ class PlainProgress:
         done = "%d/%d" % (self.n, self.total) if self.total else "%d" % self.n
         pct = " (%d%%)" % (100 * self.n // self.total) if self.total else ""
         sys.stderr.write("%s: %s %s%s, %.1f s%s\n" % (self.desc or "progress", done, self.unit, pct,
-                                                    time.time() - self.t0, ", " + self.postfix if self.postfix else ""))
+                                                    time.monotonic() - self.t0, ", " + self.postfix if self.postfix else ""))
         sys.stderr.flush()
 
     @staticmethod

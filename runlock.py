@@ -14,7 +14,7 @@ import fcntl
 import os
 import sys
 
-from errors import UsageError
+from errors import UsageError, first_line
 
 LOCK_NAME = "train.lock"
 _held = {}  # lock file path -> open descriptor holding the lock (never closed: the process holds it)
@@ -34,11 +34,16 @@ def hold(model_dir, create=False):
         fd = os.open(path, os.O_RDWR | os.O_CREAT if create else os.O_RDONLY, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # BlockingIOError: another process holds it
+        except BlockingIOError:  # another process holds it
             holder = _read(fd)
             os.close(fd)
             raise UsageError("model_dir %r is in use by another training run (%s); wait for it to end or stop "
                              "it, or train into another model_dir" % (model_dir, holder))
+        except OSError as err:  # the file system cannot lock (e.g. ENOLCK on some NFS mounts)
+            os.close(fd)
+            raise UsageError("cannot lock %s (%s), which keeps two training runs out of one model_dir; train "
+                             "into a model_dir on a local disk" % (path, os.strerror(err.errno) if err.errno
+                                                                   else first_line(err)))
         _held[path] = fd
     if create:
         _write_pid(path)

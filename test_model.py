@@ -35,9 +35,10 @@ import exports
 import load_dataset
 from archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
 from args import (
+    RESTORE_ITER,
+    RUNS,
     Arg,
     given_keys,
-    optional_int_or_latest,
     parse_args,
     positive_int,
     size_or_full,
@@ -51,7 +52,7 @@ from evaluate import (
     folder_tag,
     median_seconds,
     output_names,
-    plural,
+    probe_input,
     refuse_to_replace,
     score_images,
     write_csv,
@@ -60,7 +61,7 @@ from evaluate import (
 from progress import progress
 from session import session_config
 from tfimport import import_tf
-from utils import check_writable_dir, ensure_dir
+from utils import check_writable_dir, ensure_dir, plural
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -71,13 +72,13 @@ ARGS = [
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("orig", to_bool, False, "load <model_dir>/original/<arch>_pretrained.ckpt"),
-    Arg("restore_iter", optional_int_or_latest, None, "checkpoint iteration (None or latest: the last one)"),
+    RESTORE_ITER,
     Arg("img_h", size_or_full, 1088, "full-resolution height to process (full: each image's own)"),
     Arg("img_w", size_or_full, 1920, "full-resolution width to process (full: each image's own)"),
     Arg("use_gpu", to_bool, True, "False hides all GPUs"),
     Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
-    Arg("runs", positive_int, 5, "timed runs for the latency median (after one warm-up)"),
+    RUNS,
     Arg("overwrite", to_bool, False, "replace the result PNGs and CSV of the same evaluation run before"),
 ]
 
@@ -130,13 +131,14 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     multiple = SIZE_MULTIPLE[a["arch"]]
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     if full:  # latency and warm-up at the first image's size
-        first = load_dataset.read_raw(os.path.join(raw_dir, names[0]), crop_odd=True).shape
+        first = load_dataset.checked_raw_shape(os.path.join(raw_dir, names[0]), crop_odd=True)
         h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
-    probe = np.random.RandomState(0).rand(1, h // 2, w // 2, 4).astype(np.float32)
+    probe = probe_input(h, w)
     run(probe)  # warm-up, so that no image's time includes graph set-up
     images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
                            None if full else h, None if full else w, multiple, crop_odd=True)
-    results = list(score_images(run, images, SsimMeter(tf), a["result_dir"], tag))
+    with SsimMeter(tf) as ssim:
+        results = list(score_images(run, images, ssim, a["result_dir"], tag))
     scores = [r for r in results if r.psnr is not None]
     for r in scores:
         print("%-24s PSNR %.2f dB  SSIM %.4f" % (r.name, r.psnr, r.ssim))
@@ -179,8 +181,7 @@ def print_orig_note(prefix):
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
     full = check_sizes(a)
-    restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
-    prefix = find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
+    prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])  # before TF: no checkpoint at all
     raw_dir, dslr_dir, names = find_test_images(a, argv, full)
     tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)  # before any work
     if a["orig"]:
@@ -188,7 +189,7 @@ def main(argv):
 
     tf = import_tf(use_gpu=a["use_gpu"])  # first TF import: hides GPUs before TF sees them
     # a damaged checkpoint: one line, or (restore_iter=None) a warning and the newest whole one
-    restorable = find_restorable(tf, a["model_dir"], a["arch"], restore_iter, a["orig"])
+    restorable = find_restorable(tf, a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
     if restorable != prefix:  # an older checkpoint: outputs of another name
         prefix = restorable
         tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)

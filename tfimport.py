@@ -23,23 +23,27 @@ def is_tf_banner(line):
 @contextlib.contextmanager
 def native_stderr_filtered(drop):
     """Send the process's stderr (file descriptor 2, where C++ libraries write) to a temporary file
-    for the block, then copy back to stderr every line for which drop(line) is false."""
+    for the block, then copy back to stderr every line for which drop(line) is false. Yields a list
+    that holds the dropped lines once the block has ended (also when it raised)."""
+    dropped = []
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (AttributeError, OSError):  # no stderr to filter (descriptor 2 closed: sys.stderr is None)
-        yield
+        yield dropped
         return
     with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
         try:
-            yield
+            yield dropped
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(True) if not drop(line)]
+            kept = []
+            for line in capture.read().decode("utf-8", "replace").splitlines(True):
+                (dropped if drop(line) else kept).append(line)
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
@@ -57,13 +61,10 @@ def import_tf(use_gpu=True):
         with native_stderr_filtered(is_tf_banner):
             import tensorflow.compat.v1  # noqa: F401
     import tensorflow.compat.v1 as tf
-    try:  # silence "Instructions for updating" notices printed by the v1 shims
-        from tensorflow.python.util import deprecation
-        deprecation._PRINT_DEPRECATION_WARNINGS = False
-    except ImportError:
-        pass
-    tf.disable_v2_behavior()
+    # TensorFlow's logger below errors: also silences the "Instructions for updating" notices of
+    # the v1 shims, which it logs as warnings
     tf.logging.set_verbosity(tf.logging.ERROR)
+    tf.disable_v2_behavior()
     return tf
 
 

@@ -3,6 +3,7 @@ running models: the interpreter wrapper (threads, quantised input/output) and a 
 runner with the same interface. Functions take the TensorFlow module `tf` (imported late, see
 tfimport.import_tf)."""
 import contextlib
+import inspect
 import os
 import shutil
 import sys
@@ -12,7 +13,7 @@ import warnings
 import numpy as np
 
 import load_dataset
-from errors import RunFailure, UsageError
+from errors import RunFailure, UsageError, first_line
 from evaluate import median_seconds
 from model import FLOAT_IN_INT8
 from nnapi import float_only_ops
@@ -195,9 +196,19 @@ def interpreter_class(tf):
     return litert.Interpreter, "LiteRT %s" % version
 
 
+def load_failure(err, printed):
+    """Why an interpreter failed to load: the exception's first line (sometimes empty) and what
+    TFLite's C++ printed meanwhile (its INFO notes left out)."""
+    said = [line.strip() for line in printed if line.strip() and not line.startswith("INFO:")]
+    if not str(err).strip():
+        return "; ".join(said) or type(err).__name__
+    return "; ".join([first_line(err)] + [line for line in said if line not in str(err)])
+
+
 class TFLiteModel:
     """One interpreter, from a file (`path`) or from bytes (`content`); run() takes and returns
-    float arrays whatever the tensor types are. `threads` is what it runs with, as text; `runtime`
+    float arrays whatever the tensor types are. It runs with `threads` threads (None: one per CPU
+    core); `self.threads` says what it runs with, as text; `runtime`
     names the interpreter. A model whose input is [1, None, None, 4] (`dynamic`; `shape` is then
     (1, None, None, 4)) is resized to each input's size before it runs."""
 
@@ -208,18 +219,20 @@ class TFLiteModel:
         source = {"model_path": path} if content is None else {"model_content": content}
         interpreter, self.runtime = interpreter_class(tf)
         self.threads = TF1_THREADS
+        if "num_threads" in inspect.signature(interpreter).parameters:  # not in TF 1.15's
+            threads = threads or os.cpu_count()
+            source["num_threads"] = threads
+            self.threads = str(threads)
+        # TFLite's C++ prints notes ("INFO: Created TensorFlow Lite XNNPACK delegate") while an
+        # interpreter is set up, and, when it fails, its reason: the notes are dropped, the reason
+        # goes into the one-line error
+        printed = []
         try:
-            # TFLite's C++ prints notes ("INFO: Created TensorFlow Lite XNNPACK delegate") while an
-            # interpreter is set up: all dropped; our own errors are raised, and reported, afterwards
-            with native_stderr_filtered(drop=lambda line: True):
-                try:
-                    self.interp = interpreter(num_threads=threads, **source)
-                    self.threads = str(threads)
-                except TypeError:  # TF 1.15's interpreter has no thread setting
-                    self.interp = interpreter(**source)
+            with native_stderr_filtered(drop=lambda line: True) as printed:
+                self.interp = interpreter(**source)
                 self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
-            raise UsageError("cannot load %r as a TFLite model: %s" % (path, str(err).strip().splitlines()[0]))
+            raise UsageError("cannot load %r as a TFLite model: %s" % (path, load_failure(err, printed)))
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         self.signature = self.signature_of(self.inp)
@@ -258,8 +271,7 @@ class TFLiteModel:
                 self.interp.resize_tensor_input(self.inp["index"], list(q.shape))
                 self.interp.allocate_tensors()
             except (ValueError, RuntimeError) as err:
-                raise UsageError("the any-size model cannot run at input %s: %s" % (
-                    shape_text(q.shape), (str(err).strip().splitlines() or [type(err).__name__])[0]))
+                raise UsageError("the any-size model cannot run at input %s: %s" % (shape_text(q.shape), first_line(err)))
         self.interp.set_tensor(self.inp["index"], q)
         self.interp.invoke()
 

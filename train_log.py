@@ -2,6 +2,7 @@
 <model_dir>/logs_<arch>_<restore_iter>-<num_train_iters>.txt (e.g. logs_model_0-600.txt; the seed's
 runs wrote logs_0-600.txt, without the arch, and both names are read), plot_logs.py and
 benchmark.py read them back. This module is the one place that knows the name and the line format.
+A log starts with a header line (LOG_HEADER: which PSNR it gives), then a line per validation:
 
     step 600 | training loss: 9.1234 | validation: loss 8.7654, content 0.0000, mse 0.012345,
     psnr 19.09, ms-ssim 0.8123, ssim 0.7011 | 123.4 s          (one line)
@@ -16,6 +17,9 @@ import os
 import re
 
 FIELDS = ("loss", "content", "mse", "psnr", "ms_ssim", "ssim")  # the validation figures, in order
+# A log's first line (logs from before it have none; every reader skips it): which PSNR it gives
+LOG_HEADER = ("# psnr: the PSNR of the mean MSE over the validation patches (test_model.py and "
+              "inference_tflite.py print the mean of the per-image PSNRs)")
 _NUMBER = r"([^\s,|]+)"
 _LINE = re.compile(r"step (\d+) \| training loss: %s \| validation: loss %s, content %s, mse %s, psnr %s, "
                    r"ms-ssim %s, ssim %s(?: \| %s s)?((?: \| [^|]*)*?)\s*$" % ((_NUMBER,) * 8))
@@ -58,6 +62,11 @@ def run_logs(model_dir, arch):
             if parsed and parsed[0] == arch:
                 found.append((parsed[1], parsed[2], os.path.join(model_dir, name)))
     return sorted(found)
+
+
+def log_text(path, line):
+    """What appending `line` to the log at `path` adds: the line, after the header in a new log."""
+    return ("" if os.path.exists(path) else LOG_HEADER + "\n") + line + "\n"
 
 
 def format_log_line(step, train_loss, validation, seconds, notes=(), data_wait=None, input_wait=None):

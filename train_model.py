@@ -51,11 +51,11 @@ import previews
 import runlock
 import vgg
 from args import (
+    RESTORE_ITER,
     Arg,
     non_negative_float,
     non_negative_int,
     optional_int,
-    optional_int_or_latest,
     optional_path,
     optional_positive_int,
     parse_args,
@@ -87,7 +87,6 @@ from patch_pools import (
     BadFiles,
     PoolDraws,
     admit_pool,
-    excluded,
     pool_end,
     pool_iteration,
     prefetch_after,
@@ -99,8 +98,8 @@ from progress import progress
 from session import session_config
 from summaries import Summaries
 from tfimport import import_tf
-from train_checks import check_args
-from train_log import format_log_line, log_path
+from train_checks import check_args, read_exclude
+from train_log import format_log_line, log_path, log_text
 from utils import atomic_write_text, ensure_dirs
 
 ARGS = [
@@ -115,8 +114,8 @@ ARGS = [
     Arg("phone_dir", str, "mediatek_raw/", "RAW sub-folder of train/ and val/ (huawei_raw/ in the Zurich set)"),
     Arg("arch", str, "model", "network: model (compact) or punet (MAI21 baseline)"),
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
-    Arg("restore_iter", optional_int_or_latest, None,
-        "resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
+    RESTORE_ITER._replace(
+        help="resume from <arch>_iteration_<restore_iter>.ckpt (latest: the newest one, or start afresh if none)"),
     Arg("init_from", optional_path, None,
         "start a fresh run from this checkpoint's network weights (e.g. models/original/model_pretrained.ckpt); "
         "the optimiser starts afresh"),
@@ -160,9 +159,12 @@ def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     check_launch(a["distributed"])
     ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
-    args = check_args(a, ranks.rank)
-    if args is None:
+    start = check_args(a["arch"], a["model_dir"], a["restore_iter"], a["num_train_iters"], a["patch_w"], a["patch_h"],
+                       a["num_maps_base"], a["seed"], a["init_from"], a["overwrite"], ranks.rank)
+    if start is None:
         return  # restore_iter=latest found the training already done
+    excluded = read_exclude(a["exclude"], a["dataset_dir"], a["val_split"], a["phone_dir"], a["dslr_dir"], ranks.rank)
+    args = dict(a, restore_iter=start[0], latest=start[1], init_from=start[2], excluded=excluded)
     if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
         runlock.hold(args["model_dir"])
     inputs = load_inputs(args)
@@ -175,8 +177,11 @@ def main(argv):
     with ExitStack() as stack:  # closed in reverse: TensorBoard, the pool loader, the session
         sess = stack.enter_context(tf.Session(config=config))
         start, seed = start_or_restore(tf, sess, args, net, ranks)
-        bad = BadFiles(args)
-        pools = stack.enter_context(PoolLoader(PoolDraws(args, seed), background=args["load_workers"] > 0))
+        left_out = excluded_from(args, "train")
+        bad = BadFiles(args["dataset_dir"], args["phone_dir"], args["dslr_dir"], left_out)
+        pool_draws = PoolDraws(seed, args["dataset_dir"], args["phone_dir"], args["dslr_dir"], args["train_size"],
+                               args["patch_h"], args["patch_w"], args["load_workers"], left_out)
+        pools = stack.enter_context(PoolLoader(pool_draws, background=args["load_workers"] > 0))
         # the first patches: on a fresh run a bad file is named before anything is written
         admit_pool(pools.first(pool_iteration(start), None if not start else dict(bad)), bad)
         batches = stack.enter_context(open_batches(args, ranks, seed, start, pools.pool, bad))
@@ -200,16 +205,21 @@ def main(argv):
 # read the inputs (the arguments are checked by train_checks: nothing fails on them after it)
 
 
+def excluded_from(a, split):
+    """The names of `split` that exclude= leaves out (train_checks.read_exclude read the file)."""
+    return a["excluded"].get(split, frozenset())
+
+
 def load_inputs(a):
     """Check the headers of every pair (modes, sizes), read the VGG file and the validation set."""
     for split in ("train", a["val_split"]):
-        names = load_dataset.paired_names(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"], excluded(a, split))
+        names = load_dataset.paired_names(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"], excluded_from(a, split))
         load_dataset.check_pairs(a["dataset_dir"], split, a["phone_dir"], a["dslr_dir"], names,
                                  a["patch_h"], a["patch_w"])
     vgg_weights = vgg.load_weights(a["vgg_dir"]) if a["content_loss"] else None
     val_raw, val_rgb = load_dataset.load_val_data(
         a["dataset_dir"], a["phone_dir"], a["dslr_dir"], a["patch_h"], a["patch_w"], a["val_split"],
-        excluded(a, a["val_split"]))
+        excluded_from(a, a["val_split"]))
     return Inputs(vgg_weights, val_raw, val_rgb)
 
 
@@ -251,7 +261,7 @@ def build_graph(tf, a, vgg_weights, ranks):
     rgb, target = compact_input(tf, tf.uint8, [None, ph, pw, 3], load_dataset.RGB_SCALE, "target_rgb")  # after it: see compact_input
     terms = build_losses(tf, enhanced, target, vgg_weights, ph, pw)
     gen_vars = [v for v in tf.global_variables() if v.name.startswith("generator")]
-    optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a)))
+    optimizer = ranks.optimizer(tf.train.AdamOptimizer(ranks.learning_rate(a["learning_rate"], a["scale_lr"])))
     loss_fetch = ranks.mean(terms["loss"])
     before = set(tf.global_variables())
     global_step = tf.train.get_or_create_global_step()
@@ -279,7 +289,7 @@ def start_or_restore(tf, sess, a, net, ranks):
     elif a["init_from"] is not None and ranks.rank == 0:  # the network's weights only: Adam's start afresh
         restore(tf, net.savers.network, sess, a["init_from"], a["arch"], a["num_maps_base"])
         print("initialised from %s" % a["init_from"])
-    ranks.sync(sess, a)
+    ranks.sync(sess, a["batch_size"], a["learning_rate"], a["scale_lr"])
     return start, seed
 
 
@@ -357,7 +367,7 @@ def train(run, pools, batches):
     running = []
     waits = []  # seconds the loop waited for its patch pool at each re-draw since the last log line
     batch_waits = []  # seconds the loop waited for each step's batch since the last log line
-    t0 = time.time()
+    t0 = time.monotonic()
     last_save = clock_minutes()
     bar = progress(range(start, end), desc="training %s" % a["arch"],
                    unit="it", initial=start, total=end, disable=ranks.rank != 0)
@@ -389,7 +399,7 @@ def train(run, pools, batches):
                                              "train/input_wait_ms": 1000 * np.mean(batch_waits[-a["summary_step"]:])})
                 saved = done % a["eval_step"] == 0 or done == end
                 if ranks.rank == 0 and saved:
-                    line = validate_and_save(run, done, np.mean(running), time.time() - t0, waits, batch_waits)
+                    line = validate_and_save(run, done, np.mean(running), time.monotonic() - t0, waits, batch_waits)
                     running, waits, batch_waits = [], [], []
                     bar.write(line)
                     last_save = clock_minutes()
@@ -398,7 +408,7 @@ def train(run, pools, batches):
                     last_save = clock_minutes()
                 if stop and stop.signum is not None and done < end:
                     if not saved:
-                        bar.write(validate_and_save(run, done, np.mean(running), time.time() - t0, waits,
+                        bar.write(validate_and_save(run, done, np.mean(running), time.monotonic() - t0, waits,
                                                     batch_waits, signal_name(stop.signum)))
                     raise Interrupted("stopped by %s after iteration %d, saved as %s; resume with: %s" % (
                         signal_name(stop.signum), done, ckpt_prefix(a["model_dir"], a["arch"], done),
@@ -452,7 +462,7 @@ def validate_and_save(run, done, train_loss, seconds, waits=(), batch_waits=(), 
     line = format_log_line(done, train_loss, v, seconds, notes, data_wait=sum(waits) if waits else None,
                            input_wait=1000 * np.mean(batch_waits) if batch_waits else None)
     try:
-        atomic_write_text(path, line + "\n", mode="a")
+        atomic_write_text(path, log_text(path, line), mode="a")
     except OSError as err:
         raise RunFailure("cannot append to the log %s (%s); checkpoint %s is saved; free space in %s and resume "
                          "with restore_iter=latest" % (path, err.strerror or err, prefix, a["model_dir"]))

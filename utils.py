@@ -1,7 +1,11 @@
 """Folders and files: checking that a folder can be written before any work starts, creating
-folders (all or none), and atomic writes (a crash never leaves a half-written file)."""
+folders (all or none), atomic writes (a crash never leaves a half-written file) and folders put in
+place in one step (replace_folder); `plural`, the one rule for counted words in messages."""
 import contextlib
+import ctypes
+import errno
 import os
+import shutil
 import tempfile
 
 from errors import UsageError
@@ -72,3 +76,53 @@ def atomic_write_text(path, text, mode="w"):
             f.write(old + text)
             f.flush()
             os.fsync(f.fileno())
+
+
+def _exchange(a, b):
+    """Swap the names of folders a and b in one step (Linux's renameat2 with RENAME_EXCHANGE); False
+    where the system or the file system has no such call."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd, exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), b)
+
+
+def set_aside_path(dest):
+    return dest.rstrip("/" + os.sep) + ".replaced"
+
+
+def restore_set_aside(dest):
+    """After a crash between replace_folder's two renames (systems without an exchange call):
+    the old folder back at `dest`."""
+    aside = set_aside_path(dest)
+    if not os.path.exists(dest) and os.path.isdir(aside):
+        os.rename(aside, dest)
+
+
+def replace_folder(new, dest):
+    """Put folder `new` at `dest` so that `dest` holds the old folder or the new one, never a mix:
+    one exchange of names where the system has it (Linux), else two renames (a crash between them
+    leaves the old folder at set_aside_path(dest), which restore_set_aside puts back). Returns where
+    the old folder is now (to be deleted), or None if there was none. Both on one file system."""
+    if not os.path.exists(dest):
+        os.rename(new, dest)
+        return None
+    if _exchange(new, dest):
+        return new
+    aside = set_aside_path(dest)
+    shutil.rmtree(aside, ignore_errors=True)  # left by a crash after the second rename: dest is whole
+    os.rename(dest, aside)
+    os.rename(new, dest)
+    return aside
+
+
+def plural(count, one, many=None):
+    """"1 image", "2 images": `count` and the word that fits it (`many` defaults to one + "s")."""
+    return "%d %s" % (count, one if count == 1 else (many or one + "s"))

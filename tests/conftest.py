@@ -36,6 +36,15 @@ from tflite import TFLiteModel  # noqa: E402
 LOG_LINE = re.compile(r"step (\d+) \| training loss: [\d.]+ \| validation: loss [\d.]+, content ([\d.]+), "
                       r"mse [\d.]+, psnr ([\d.]+), ms-ssim [\d.]+")
 RAW_SUB, RGB_SUB = "mediatek_raw", "fujifilm"
+
+
+def log_lines(path):
+    """The lines of a training log after its header line (which is checked)."""
+    from train_log import LOG_HEADER
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert lines and lines[0] == LOG_HEADER, lines[:1]
+    return lines[1:]
 SMALL = {"patch_w": 64, "patch_h": 64, "batch_size": 2, "train_size": 12, "num_train_iters": 2,
          "content_loss": False}
 
@@ -348,7 +357,7 @@ def check_nothing_unreadable(model_dir):
             with open(os.path.join(model_dir, name)) as f:
                 text = f.read()
             assert text.endswith("\n") or not text, name
-            for line in text.splitlines():
+            for line in log_lines(os.path.join(model_dir, name)) if text else []:
                 assert LOG_LINE.match(line), (name, line)
                 logged = max(logged, int(LOG_LINE.match(line).group(1)))
     # the log line is written after its checkpoint: nothing logged is ever missing a checkpoint

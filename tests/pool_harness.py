@@ -5,8 +5,8 @@ and, when the process ends in any way but a kill, one line listing the loader's 
 producer's threads still alive (names starting pool-loader, load-worker or batch-producer) and one
 with a digest of every batch the training loop took, in order.
 
-BATCH_REFERENCE=1 swaps in the training loop as it was before batches.py (the reference for the
-batch order and the losses): each batch drawn in line, from one stream seeded by the seed (a
+BATCH_REFERENCE=1 swaps in the in-line reference of tests/inline_batches.py (for the batch order
+and the losses): each batch drawn in line, from one stream seeded by the seed (a
 resumed run: [seed, start]), rotated and flipped as a view, converted by load_dataset.to_float and
 fed as float32 into float32 placeholders, the validation set too.
 
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import patch_pools  # noqa: E402
 import train_model  # noqa: E402
 from errors import run_main  # noqa: E402
-from todays_batches import TodaysBatches, float_feed, float_input, todays_stream  # noqa: E402
+from inline_batches import InlineBatches, float_feed, float_input, inline_stream  # noqa: E402
 
 patch_pools.RELOAD_EVERY = int(os.environ.get("POOL_EVERY", patch_pools.RELOAD_EVERY))
 DUMP = os.environ["POOL_DUMP"]
@@ -56,7 +56,7 @@ def _recording(take):
 
 train_model.PoolDraws.__call__ = _recorded
 if os.environ.get("BATCH_REFERENCE") == "1":
-    train_model.Batches, train_model.batch_stream = TodaysBatches, todays_stream
+    train_model.Batches, train_model.batch_stream = InlineBatches, inline_stream
     train_model.compact_input, train_model.feed = float_input, float_feed
 train_model.Batches.take = _recording(train_model.Batches.take)
 

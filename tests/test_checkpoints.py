@@ -27,7 +27,7 @@ def test_graphs_written_by_the_other_stack_run_here(tmp_path):
     rng = np.random.RandomState(8)
     x = rng.rand(1, 32, 32, 4).astype(np.float32)
     ref = run_checkpoint(prefix, "punet", 4, x)
-    np.testing.assert_allclose(run_pb(str(tmp_path / "punet_iteration_1_64x64.pb"), x), ref, atol=1e-5)  # at 64x64 the name carries the size (issue 19)
+    np.testing.assert_allclose(run_pb(str(tmp_path / "punet_iteration_1_64x64.pb"), x), ref, atol=1e-5)  # at 64x64 the name carries the size
     y = rng.rand(1, 48, 32, 4).astype(np.float32)
     np.testing.assert_allclose(run_pb(str(tmp_path / "punet_iteration_1_none.pb"), y),
                                run_checkpoint(prefix, "punet", 4, y), atol=1e-5)

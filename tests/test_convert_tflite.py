@@ -121,7 +121,7 @@ def test_none_pb_in_fp16_and_int8(tested, demo_data, tmp_path):
     # 40x56 inputs (a size it was never frozen for): uniform noise in [0, 1] for FP16; for INT8 a
     # crop of the test RAW's planes, since INT8 is calibrated on RAWs and clips inputs outside
     # their range (the noise's top reaches past the training RAWs' brightest planes). Measured on
-    # TF 2.21: FP16 3e-4, INT8 0.009 (noise gave INT8 0.20 once calibrated on today's demo RAWs)
+    # TF 2.21: FP16 3e-4, INT8 0.009 (noise gave INT8 0.20 once calibrated on the demo RAWs)
     raw = load_dataset.read_raw(os.path.join(demo_data, "test", "fujifilm_full_resolution", "1.png"))
     inputs = {"fp16": np.random.RandomState(6).rand(1, 40, 56, 4).astype(np.float32),
               "int8": np.ascontiguousarray(load_dataset.extract_bayer_channels(raw)[None, 8:48, 16:72])}

@@ -174,3 +174,33 @@ def test_tflite_size_mismatch_is_found_before_tensorflow_and_names_the_any_size_
     assert_usage_error(proc, "run the any-size model beside it (tflite=%s), or set crop=True (the top-left 64x64 "
                        "of each RAW)" % any_size)
     assert len(error_lines(proc)) == 1 and not os.path.exists(str(tmp_path / "r"))
+
+
+def test_each_test_image_is_decoded_once_and_a_truncated_one_is_named_before_any_is(tmp_path, monkeypatch):
+    import evaluate
+    import load_dataset
+    from errors import UsageError
+    raw_dir, rgb_dir = tmp_path / "raw", tmp_path / "rgb"
+    raw_dir.mkdir()
+    rgb_dir.mkdir()
+    rng = np.random.RandomState(0)
+    for i in range(3):
+        save_image(str(raw_dir / ("%d.png" % i)), (rng.rand(64, 96) * 1023).astype(np.uint16))
+        save_image(str(rgb_dir / ("%d.png" % i)), (rng.rand(64, 96, 3) * 255).astype(np.uint8))
+    decoded = []
+    for name in ("read_raw", "read_rgb"):
+        real = getattr(load_dataset, name)
+        monkeypatch.setattr(load_dataset, name, lambda path, *a, real=real, **k: decoded.append(path) or real(path, *a, **k))
+    names = ["0.png", "1.png", "2.png"]
+    evaluate.check_test_images(str(raw_dir), str(rgb_dir), names, 64, 96)
+    images = list(evaluate.folder_images(str(raw_dir), str(rgb_dir), names, 64, 96))
+    assert [n for n, _, _ in images] == names and all(t is not None for _, _, t in images)
+    assert sorted(decoded) == sorted(str(d / n) for d in (raw_dir, rgb_dir) for n in names)  # each once
+    data = (raw_dir / "2.png").read_bytes()
+    (raw_dir / "2.png").write_bytes(data[:len(data) // 2])
+    decoded.clear()
+    with pytest.raises(UsageError, match="cannot read RAW PNG .*2.png"):
+        evaluate.check_test_images(str(raw_dir), str(rgb_dir), names, 64, 96)
+    assert decoded == []  # found from the file's checksums, nothing decoded
+    with pytest.raises(UsageError, match="smaller than img_w x img_h = 128x64"):
+        evaluate.check_test_images(str(raw_dir), str(rgb_dir), names[:1], 64, 128)

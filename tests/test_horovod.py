@@ -13,12 +13,14 @@ from conftest import (
     ckpt_reader,
     ckpt_state,
     kv_words,
+    log_lines,
     max_abs_difference,
     network_names,
     run_killed_at,
     run_script,
 )
 
+from errors import RunFailure
 from tfimport import tf_version
 
 try:
@@ -71,7 +73,7 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
                                                       "model_iteration_2.ckpt.index",
                                                       "model_iteration_4.ckpt.data-00000-of-00001",
                                                       "model_iteration_4.ckpt.index",
-                                                      "train.lock"]  # rank 0's run lock (issue 16)
+                                                      "train.lock"]  # rank 0's run lock
     assert out.count("step 4 | training loss") == 1  # one log line, from rank 0
     # one plain process with batch 4 (no Horovod) on the same patches: the same training
     one = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + str(tmp_path / "m1"),
@@ -82,8 +84,8 @@ def test_two_ranks_hold_the_weights_rank_0_saves_and_match_one_rank_with_twice_t
         np.testing.assert_allclose(plain.get_tensor(name), rank0[name], rtol=1e-4, atol=1e-5, err_msg=name)
     logs = []
     for m in ("m1", "m2"):
-        with open(os.path.join(str(tmp_path / m), "logs_model_0-4.txt")) as f:
-            logs.append([float(re.search(r"training loss: ([\d.]+)", l).group(1)) for l in f])
+        logs.append([float(re.search(r"training loss: ([\d.]+)", l).group(1))
+                     for l in log_lines(os.path.join(str(tmp_path / m), "logs_model_0-4.txt"))])
     np.testing.assert_allclose(logs[0], logs[1], atol=2e-4)  # the log shows the loss averaged over ranks
 
 
@@ -98,8 +100,7 @@ def test_resume_under_two_ranks(trained, demo_data, tmp_path):
                          "restore_iter=latest", "distributed=True", "learning_rate=1e-12"] + BASE[:-2], dump,
                      str(tmp_path))
     assert out.count("restored %s" % os.path.join(model_dir, "model_iteration_4.ckpt")) == 1  # rank 0 only
-    with open(os.path.join(model_dir, "logs_model_4-6.txt")) as f:
-        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [6]
+    assert [int(LOG_LINE.match(l).group(1)) for l in log_lines(os.path.join(model_dir, "logs_model_4-6.txt"))] == [6]
     restored = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))
     rank1 = _weights(os.path.join(dump, "rank1.npz"))
     network = network_names(restored.get_variable_to_shape_map())
@@ -182,3 +183,21 @@ def test_benchmark_horovod_mode(demo_data):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = re.findall(r"^([12]) +([\d.]+) +([\d.]+)$", proc.stdout, re.M)
     assert [r[0] for r in rows] == ["1", "2"] and float(rows[0][2]) == 1.0, proc.stdout
+
+
+def test_a_failed_horovodrun_is_a_run_failure_naming_its_last_line(monkeypatch, capsys):
+    """Good input, failed run: exit code 1 (not a usage error) with horovodrun's last line as text."""
+    import bench_horovod
+    monkeypatch.setattr(bench_horovod.load_dataset, "paired_names", lambda *a: None)
+    calls = []
+
+    def run(cmd, **how):
+        calls.append(cmd)
+        if len(calls) == 1:  # the check that Horovod imports
+            return subprocess.CompletedProcess(cmd, 0)
+        return subprocess.CompletedProcess(cmd, 3, stdout="[0]<stdout>: starting\ntrain_model.py: error: boom\n\n")
+    monkeypatch.setattr(bench_horovod.subprocess, "run", run)
+    with pytest.raises(RunFailure) as err:
+        bench_horovod.horovod([("model", 4)], 0, "data", batch_size=2, patch=64, iters=5)
+    assert str(err.value) == "horovodrun failed (exit 3) with 1 rank, 5 iterations: train_model.py: error: boom"
+    assert "dataset_dir=data" in calls[1] and "num_train_iters=5" in calls[1] and "patch_w=64" in calls[1]

@@ -1,6 +1,8 @@
 """losses.py: the training SSIM is tf.image.ssim's."""
 import numpy as np
+import pytest
 
+from evaluate import SsimMeter
 from losses import ssim_per_image
 from tfimport import import_tf
 
@@ -18,3 +20,22 @@ def test_training_ssim_equals_tf_image_ssim():
     assert ours.shape == (3,)
     np.testing.assert_allclose(ours, ref, atol=1e-5)
     assert ref.min() < 0.99  # a real difference was measured
+
+
+def test_the_ssim_meter_takes_images_of_every_size_in_one_session_and_closes_it():
+    rng = np.random.RandomState(0)
+    pairs = [(rng.rand(h, w, 3).astype(np.float32), rng.rand(h, w, 3).astype(np.float32))
+             for h, w in ((32, 48), (64, 40), (32, 48))]
+    with SsimMeter(tf) as meter:
+        values = [meter(*pairs[0])]
+        session = meter.sess
+        for x, y in pairs[1:]:
+            values.append(meter(x, y))
+            assert meter.sess is session  # one session for every size
+    assert meter.sess is None
+    with pytest.raises(RuntimeError):  # closed
+        session.run(meter.value, {meter.a: pairs[0][0], meter.b: pairs[0][1]})
+    for (x, y), value in zip(pairs, values):
+        with tf.Graph().as_default(), tf.Session() as sess:
+            want = sess.run(tf.image.ssim(tf.constant(x)[None], tf.constant(y)[None], 1.0)[0])
+        assert abs(value - want) < 1e-5, (value, want)

@@ -3,6 +3,7 @@ effects off each RAW is the plain inverse ISP of its target; the same seed gives
 another seed other ones; the val and test data do not depend on the training split."""
 import glob
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import load_dataset
 import make_demo_data as mdd
 import photo_source as ps
 import unprocess as up
+import utils
 from errors import UsageError
 from make_demo_data import MARKER, make_dataset
 from unprocess import inverse_isp
@@ -366,6 +368,63 @@ def test_overwrite_replaces_only_its_own_files(tmp_path):
     make_dataset(out, **dict(TINY, train_count=1, seed=1), overwrite=True)
     assert mine.read_text() == "my notes"
     assert sorted(os.listdir(os.path.join(out, "train", "mediatek_raw"))) == ["0.png"]  # 1.png was its own
+
+
+CRASH_AT_THE_KTH_CHANGE = """
+import os, shutil, sys
+import make_demo_data, utils
+k, calls = int(sys.argv[1]), [0]
+if sys.argv[4] == "renames":  # a system without the one-step exchange
+    utils._exchange = lambda a, b: False
+
+
+def crashing(f):
+    def g(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == k:
+            os._exit(9)  # as a kill -9 or a power cut: no clean-up runs
+        return f(*args, **kwargs)
+    return g
+
+
+for module, name in ((os, "rename"), (os, "replace"), (os, "link"), (os, "makedirs"), (shutil, "rmtree"),
+                     (utils, "_exchange")):
+    setattr(module, name, crashing(getattr(module, name)))
+make_demo_data.swap_in(sys.argv[2], sys.argv[3], True)
+"""
+
+
+@pytest.mark.parametrize("how", ["exchange", "renames"])
+def test_a_crash_while_the_new_dataset_is_swapped_in_leaves_the_old_one_or_the_new_one(how, tmp_path):
+    """Killed at each file-system change of swap_in in turn, out holds the earlier dataset or the
+    new one, whole, with the user's own file (on a system without the one-step exchange: once the
+    next run has put the set-aside folder back)."""
+    out, fresh = str(tmp_path / "data"), str(tmp_path / "fresh")
+    make_dataset(fresh, **dict(TINY, train_count=1, seed=1))
+    os.remove(os.path.join(fresh, MARKER))  # as the run's .partial folder is before swap_in
+    make_dataset(out, **TINY)
+    (tmp_path / "data" / "train" / "notes.txt").write_text("my notes")
+    old = dataset_bytes(out)
+    new = dict(dataset_bytes(fresh), **{os.path.join("train", "notes.txt"): b"my notes"})
+    new[MARKER] = b"".join(("%s\n" % rel).encode() for rel in mdd._files_under(fresh))
+    pristine = str(tmp_path / "old_copy")
+    shutil.copytree(out, pristine)
+    seen, k = [], 0
+    while True:
+        k += 1
+        for folder in (out, out + ".partial", utils.set_aside_path(out)):
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(pristine, out)
+        shutil.copytree(fresh, out + ".partial")
+        proc = run_script("-c", CRASH_AT_THE_KTH_CHANGE, k, out + ".partial", out, how)
+        utils.restore_set_aside(out)
+        after = dataset_bytes(out)
+        assert after in (old, new), (k, sorted(set(after) ^ set(old)), sorted(set(after) ^ set(new)))
+        seen.append("new" if after == new else "old")
+        if proc.returncode == 0:
+            break
+        assert proc.returncode == 9, proc.stderr
+    assert seen[0] == "old" and seen[-1] == "new" and not os.path.exists(out + ".partial"), seen
 
 
 def test_a_folder_it_did_not_make_is_never_touched(tmp_path):

@@ -1,10 +1,13 @@
 """model.py: the two architectures."""
 import os
+import re
 
 import numpy as np
 import pytest
 from conftest import SHARED_FIXTURE
 
+from archs import check_arch_and_size
+from errors import UsageError
 from tfimport import import_tf
 
 tf = import_tf()
@@ -193,7 +196,8 @@ def test_checkpoints_of_the_earlier_designs_are_named(tmp_path):
     _earlier_checkpoint(prefix, "white_patch")
     assert model.checkpoint_arch(prefix) == (model.EARLIER_GAIN, 8)
     msg = model.restore_error(prefix, "model", 8, ValueError("not found"))
-    assert "the first white-patch gain, until 2026-12-03" in msg and "train it again" in msg and "\n" not in msg
+    assert "the first white-patch gain, which averaged a green" in msg and "train it again" in msg and "\n" not in msg
+    assert not re.search(r"20\d\d-\d\d-\d\d|commit", msg), msg  # no history in what a user reads
     prefix = str(tmp_path / "model_iteration_30.ckpt")
     _earlier_checkpoint(prefix, model.GAIN_SCOPE)
     assert model.checkpoint_arch(prefix) == ("model", 8)
@@ -204,7 +208,12 @@ def test_compact_model_scales_with_num_maps_base():
     assert counts[0] < counts[1] < counts[2]
 
 
-def test_unknown_arch():
-    with tf.Graph().as_default():
-        with pytest.raises(ValueError):
-            model.build("resnet", tf.placeholder(tf.float32, [1, 8, 8, 4]))
+def test_build_refuses_what_the_argument_check_refuses_with_the_same_line():
+    for arch, b, says in (("resnet", 16, "unknown arch 'resnet'"), ("model", 7, "arch=model needs an even number"),
+                          ("punet", 2, "arch=punet needs at least 4")):
+        with pytest.raises(UsageError) as checked:
+            check_arch_and_size(arch, "img_w", 64, "img_h", 64, b)
+        with tf.Graph().as_default():
+            with pytest.raises(UsageError) as built:
+                model.build(arch, tf.placeholder(tf.float32, [1, 32, 32, 4]), b)
+        assert str(built.value) == str(checked.value) and says in str(built.value)

@@ -62,8 +62,8 @@ def demo_crops(dataset_dir, count):
 
 
 def plain_full_integer(pb_path, out_path):
-    """The graph quantised as TF's converter does by default (every op int8; our INT8 exports until
-    2026-12-03): LOG and EXP on int8 tensors."""
+    """The graph quantised as TF's converter does by default (every op int8, as our INT8 exports
+    were before model.FLOAT_IN_INT8): LOG and EXP on int8 tensors."""
     converter = tf.lite.TFLiteConverter.from_frozen_graph(pb_path, ["Placeholder"], ["output_l0"],
                                                           {"Placeholder": [1, 32, 32, 4]})
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

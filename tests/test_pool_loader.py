@@ -11,6 +11,7 @@ from conftest import RAW_SUB, truncate_file
 
 import load_dataset
 from errors import UsageError
+import pool_loader
 from pool_loader import PoolLoader
 from thread_pool import Cancelled
 
@@ -64,13 +65,49 @@ def _recording_load(log):
     return load
 
 
+class _Clock:
+    """A monotonic clock that moves only when told (the seconds a build takes), and that opens
+    `gate` when take() first reads it: a build held at the gate is then seen to be waited for."""
+
+    def __init__(self):
+        self.now, self.gate = 100.0, threading.Event()
+
+    def monotonic(self):
+        self.gate.set()
+        return self.now
+
+
+def test_take_returns_the_seconds_it_waited_for_the_build_by_the_monotonic_clock(monkeypatch):
+    clock, built = _Clock(), threading.Event()
+    monkeypatch.setattr(pool_loader, "time", clock)
+
+    def load(iteration, args, stop, foreground):
+        if not foreground and iteration == 10:
+            clock.gate.wait()  # still building when take() starts waiting
+        clock.now += 2.5  # the seconds the build takes
+        built.set()
+        return "pool %d" % iteration
+
+    for background in (True, False):
+        with PoolLoader(load, background=background) as pools:
+            pools.first(0)
+            clock.gate.clear()
+            pools.prefetch(10)
+            assert pools.take(10) == 2.5  # waited for the whole build, by either way of loading
+            built.clear()
+            pools.prefetch(20)
+            if background:
+                built.wait()  # built before take() is called: nothing to wait for
+                assert pools.take(20) == 0.0
+
+
 def test_pools_are_built_in_the_background_and_swapped_in_by_take():
     log = []
     with PoolLoader(_recording_load(log)) as pools:
         assert pools.first(0, "a") == "pool 0" and pools.pool == "pool 0"
         pools.prefetch(10, "b")
-        waited = pools.take(10)
-        assert pools.pool == "pool 10" and waited >= 0
+        pools.take(10)
+        assert pools.pool == "pool 10"
         pools.prefetch(20, "c")
     assert not _loader_threads()
     assert log[:2] == [(0, "a", "MainThread", True), (10, "b", "pool-loader-10", False)]

@@ -23,7 +23,7 @@ def network_variables(arch, num_maps_base):
         return {v.op.name: v.shape.as_list() for v in tf.global_variables()}
 
 
-def test_the_committed_checkpoint_is_todays_network_variable_for_variable():
+def test_the_committed_checkpoint_is_the_network_model_py_builds_variable_for_variable():
     # A change of arch=model that forgets to retrain the pretrained network fails here:
     # python make_pretrained.py overwrite=True remakes it.
     reader = ckpt_reader(PRETRAINED)
@@ -46,7 +46,7 @@ def test_orig_true_renders_the_test_scenes_and_says_what_the_weights_are(demo_da
     assert not [f for f in os.listdir(os.path.dirname(PRETRAINED)) if f.endswith((".pb", ".meta"))]
 
 
-def test_export_weights_writes_the_network_read_back_into_todays_graph(trained, tmp_path):
+def test_export_weights_writes_the_network_read_back_into_the_graph_model_py_builds(trained, tmp_path):
     model_dir, _ = trained
     src = ckpt_prefix(model_dir, "model", 4)
     dst = str(tmp_path / "weights.ckpt")

@@ -3,10 +3,12 @@ import os
 import re
 
 import numpy as np
+import pytest
 from conftest import run_script, val_inputs
 from PIL import Image
 
 import tflite
+from errors import UsageError
 from tfimport import import_tf
 from tflite import GraphModel, TFLiteModel, dequantize, quantize
 
@@ -56,3 +58,45 @@ def test_calibration_inputs_take_one_raw_each(tmp_path):
             assert len(np.unique(x)) == 1, "one RAW per calibration input"
             levels.add(float(x.flat[0]))
     assert len(levels) == 2  # both RAWs are drawn
+
+
+def _failing_interpreter(monkeypatch, printed, err):
+    """An interpreter that prints `printed` from C++ (straight to file descriptor 2) and raises `err`
+    while it loads, as TFLite's does; returns the list of the keywords it was made with."""
+    made = []
+
+    class Failing:
+        def __init__(self, model_path=None, model_content=None, num_threads=None):
+            made.append(num_threads)
+            os.write(2, printed.encode())
+            raise err
+
+    monkeypatch.setattr(tflite, "interpreter_class", lambda tf: (Failing, "fake"))
+    return made
+
+
+def test_a_failed_load_names_tflites_own_reason_even_when_the_exception_is_empty(tmp_path, monkeypatch):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b"TFL3")
+    made = _failing_interpreter(monkeypatch, "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+                                "ERROR: Didn't find op for builtin opcode 'FANCY' version '9'\n", ValueError(""))
+    with pytest.raises(UsageError) as err:
+        TFLiteModel(tf, str(path), threads=2)
+    assert str(err.value) == ("cannot load %r as a TFLite model: ERROR: Didn't find op for builtin opcode "
+                              "'FANCY' version '9'" % str(path))
+    assert made == [2]
+    _failing_interpreter(monkeypatch, "", RuntimeError("\n"))  # nothing said anywhere: the exception's type
+    with pytest.raises(UsageError, match=r"as a TFLite model: RuntimeError$"):
+        TFLiteModel(tf, str(path))
+    _failing_interpreter(monkeypatch, "ERROR: the tensor arena is too small\n", RuntimeError("Failed to allocate"))
+    with pytest.raises(UsageError, match=r"model: Failed to allocate; ERROR: the tensor arena is too small$"):
+        TFLiteModel(tf, str(path))
+
+
+def test_a_type_error_inside_the_interpreter_is_not_retried_or_hidden(tmp_path, monkeypatch):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b"TFL3")
+    made = _failing_interpreter(monkeypatch, "", TypeError("a bug inside the interpreter"))
+    with pytest.raises(TypeError, match="a bug inside"):
+        TFLiteModel(tf, str(path), threads=1)
+    assert made == [1]

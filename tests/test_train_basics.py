@@ -12,6 +12,7 @@ from conftest import (
     SMALL,
     ckpt_reader,
     kv_words,
+    log_lines,
     network_names,
     run_script,
     save_random_checkpoint,
@@ -53,9 +54,7 @@ def test_training_writes_checkpoints_and_logs(trained):
         assert "model_iteration_%d.ckpt.index" % it in files
         assert "model_iteration_%d.ckpt.data-00000-of-00001" % it in files
     assert "logs_model_0-4.txt" in files
-    with open(os.path.join(model_dir, "logs_model_0-4.txt")) as f:
-        lines = f.read().splitlines()
-    steps = [LOG_LINE.match(l) for l in lines]
+    steps = [LOG_LINE.match(l) for l in log_lines(os.path.join(model_dir, "logs_model_0-4.txt"))]
     assert all(steps) and [int(m.group(1)) for m in steps] == [2, 4]
     assert all(float(m.group(2)) > 0 for m in steps)  # the VGG content loss really ran
     assert not any(n.endswith(".tmp") for n in files)
@@ -84,8 +83,8 @@ def test_tensorboard_events_hold_scalars_images_and_graph(trained):
     for tag in ("val/loss", "val/content", "val/mse", "val/psnr", "val/ssim", "val/ms_ssim"):
         assert [s for s, _ in scalars[tag]] == [2, 4], tag
     assert scalars["val/content"][0][1] > 0
-    with open(os.path.join(model_dir, "logs_model_0-4.txt")) as f:  # the same PSNR as the log
-        assert "psnr %.2f" % scalars["val/psnr"][1][1] in f.read().splitlines()[1]
+    # the same PSNR as the log
+    assert "psnr %.2f" % scalars["val/psnr"][1][1] in log_lines(os.path.join(model_dir, "logs_model_0-4.txt"))[1]
     for tag in ("val/input_preview", "val/output", "val/target"):
         assert [s for s, _ in images[tag]] == [2, 4], tag
         img = images[tag][0][1]
@@ -108,8 +107,7 @@ def test_resume_from_restore_iter(trained, demo_data, vgg_mat, tmp_path):
                       "learning_rate=1e-12")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "restored" in proc.stdout
-    with open(os.path.join(model_dir, "logs_model_4-6.txt")) as f:
-        assert [LOG_LINE.match(l).group(1) for l in f.read().splitlines()] == ["6"]
+    assert [LOG_LINE.match(l).group(1) for l in log_lines(os.path.join(model_dir, "logs_model_4-6.txt"))] == ["6"]
     assert not os.path.exists(os.path.join(model_dir, "model_iteration_2.ckpt.meta"))
     # with a negligible learning rate, iteration 6 continues from iteration 4's weights
     a = ckpt_reader(os.path.join(model_dir, "model_iteration_4.ckpt"))

@@ -1,6 +1,6 @@
-"""train_model.py's batches built while the step before runs and fed compact (issue 33): the same
-batches, in the same order, and the same losses as the loop before (tests/todays_batches.py, the
-reference), the pool swaps and Horovod slices included; a resumed run gets the batches of the
+"""train_model.py's batches built while the step before runs and fed compact: the same batches,
+in the same order, and the same losses as batches drawn in line and fed float32
+(tests/inline_batches.py, the reference), the pool swaps and Horovod slices included; a resumed run gets the batches of the
 uninterrupted one; the graph's conversion is load_dataset.to_float's bit for bit; no producer
 thread is left on any exit; the input wait in the log line and in TensorBoard. The loader's and
 producer's threads at the exits of whole runs (normal end, NaN, SIGTERM, a bad file) are checked in
@@ -11,8 +11,8 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import SMALL, copy_checkpoint, kv_words, run_script, train_losses
-from todays_batches import TodaysBatches, todays_stream
+from conftest import SMALL, copy_checkpoint, kv_words, log_lines, run_script, train_losses
+from inline_batches import InlineBatches, inline_stream
 
 import load_dataset
 from batches import Batches, batch_stream, compact_input, draws
@@ -34,12 +34,12 @@ def _producers():
 
 
 @pytest.mark.parametrize("square,augment", [(True, True), (False, True), (True, False)])
-def test_the_producer_builds_the_batches_of_the_loop_before_in_its_order(square, augment):
+def test_the_producer_builds_the_batches_of_the_inline_reference_in_its_order(square, augment):
     h, w = (8, 8) if square else (8, 12)
     segments = [(_pool(0, 7, h, w), 0, 3), (_pool(3, 5, h, w), 3, 6), (_pool(6, 6, h, w), 6, 8)]  # re-draws at 3, 6
     for rank in (0, 1):  # two Horovod ranks, each its slice of one global batch of 2 x 3 patches
         mine = slice(3 * rank, 3 * rank + 3)
-        reference = TodaysBatches(np.random.RandomState(5), 6, mine, augment, square)
+        reference = InlineBatches(np.random.RandomState(5), 6, mine, augment, square)
         with Batches(np.random.RandomState(5), 6, mine, augment, square) as batches:
             for pool, first, stop in segments:
                 batches.follow(pool, first, stop)
@@ -60,14 +60,14 @@ def test_a_resumed_stream_continues_the_uninterrupted_one():
     def sizes(i):
         return 7 if i < 3 else 5
     uninterrupted = batch_stream(4, 0, sizes, 6, True, True)
-    assert str(uninterrupted.get_state()) == str(todays_stream(4, 0, sizes, 6, True, True).get_state())  # as before
+    assert str(uninterrupted.get_state()) == str(inline_stream(4, 0, sizes, 6, True, True).get_state())  # as the reference
     for i in range(5):
         draws(uninterrupted, sizes(i), 6, True, True)
     resumed = batch_stream(4, 5, sizes, 6, True, True)
-    before = todays_stream(4, 5, sizes, 6, True, True)  # the loop before: other batches after a resume
+    inline = inline_stream(4, 5, sizes, 6, True, True)  # the in-line reference: other batches after a resume
     after = [draws(uninterrupted, 5, 6, True, True) for _ in range(4)]
     assert [str(d) for d in after] == [str(draws(resumed, 5, 6, True, True)) for _ in range(4)]
-    assert [str(d) for d in after] != [str(draws(before, 5, 6, True, True)) for _ in range(4)]
+    assert [str(d) for d in after] != [str(draws(inline, 5, 6, True, True)) for _ in range(4)]
 
 
 def test_no_producer_thread_is_left_on_any_exit():
@@ -107,7 +107,7 @@ def test_the_graph_makes_to_floats_values_bit_for_bit():
 
 
 # ---------------------------------------------------------------------------------------------
-# whole runs (tests/pool_harness.py: pools re-drawn every 3 iterations; BATCH_REFERENCE=1: the loop before)
+# whole runs (tests/pool_harness.py: pools re-drawn every 3 iterations; BATCH_REFERENCE=1: the in-line reference)
 
 
 def _dumped(dump):
@@ -119,11 +119,11 @@ def _dumped(dump):
 
 @pytest.fixture(scope="module")
 def reference_and_new(demo_data, tmp_path_factory):
-    """The same seeded run to iteration 10 with the loop before (the reference) and the new one:
+    """The same seeded run to iteration 10 with the in-line reference and with the producer:
     {name: (model_dir, dump, process)}."""
     base = tmp_path_factory.mktemp("batches")
     runs = {}
-    for name, reference in (("before", "1"), ("now", "0")):
+    for name, reference in (("inline", "1"), ("producer", "0")):
         model_dir, dump = str(base / name), str(base / (name + ".jsonl"))
         options = dict(SMALL, dataset_dir=demo_data, model_dir=model_dir, batch_size=3, train_size=6,
                        num_train_iters=10, eval_step=5, summary_step=1, seed=0)
@@ -133,36 +133,35 @@ def reference_and_new(demo_data, tmp_path_factory):
     return runs
 
 
-def test_the_same_seed_gives_the_batches_and_losses_of_the_loop_before(reference_and_new):
+def test_the_same_seed_gives_the_batches_and_losses_of_the_inline_reference(reference_and_new):
     for model_dir, dump, proc in reference_and_new.values():
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert _dumped(dump)[1] == [[]]  # no producer (or loader) thread outlives the run
-    (before_dir, before_dump, _), (now_dir, now_dump, _) = reference_and_new["before"], reference_and_new["now"]
+    (inline_dir, inline_dump, _), (now_dir, now_dump, _) = reference_and_new["inline"], reference_and_new["producer"]
     batches = _dumped(now_dump)[0]
     assert len(batches) == 10 and len(set(batches)) == 10
-    assert batches == _dumped(before_dump)[0]  # the same patches, turns and flips, across the re-draws
+    assert batches == _dumped(inline_dump)[0]  # the same patches, turns and flips, across the re-draws
     losses = train_losses(now_dir)
     assert [s for s, _ in losses] == list(range(1, 11))
-    assert losses == train_losses(before_dir)  # fed compact, made float in the graph: bit-identical losses
-    rows, before = (read_log_lines(os.path.join(d, "logs_model_0-10.txt")) for d in (now_dir, before_dir))
+    assert losses == train_losses(inline_dir)  # fed compact, made float in the graph: bit-identical losses
+    rows, inline = (read_log_lines(os.path.join(d, "logs_model_0-10.txt")) for d in (now_dir, inline_dir))
     assert [r["step"] for r in rows] == [5, 10]
-    for row, old in zip(rows, before):  # the validation set, fed compact too: the same figures
+    for row, old in zip(rows, inline):  # the validation set, fed compact too: the same figures
         assert [row[k] for k in ("loss", "mse", "psnr", "ssim", "ms_ssim")] == \
                [old[k] for k in ("loss", "mse", "psnr", "ssim", "ms_ssim")]
 
 
 def test_the_input_wait_is_in_the_log_line_and_in_tensorboard(reference_and_new):
-    model_dir, _, _ = reference_and_new["now"]
+    model_dir, _, _ = reference_and_new["producer"]
     rows = read_log_lines(os.path.join(model_dir, "logs_model_0-10.txt"))
     assert all(r["input_wait_ms"] is not None and r["input_wait_ms"] >= 0 for r in rows), rows
-    with open(os.path.join(model_dir, "logs_model_0-10.txt")) as f:
-        assert all(" ms/step" in line for line in f)
+    assert all(" ms/step" in line for line in log_lines(os.path.join(model_dir, "logs_model_0-10.txt")))
     waits = train_losses(model_dir, "train/input_wait_ms")
     assert [s for s, _ in waits] == list(range(1, 11)) and all(v >= 0 for _, v in waits)
 
 
 def test_a_resumed_run_gets_the_batches_of_the_uninterrupted_run(reference_and_new, demo_data, tmp_path):
-    src, dump, _ = reference_and_new["now"]
+    src, dump, _ = reference_and_new["producer"]
     model_dir = str(tmp_path / "m")
     copy_checkpoint(src, model_dir, "model_iteration_5.ckpt", "model_iteration_5.ckpt")  # as if killed after 5
     resumed = str(tmp_path / "resumed.jsonl")

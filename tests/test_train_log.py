@@ -3,9 +3,11 @@ import os
 
 from train_log import (
     FIELDS,
+    LOG_HEADER,
     find_log,
     format_log_line,
     log_path,
+    log_text,
     parse_log_line,
     parse_log_name,
     read_log_lines,
@@ -86,3 +88,16 @@ def test_the_input_wait_reads_back_beside_the_data_wait_and_lines_without_it_sti
     assert parse_log_line(older)["notes"] == ["skipped 1 bad training file"]
     odd = parse_log_line(format_log_line(5, 1.0, VALUES, 1.0, notes=["input wait soon ms/step"]))
     assert odd["input_wait_ms"] is None and odd["notes"] == ["input wait soon ms/step"]  # not a number: a note
+
+
+def test_a_new_log_starts_with_the_header_that_names_its_psnr_and_readers_skip_it(tmp_path):
+    path = log_path(str(tmp_path), "model", 0, 4)
+    v = dict(loss=1.0, content=0.0, mse=0.01, psnr=20.0, ms_ssim=0.9, ssim=0.8)
+    for step in (2, 4):
+        text = log_text(path, format_log_line(step, 1.5, v, 1.0))
+        with open(path, "a") as f:
+            f.write(text)
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert lines[0] == LOG_HEADER and "PSNR of the mean MSE" in LOG_HEADER and len(lines) == 3
+    assert [row["step"] for row in read_log_lines(path)] == [2, 4]

@@ -1,4 +1,4 @@
-"""train_model.py's patch pool re-drawn in the background (issue 15): the same pools and losses
+"""train_model.py's patch pool re-drawn in the background: the same pools and losses
 as loading in the loop, a resumed run on the pools the uninterrupted one had, the loader stopped
 when the loop ends in an error or by SIGTERM, a bad file met by the loader skipped or stopping the
 run in one line. tests/pool_harness.py runs the script with the pool re-drawn every few iterations
@@ -20,6 +20,7 @@ from conftest import (
     error_lines,
     kv_words,
     lines_read_while_running,
+    log_lines,
     run_script,
     start_script,
     train_losses,
@@ -28,8 +29,8 @@ from conftest import (
 )
 
 import load_dataset
-import train_model
 from checkpoints import existing_iterations
+from patch_pools import pool_rng
 from train_log import read_log_lines
 
 POOL_HARNESS = "tests/pool_harness.py"
@@ -131,7 +132,7 @@ def test_the_loader_stops_when_the_loop_ends_in_an_error_or_by_sigterm(demo_data
 def _pool_names(demo_data, iteration, train_size):
     """The training files the pool of `iteration` draws (seed 0, no file known bad)."""
     names = load_dataset.paired_names(demo_data, "train", RAW_SUB, RGB_SUB)
-    return load_dataset.draw_training_pool(names, train_size, train_model.PoolDraws({}, 0).rng(iteration))[0]
+    return load_dataset.draw_training_pool(names, train_size, pool_rng(0, iteration))[0]
 
 
 def test_a_bad_file_met_by_the_background_loader_is_skipped_or_stops_the_run_in_one_line(demo_data, tmp_path):
@@ -154,8 +155,7 @@ def test_a_bad_file_met_by_the_background_loader_is_skipped_or_stops_the_run_in_
     pools, exits = _dumped(dump)
     assert [(p["pool"], p["thread"], p["new_bad"], p["n"]) for p in pools] == [
         (0, "MainThread", [], 6), (2, "pool-loader-2", [later[0]], 5)] and exits == [[]]
-    with open(os.path.join(model_dir, "logs_model_0-4.txt")) as f:
-        lines = f.read().splitlines()
+    lines = log_lines(os.path.join(model_dir, "logs_model_0-4.txt"))
     assert "skipped" not in lines[0] and lines[1].endswith("| skipped 1 bad training file"), lines
     # a second one in the same pool is more than the share: one line naming both, at the swap
     truncate_file(os.path.join(raws, later[1]))

@@ -1,4 +1,4 @@
-"""train_model.py when a run goes wrong (issue 16 among others): kill -9 at different moments
+"""train_model.py when a run goes wrong: kill -9 at different moments
 and resume, the temporaries a killed save leaves, a NaN loss, a second run in one model_dir (or a
 branch) and its lock, a damaged checkpoint, SIGTERM/SIGINT (once and twice), a full disk. A
 running script is waited for by its output lines or the files it writes, never by a fixed sleep."""
@@ -22,6 +22,7 @@ from conftest import (
     kv_words,
     latest_iteration,
     lines_read_while_running,
+    log_lines,
     run_script,
     start_script,
     truncate_file,
@@ -77,8 +78,8 @@ def test_kill_9_at_different_moments_then_resume(demo_data, tmp_path):
     proc = run_script("train_model.py", *kv_words(dict(options, num_train_iters=last + 3)), cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "restored %s" % os.path.join(model_dir, "model_iteration_%d.ckpt" % last) in proc.stdout
-    with open(os.path.join(model_dir, "logs_model_%d-%d.txt" % (last, last + 3))) as f:
-        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [last + 1, last + 2, last + 3]
+    log = os.path.join(model_dir, "logs_model_%d-%d.txt" % (last, last + 3))
+    assert [int(LOG_LINE.match(l).group(1)) for l in log_lines(log)] == [last + 1, last + 2, last + 3]
     check_nothing_unreadable(model_dir)
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")]
     # nothing left to do: restore_iter=latest says so and exits 0
@@ -212,8 +213,7 @@ def test_damaged_checkpoint_is_named_or_skipped_for_the_one_before(trained, demo
     warnings = [l for l in error_lines(proc) if l.startswith("warning:")]
     assert len(warnings) == 1 and "model_iteration_4.ckpt is damaged" in warnings[0], proc.stderr
     assert "restored %s" % ckpt_prefix(model_dir, "model", 2) in proc.stdout
-    with open(os.path.join(model_dir, "logs_model_2-6.txt")) as f:
-        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [4, 6]
+    assert [int(LOG_LINE.match(l).group(1)) for l in log_lines(os.path.join(model_dir, "logs_model_2-6.txt"))] == [4, 6]
     check_nothing_unreadable(model_dir)  # iteration 4 was written again, whole
 
 
@@ -311,7 +311,6 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_the_earlier_checkpoints
     else:
         assert "cannot append to the log" in lines[0]
         assert existing_iterations(model_dir, "model") == [2, 4]
-    with open(os.path.join(model_dir, "logs_model_0-6.txt")) as f:
-        assert [int(LOG_LINE.match(l).group(1)) for l in f] == [2]
+    assert [int(LOG_LINE.match(l).group(1)) for l in log_lines(os.path.join(model_dir, "logs_model_0-6.txt"))] == [2]
     assert not [n for n in os.listdir(model_dir) if n.startswith(".tmp-") or n.endswith(".tmp")], os.listdir(model_dir)
     check_nothing_unreadable(model_dir)

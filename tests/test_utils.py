@@ -1,13 +1,17 @@
-"""args.py, errors.py, tfimport.py, progress.py, utils.py: the declarative key=value parser (and every script's one-line errors through it),
+"""args.py, errors.py, tfimport.py, progress.py, utils.py, runlock.py: the declarative key=value parser (and every script's one-line errors through it),
 atomic files, the quiet TensorFlow import, one-line run failures."""
+import errno
 import os
+import signal
+import subprocess
 import sys
 
 import pytest
-from conftest import assert_usage_error, run_script, start_script
+from conftest import ROOT, assert_usage_error, run_script, start_script
 
 from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
-from errors import RunFailure, UsageError, python_command, run_main
+from errors import RunFailure, UsageError, child_with_signals, python_command, run_main
+import runlock
 from utils import atomic_output
 
 TABLE = [Arg("learning_rate", float, 5e-5, "lr"), Arg("batch_size", positive_int, 32, "b"),
@@ -80,13 +84,20 @@ def test_a_script_run_by_a_python_without_numpy_says_how_to_set_up(script, tmp_p
                        "setup_env.sh %s" % ("tf1" if sys.version_info[:2] == (3, 7) else "tf2"))
 
 
+def test_a_program_of_the_users_own_keeps_its_traceback(tmp_path):
+    """Importing a library module changes no hook: the user's program fails in its own way."""
+    program = tmp_path / "mine.py"
+    program.write_text("import sys\nsys.path.insert(0, %r)\nimport errors\nimport utils\n"
+                       "assert sys.excepthook is sys.__excepthook__\nimport numpy\n" % ROOT)
+    proc = run_script(str(program), env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" in proc.stderr and "ModuleNotFoundError: No module named 'numpy'" in proc.stderr
+    assert "setup_env.sh" not in proc.stderr
+
+
 def test_a_missing_third_party_module_is_one_line_naming_the_set_up_command(tmp_path, capsys):
     stack = "tf1" if sys.version_info[:2] == (3, 7) else "tf2"
-    # a script's top-level import (errors imported first, as every script does it)
-    proc = run_script("-c", "import errors\nimport numpy\n", env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
-    assert_usage_error(proc, "No module named 'numpy' in this Python (%s)" % sys.executable,
-                       "setup_env.sh %s" % stack, "bin/python")
-
+    # a script's top-level import: test_a_script_run_by_a_python_without_numpy_says_how_to_set_up
     def needs_tensorflow(argv):  # an import inside main (TensorFlow is imported late)
         raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
     with pytest.raises(SystemExit) as exit_:
@@ -160,6 +171,17 @@ def test_import_tf_prints_no_banner_even_with_tf_logging_on():
     assert not [line for line in proc.stderr.splitlines() if line in banner or "InitializeLog" in line
                 or "cpu_feature_guard" in line or "oneDNN custom operations" in line], proc.stderr
     assert proc.stderr.splitlines()[-1] == "imported"
+
+
+def test_import_tf_silences_the_v1_shims_deprecation_notices_through_the_public_logger():
+    code = ("import sys, tfimport\ntf = tfimport.import_tf(use_gpu=False)\n"
+            "from tensorflow.python.util import deprecation\n"
+            "assert deprecation._PRINT_DEPRECATION_WARNINGS, 'a private flag was set'\n"
+            "tf.to_float(tf.placeholder(tf.float32, [None]))\nsys.stderr.write('built\\n')\n")
+    proc = run_script("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "Instructions for updating" not in proc.stderr and "deprecated" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "built"
 
 
 def test_run_failure_is_one_line_and_exit_1(capsys):
@@ -260,3 +282,103 @@ def test_a_short_run_in_a_terminal_shows_its_lines_and_no_bar():
 def test_a_bad_value_names_what_is_expected_once(words, line):
     proc = run_script("train_model.py", *words)
     assert assert_usage_error(proc) == "train_model.py: error: " + line
+
+
+@pytest.mark.parametrize("failure,says", [
+    (BlockingIOError(errno.EWOULDBLOCK, "held"), "is in use by another training run (pid 1: python train_model.py)"),
+    (OSError(errno.ENOLCK, os.strerror(errno.ENOLCK)), "cannot lock {path} (" + os.strerror(errno.ENOLCK) + ")"),
+])
+def test_runlock_tells_a_lock_held_elsewhere_from_a_file_system_that_cannot_lock(failure, says, tmp_path, monkeypatch):
+    path = tmp_path / runlock.LOCK_NAME
+    path.write_text("pid 1: python train_model.py\n")
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(runlock.os, "open", lambda *a: opened.append(real_open(*a)) or opened[-1])
+
+    def flock(fd, how):
+        raise failure
+    monkeypatch.setattr(runlock.fcntl, "flock", flock)
+    with pytest.raises(UsageError) as err:
+        runlock.hold(str(tmp_path))
+    assert says.format(path=path) in str(err.value), str(err.value)
+    assert ("in use by another" in str(err.value)) == isinstance(failure, BlockingIOError)
+    with pytest.raises(OSError):  # the descriptor was closed
+        os.fstat(opened[0])
+    assert str(path) not in runlock._held
+
+
+def _project_code():
+    """{file name: its lines} of every .py file of the project (scripts and library, not tests)."""
+    code = {}
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [s for s in subfolders if not s.startswith(".") and s != "tests"]
+        for name in names:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name)) as f:
+                    code[os.path.relpath(os.path.join(folder, name), ROOT)] = f.read().splitlines()
+    return code
+
+
+def test_durations_are_measured_by_monotonic_clocks():
+    """time.time() jumps with the wall clock (NTP, a changed time zone): durations use
+    time.monotonic() or time.perf_counter()."""
+    found = ["%s:%d" % (name, i + 1) for name, lines in _project_code().items()
+             for i, line in enumerate(lines) if "time.time()" in line]
+    assert not found, found
+
+
+def test_library_functions_take_named_parameters_not_a_scripts_command_line():
+    """Only a script reads its parsed key=value dict (`a`/`args`, from its own Arg table); what it
+    calls in the library takes named parameters."""
+    import re
+    found = []
+    for name, lines in _project_code().items():
+        if any(line.startswith('if __name__ == "__main__":') for line in lines):
+            continue  # a script
+        found += ["%s:%d" % (name, i + 1) for i, line in enumerate(lines) if re.search(r"\b(a|args)\[\"", line)]
+    assert not found, found
+
+
+def test_a_key_that_scripts_share_has_one_type_and_default_everywhere(tmp_path):
+    import benchmark
+    import export_challenge
+    import inference_tflite
+    import test_model
+    import train_model
+    from args import RESTORE_ITER, RUNS, THREADS
+    shared = {arg.name: arg for arg in (RESTORE_ITER, RUNS, THREADS)}
+    seen = set()
+    for script in (benchmark, export_challenge, inference_tflite, test_model, train_model):
+        for arg in script.ARGS:
+            if arg.name in shared:
+                assert (arg.type, arg.default) == shared[arg.name][1:3], (script.__name__, arg)
+                seen.add((script.__name__, arg.name))
+    assert {("export_challenge", "restore_iter"), ("benchmark", "threads"), ("inference_tflite", "runs")} <= seen
+    # restore_iter=latest is the newest checkpoint wherever a checkpoint is looked up by it
+    from checkpoints import find_checkpoint
+    for it in (2, 4):
+        for ext in (".index", ".data-00000-of-00001"):
+            (tmp_path / ("model_iteration_%d.ckpt%s" % (it, ext))).write_bytes(b"")
+    newest = find_checkpoint(str(tmp_path), "model", None)
+    assert newest.endswith("model_iteration_4.ckpt") and find_checkpoint(str(tmp_path), "model", "latest") == newest
+    assert parse_args(export_challenge.ARGS, ["restore_iter=latest"])["restore_iter"] == "latest"
+
+
+CHILD = ("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+         "print('ready', flush=True)\ntime.sleep(60)\n")
+
+
+def test_a_child_runs_in_its_own_session_gets_each_signal_once_and_is_waited_for():
+    how = dict(stdout=subprocess.PIPE, universal_newlines=True)
+    with child_with_signals([sys.executable, "-c", CHILD], **how) as (proc, received):
+        assert proc.stdout.readline() == "ready\n"
+        assert os.getsid(proc.pid) != os.getsid(0)  # a Ctrl-C in the terminal reaches the parent only
+        os.kill(os.getpid(), signal.SIGTERM)  # passed on, not ending the parent
+    assert received == [signal.SIGTERM] and proc.returncode == 7
+    proc.stdout.close()
+    with pytest.raises(KeyError):  # an error in the parent's block: the child is stopped and waited for
+        with child_with_signals([sys.executable, "-c", CHILD], **how) as (proc, received):
+            assert proc.stdout.readline() == "ready\n"
+            raise KeyError("the parent's own error")
+    assert proc.returncode == 7 and received == []
+    proc.stdout.close()

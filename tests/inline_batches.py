@@ -1,5 +1,5 @@
-"""The training loop's batches as they were before batches.py: the reference that
-tests/test_train_batches.py and tests/pool_harness.py (BATCH_REFERENCE=1) hold the new code to.
+"""The training loop's batches drawn in line, the plainest way: the reference that
+tests/test_train_batches.py and tests/pool_harness.py (BATCH_REFERENCE=1) hold batches.py to.
 Each batch drawn in line from one stream seeded by the seed (a resumed run: [seed, start]),
 rotated and flipped as a view of the patches drawn, converted by load_dataset.to_float and fed as
 float32 into the network's float32 placeholders. The same interface as batches.Batches,
@@ -9,8 +9,8 @@ import numpy as np
 import load_dataset
 
 
-class TodaysBatches:
-    """The batches as the training loop drew them in line before batches.py (its code, kept)."""
+class InlineBatches:
+    """The batches drawn in line by the training loop itself, one at a time."""
 
     def __init__(self, rng, count, mine, augment, square):
         self.rng, self.count, self.mine, self.augment, self.square = rng, count, mine, augment, square
@@ -37,12 +37,12 @@ class TodaysBatches:
         return (raw[self.mine], rgb[self.mine]), 0.0
 
 
-def todays_stream(seed, start, pool_size, count, augment, square):
+def inline_stream(seed, start, pool_size, count, augment, square):
     return np.random.RandomState(seed if not start else [seed, start])
 
 
 def float_input(tf, dtype, shape, scale, name):
-    """build_graph's float32 placeholders as they were, both made before the network: the call for
+    """float32 placeholders for the network's input and target, both made before the network: the call for
     the RAW input ("raw_planes") makes both, the one for the target returns the second."""
     if name == "raw_planes":
         phone = tf.placeholder(tf.float32, shape, name="Placeholder")
