@@ -17,7 +17,12 @@ from errors import UsageError
 from progress import progress
 from utils import atomic_output
 
-ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim")
+ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim agreement")
+ImageScore.__new__.__defaults__ = (None,)  # agreement: only where there is a target
+
+# Below this scene_agreement a RAW and its target are taken for two different photos: pairs of one
+# scene measure 0.76-0.98 on the demo data, pairs of two scenes -0.03-0.09 (two stereo views).
+SAME_SCENE_MIN = 0.3
 
 # The seed's test folder: evaluations on it keep the seed's output names; any other folder puts
 # its own name into them, so that evaluations of one model on two folders never share a file.
@@ -65,16 +70,76 @@ def target_for(dslr_dir, fname):
     return os.path.join(dslr_dir, os.path.splitext(fname)[0] + ".png")
 
 
+def _detail(img, cells=48):
+    """An image's local structure: its means over blocks (about `cells` across its shorter side)
+    minus their 3x3 neighbourhood's mean, so that the overall light and colour do not count."""
+    h, w = img.shape
+    b = max(1, min(h, w) // cells)
+    m = img[:h // b * b, :w // b * b].reshape(h // b, b, w // b, b).mean(axis=(1, 3))
+    p = np.pad(m, 1, mode="edge")
+    return m - sum(p[i:i + m.shape[0], j:j + m.shape[1]] for i in range(3) for j in range(3)) / 9.0
+
+
+def scene_agreement(x, target):
+    """How alike the network input x [1, h/2, w/2, 4] and its float target [h, w, 3] are in structure:
+    the correlation (-1..1) of their brightness's local detail. It reads the RAW, not the network's
+    output, so an untrained network does not make a true pair look like two scenes."""
+    raw = x[0].mean(axis=-1)
+    rh, rw = raw.shape
+    lum = (np.asarray(target, np.float32)[:2 * rh, :2 * rw] ** 2.2).mean(axis=-1)  # linear light, as the RAW
+    lum = lum.reshape(rh, 2, rw, 2).mean(axis=(1, 3))
+    a, b = _detail(raw).ravel(), _detail(lum).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    norm = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / norm if norm > 0 else 0.0
+
+
+def scene_warning(score):
+    """The warning printed beside a PSNR whose RAW and target look like two different photos, else ''."""
+    if score.agreement is None or score.agreement >= SAME_SCENE_MIN:
+        return ""
+    return ("  WARNING: the RAW and its target look like different scenes (structure correlation %.2f, a pair "
+            "measures above %.1f): is the target another photo's?" % (score.agreement, SAME_SCENE_MIN))
+
+
+def check_target_size(raw_path, raw_hw, target_path, target_key):
+    """UsageError unless a test RAW's target has the RAW's size: the size of its file or the size it
+    is read at (raw_hw: an odd PNG's even part; a DNG's RGGB-aligned mosaic, up to 2 rows and columns
+    smaller). A target of another size is another photo's, whatever its name."""
+    tw, th = load_dataset.image_size(target_path)
+    ih, iw = raw_hw
+    if raw_path.lower().endswith(".dng"):
+        fits = 0 <= th - ih <= 2 and 0 <= tw - iw <= 2
+    else:
+        fits = (tw, th) in ((iw, ih), load_dataset.image_size(raw_path))
+    if not fits:
+        raise UsageError("target %r is %dx%d but its RAW %r is %dx%d: not the same photo's pair; put that RAW's "
+                         "target there, or set %s= a folder of its targets" % (
+                             target_path, tw, th, raw_path, iw, ih, target_key))
+
+
+def check_target_sizes(raw_dir, target_dir, names, target_key):
+    """check_target_size for every RAW of a folder with a target, from the files' headers (DNGs are
+    converted to find their size)."""
+    for name in names:
+        target_path = target_for(target_dir, name)
+        if os.path.isfile(target_path):
+            raw_path = os.path.join(raw_dir, name)
+            iw, ih = load_dataset.raw_size(raw_path)
+            check_target_size(raw_path, (ih, iw), target_path, target_key)
+
+
 def full_size(ih, iw, multiple):
     """The largest size <= ih x iw that is a multiple of `multiple` (what an arch needs)."""
     return ih - ih % multiple, iw - iw % multiple
 
 
-def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False):
+def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False, target_key="dslr_dir"):
     """Decode every test RAW (and target, where one exists) once before anything is written, so
-    that a corrupt, truncated, 8-bit or too small file is named up front, not after half the
-    results. h = w = None: each image at its own size (cropped to a multiple of `multiple`).
-    crop_odd: an odd-sized RAW loses its last row/column (with a note) instead of being refused."""
+    that a corrupt, truncated, 8-bit or too small file, or a target of another size than its RAW
+    (check_target_size), is named up front, not after half the results. h = w = None: each image
+    at its own size (cropped to a multiple of `multiple`). crop_odd: an odd-sized RAW loses its
+    last row/column (with a note) instead of being refused."""
     for fname in progress(names, desc="checking", unit="img", leave=False):
         path = os.path.join(raw_dir, fname)
         ih, iw = load_dataset.read_raw(path, crop_odd=crop_odd).shape
@@ -84,26 +149,18 @@ def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False
                 print("note: RAW %r is %dx%d (odd); its last %s dropped to keep the 2x2 Bayer grid: %dx%d"
                       % (fname, ow, oh, "row and column are" if oh % 2 and ow % 2 else
                          "row is" if oh % 2 else "column is", iw, ih))
+        target_path = target_for(dslr_dir, fname)
+        if os.path.isfile(target_path):
+            check_target_size(path, (ih, iw), target_path, target_key)
+            load_dataset.read_rgb(target_path)  # decodes: a corrupt target is named now
         if h is None:
             fh, fw = full_size(ih, iw, multiple)
             if not fh or not fw:
                 raise UsageError("test RAW %r is %dx%d, smaller than the %dx%d this arch needs at least"
                                  % (fname, iw, ih, multiple, multiple))
-            target_path = target_for(dslr_dir, fname)
-            if os.path.isfile(target_path):
-                th, tw = load_dataset.read_rgb(target_path).shape[:2]
-                if th < fh or tw < fw:
-                    raise UsageError("target %r is %dx%d, smaller than its RAW's %dx%d" % (target_path, tw, th, fw, fh))
-            continue
-        if ih < h or iw < w:
+        elif ih < h or iw < w:
             raise UsageError("test RAW %r is %dx%d, smaller than img_w x img_h = %dx%d; "
                              "lower img_w/img_h" % (fname, iw, ih, w, h))
-        target_path = target_for(dslr_dir, fname)
-        if os.path.isfile(target_path):
-            th, tw = load_dataset.read_rgb(target_path).shape[:2]
-            if th < h or tw < w:
-                raise UsageError("target %r is %dx%d, smaller than img_w x img_h = %dx%d"
-                                 % (target_path, tw, th, w, h))
 
 
 def folder_images(raw_dir, target_dir, names, h, w, multiple=2, crop_odd=False):
@@ -129,8 +186,8 @@ def score_images(run, images, ssim, result_dir=None, tag=""):
     """The per-image loop: run the network on each (name, x, target) of `images`, clip its output
     to 0..1 and score the 8-bit image it becomes against the target (PSNR, SSIM by the meter
     `ssim`). With `result_dir`, writes <stem>_<tag>.png and, where there is a target,
-    <stem>_<tag>_vs_target.png (output | target, labelled, with the PSNR and SSIM above). Yields an ImageScore per image (psnr and ssim
-    None without a target; seconds: the time of `run`)."""
+    <stem>_<tag>_vs_target.png (output | target, labelled, with the PSNR and SSIM above). Yields an ImageScore per image (psnr, ssim
+    and agreement, the scene_agreement of RAW and target, None without a target; seconds: the time of `run`)."""
     for name, x, target in images:
         t0 = time.perf_counter()
         y = run(x)
@@ -138,17 +195,18 @@ def score_images(run, images, ssim, result_dir=None, tag=""):
         out = np.clip(y[0], 0.0, 1.0)
         out_u8 = previews.to_uint8(out)
         stem = os.path.splitext(str(name))[0]
-        p = s = None
+        p = s = agreement = None
         if target is not None:
             out_f = out_u8.astype(np.float32) / 255.0
             p, s = psnr_between(out_f, target), ssim(out_f, target)
+            agreement = scene_agreement(x, target)
             if result_dir:
                 previews.save_png(os.path.join(result_dir, "%s_%s_vs_target.png" % (stem, tag)),
                                   previews.labelled_grid([[out_f, target]], ("output", "target"),
                                                          "%s, %s: PSNR %.2f dB, SSIM %.4f" % (stem, tag, p, s)))
         if result_dir:
             previews.save_png(os.path.join(result_dir, "%s_%s.png" % (stem, tag)), out_u8)
-        yield ImageScore(name, x, out, seconds, p, s)
+        yield ImageScore(name, x, out, seconds, p, s, agreement)
 
 
 def folder_tag(folder):

@@ -35,6 +35,7 @@ from archs import size_tag
 from args import Arg, optional_positive_int, parse_args, positive_int, to_bool
 from evaluate import (
     SsimMeter,
+    check_target_sizes,
     check_test_images,
     folder_images,
     folder_tag,
@@ -42,6 +43,7 @@ from evaluate import (
     plural,
     psnr_between,
     refuse_to_replace,
+    scene_warning,
     score_images,
     write_csv,
     written_line,
@@ -123,6 +125,7 @@ def main(argv):
     shape = tuple(None if v < 0 else v for v in input_signature(a["tflite"]))  # from the file, before TF
     if not is_dynamic(shape):
         check_sizes(a["raw_dir"], names, shape, a["crop"], a["tflite"])
+    check_target_sizes(a["raw_dir"], a["target_dir"], names, "target_dir")
     tag = evaluation_tag(a["tflite"], a["raw_dir"], shape)
     replaced = 0
     if a["save_images"]:
@@ -141,7 +144,7 @@ def main(argv):
             check_sizes(a["raw_dir"], names, ref_shape, False, a["reference"])
     h, w = (None, None) if model.dynamic else (2 * model.shape[1], 2 * model.shape[2])
     if a["save_images"]:  # decode every RAW and target first: a bad file stops before any is written
-        check_test_images(a["raw_dir"], a["target_dir"], names, h, w)
+        check_test_images(a["raw_dir"], a["target_dir"], names, h, w, target_key="target_dir")
         ensure_dir(a["result_dir"], "result_dir")
     rows, lines, stats = [], [], {"psnr": [], "ssim": [], "ref_psnr": [], "ref_max": []}
     first_input = None
@@ -156,7 +159,7 @@ def main(argv):
             stats["psnr"].append(r.psnr)
             stats["ssim"].append(r.ssim)
             row[1:3] = ["%.4f" % r.psnr, "%.5f" % r.ssim]
-            text += "  PSNR %6.2f dB  SSIM %.4f" % (r.psnr, r.ssim)
+            text += "  PSNR %6.2f dB  SSIM %.4f%s" % (r.psnr, r.ssim, scene_warning(r))
         if reference is not None:
             ref = np.clip(reference.run(r.x)[0], 0.0, 1.0)
             stats["ref_max"].append(float(np.max(np.abs(r.out - ref))))

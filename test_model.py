@@ -53,6 +53,7 @@ from evaluate import (
     output_names,
     plural,
     refuse_to_replace,
+    scene_warning,
     score_images,
     write_csv,
     written_line,
@@ -139,7 +140,7 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     results = list(score_images(run, images, SsimMeter(tf), a["result_dir"], tag))
     scores = [r for r in results if r.psnr is not None]
     for r in scores:
-        print("%-24s PSNR %.2f dB  SSIM %.4f" % (r.name, r.psnr, r.ssim))
+        print("%-24s PSNR %.2f dB  SSIM %.4f%s" % (r.name, r.psnr, r.ssim, scene_warning(r)))
     if names:
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
