@@ -209,11 +209,25 @@ def score_images(run, images, ssim, result_dir=None, tag=""):
         yield ImageScore(name, x, out, seconds, p, s, agreement)
 
 
+def _folder_name(folder):
+    """A folder's own name as a part of a file name (characters other than letters, digits, '.',
+    '-' and '_' made '_')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(os.path.normpath(os.path.abspath(folder))))
+
+
 def folder_tag(folder):
-    """'' for the seed's test folder, else '_<folder name>' (characters other than letters, digits,
-    '.', '-' and '_' made '_'): the part of an evaluation's output names that says which folder."""
-    base = os.path.basename(os.path.normpath(folder))
-    return "" if base == DEFAULT_TEST_FOLDER else "_" + re.sub(r"[^A-Za-z0-9._-]+", "_", base)
+    """'' for the seed's test folder, else '_<folder name>': the part of an evaluation's output names
+    that says which folder."""
+    base = _folder_name(folder)
+    return "" if base == DEFAULT_TEST_FOLDER else "_" + base
+
+
+def model_tag(folder):
+    """'' for a model in a folder named models (the default model_dir), else '<folder name>_': the
+    part of an evaluation's output names that says which model (models/walk/ and models/walk2/ both
+    have a model_iteration_300; every challenge export is a model_none.tflite)."""
+    base = _folder_name(folder)
+    return "" if base == "models" else base + "_"
 
 
 def output_names(names, tag, dslr_dir):
@@ -236,10 +250,29 @@ def _some(files, most=3):
     return "%s and %d more" % (", ".join(files[:most]), len(files) - most)
 
 
-def refuse_to_replace(result_dir, files, overwrite):
+MODEL_COLUMN = "model"  # the metrics CSV's last column: the absolute path of the model that wrote it
+
+
+def csv_model(path):
+    """The model that wrote a metrics CSV (its MODEL_COLUMN), or None (no such file, or one of
+    before that column)."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return rows[0].get(MODEL_COLUMN) or None if rows else None
+
+
+def refuse_to_replace(result_dir, files, overwrite, model):
     """UsageError (before any work) when result_dir already holds any of `files`, the outputs of this
-    same evaluation, unless overwrite=True. Returns how many of them are there (to be replaced)."""
+    same evaluation, unless overwrite=True; always when their metrics CSV (the last of `files`)
+    says another model wrote them (overwrite=True would replace that model's results). Returns how
+    many of them are there (to be replaced)."""
     there = [f for f in files if os.path.exists(os.path.join(result_dir, f))]
+    other = csv_model(os.path.join(result_dir, files[-1]))
+    if there and other and other != os.path.abspath(model):
+        raise UsageError("%s already holds outputs of another model under these names (%s, written by %s); set "
+                         "result_dir= another folder" % (result_dir, _some(there), other))
     if there and not overwrite:
         raise UsageError("%s already holds the outputs of this evaluation (%s); set overwrite=True to replace "
                          "them, or result_dir= another folder" % (result_dir, _some(there)))
@@ -266,8 +299,12 @@ def written_line(result_dir, results, tag, replaced=0):
         " (replacing %s, overwrite=True)" % plural(replaced, "earlier file", "earlier files") if replaced else "")
 
 
-def write_csv(path, header, rows):
-    """A CSV file with a header row, written atomically."""
+def write_csv(path, header, rows, model=None):
+    """A CSV file with a header row, written atomically; with `model`, a last column MODEL_COLUMN
+    holding its absolute path on every row (refuse_to_replace reads it)."""
+    if model is not None:
+        header = list(header) + [MODEL_COLUMN]
+        rows = [list(row) + [os.path.abspath(model)] for row in rows]
     with atomic_output(path) as tmp:
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)

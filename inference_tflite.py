@@ -39,6 +39,7 @@ from evaluate import (
     check_test_images,
     folder_images,
     folder_tag,
+    model_tag,
     output_names,
     plural,
     psnr_between,
@@ -105,9 +106,10 @@ def check_sizes(raw_dir, names, shape, crop, tflite):
 
 
 def evaluation_tag(tflite, raw_dir, shape):
-    """<file name>_tflite[_<folder>][_<size>]: what save_images names its outputs by. The size is the
-    one the RAWs run at (_full: each its own), left out where the file name already says it."""
-    name = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(tflite))
+    """[<its folder's name>_]<file name>_tflite[_<folder>][_<size>]: what save_images names its outputs
+    by (the .tflite's folder left out when it is named models). The size is the one the RAWs run at
+    (_full: each its own), left out where the file name already says it."""
+    name = model_tag(os.path.dirname(os.path.abspath(tflite))) + re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(tflite))
     stem = "_" + os.path.splitext(os.path.basename(tflite))[0] + "_"
     size = "_full" if is_dynamic(shape) else size_tag(2 * shape[1], 2 * shape[2])
     said = "_none_" in stem if size == "_full" else (not size or size + "_" in stem)
@@ -129,7 +131,8 @@ def main(argv):
     tag = evaluation_tag(a["tflite"], a["raw_dir"], shape)
     replaced = 0
     if a["save_images"]:
-        replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, a["target_dir"]), a["overwrite"])
+        replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, a["target_dir"]), a["overwrite"],
+                                     a["tflite"])
     tf = import_tf()
     threads = a["threads"] or os.cpu_count()
     model = TFLiteModel(tf, a["tflite"], threads)
@@ -182,7 +185,7 @@ def main(argv):
             print("parity (float model, max-abs <= %g): %s" % (PARITY_TOL, "yes" if worst <= PARITY_TOL else "NO"))
     if a["save_images"]:
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
-        write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows)
+        write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows, model=a["tflite"])
         print(written_line(a["result_dir"], results, tag, replaced))
     seconds = model.latency(first_input, a["runs"])
     print("latency of %s (%s; input %s; threads %s): median %.1f ms over %s, %s" % (

@@ -50,6 +50,7 @@ from evaluate import (
     folder_images,
     folder_tag,
     median_seconds,
+    model_tag,
     output_names,
     plural,
     refuse_to_replace,
@@ -119,13 +120,13 @@ def find_test_images(a, argv, full):
 
 
 def evaluation_tag(a, prefix, full):
-    """<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of this evaluation are
-    named by (the seed's <checkpoint> alone for its folder and size)."""
-    name = os.path.basename(prefix)[:-len(".ckpt")]
+    """[<model_dir name>_]<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of
+    this evaluation are named by (the seed's <checkpoint> alone for models/, its folder and size)."""
+    name = model_tag(a["model_dir"]) + os.path.basename(prefix)[:-len(".ckpt")]
     return name + folder_tag(a["test_dir"]) + ("_full" if full else size_tag(a["img_h"], a["img_w"]))
 
 
-def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0):
+def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0, prefix=None):
     """Run the network `run` on each test RAW: result PNGs, PSNR/SSIM where there is a target, the
     metrics CSV; then the latency. Returns the size h, w it was timed at (with full: the first image's)."""
     multiple = SIZE_MULTIPLE[a["arch"]]
@@ -145,7 +146,7 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
             [r.name, "" if r.psnr is None else "%.4f" % r.psnr, "" if r.ssim is None else "%.5f" % r.ssim,
-             "%.1f" % (1000 * r.seconds)] for r in results])
+             "%.1f" % (1000 * r.seconds)] for r in results], model=prefix)
         print(written_line(a["result_dir"], results, tag, replaced))
     if scores:
         print("mean over %s: PSNR %.2f dB  SSIM %.4f" % (
@@ -163,7 +164,8 @@ def check_outputs(a, prefix, full, names, dslr_dir):
     """The evaluation's tag, once the result_dir holds none of its outputs (or overwrite=True), and
     how many of them are there to be replaced."""
     tag = evaluation_tag(a, prefix, full)
-    replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, dslr_dir), a["overwrite"]) if names else 0
+    replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, dslr_dir), a["overwrite"],
+                                 prefix) if names else 0
     return tag, replaced
 
 
@@ -209,7 +211,7 @@ def main(argv):
         if names:
             ensure_dir(a["result_dir"], "result_dir")
         h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,
-                                 replaced)
+                                 replaced, prefix)
         if a["save"] and not full:
             written += exports.write_fixed_size(tf, sess, saver, prefix, h, w)
     if a["save"]:

@@ -51,7 +51,8 @@ def test_save_images_writes_pngs_and_a_csv(converted, demo_data, tmp_path):
     tag = "model_iteration_4_64x64_tflite_mediatek_raw"  # file name (with its size), extension, folder
     with open(os.path.join(res, tag + "_metrics.csv")) as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"] and len(rows) == 5
+    assert rows[0] == ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs", "model"] and len(rows) == 5
+    assert {row[-1] for row in rows[1:]} == {os.path.abspath(converted["fp32"])}  # which model wrote them
     for row in rows[1:]:
         stem = os.path.splitext(row[0])[0]
         assert Image.open(os.path.join(res, "%s_%s.png" % (stem, tag))).size == (64, 64)
