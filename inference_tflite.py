@@ -32,7 +32,7 @@ import numpy as np
 
 import load_dataset
 from archs import size_tag
-from args import Arg, optional_positive_int, parse_args, positive_int, to_bool
+from args import Arg, given_keys, optional_positive_int, parse_args, positive_int, to_bool
 from evaluate import (
     SsimMeter,
     check_target_sizes,
@@ -53,7 +53,7 @@ from progress import progress
 from tfimport import import_tf
 from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
 from tflite_ops import input_signature
-from utils import ensure_dir
+from utils import default_folder_note, ensure_dir, print_if
 
 ARGS = [
     Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),
@@ -131,6 +131,7 @@ def main(argv):
     tag = evaluation_tag(a["tflite"], a["raw_dir"], shape)
     replaced = 0
     if a["save_images"]:
+        print_if(default_folder_note(a["result_dir"], "result_dir", given_keys(argv)))
         replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, a["target_dir"]), a["overwrite"],
                                      a["tflite"])
     tf = import_tf()

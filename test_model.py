@@ -43,7 +43,7 @@ from args import (
     size_or_full,
     to_bool,
 )
-from checkpoints import find_checkpoint, find_restorable, restore
+from checkpoints import find_checkpoint, find_restorable, restore, shipped_model_dir
 from evaluate import (
     SsimMeter,
     check_test_images,
@@ -62,7 +62,7 @@ from evaluate import (
 from progress import progress
 from session import session_config
 from tfimport import import_tf
-from utils import check_writable_dir, ensure_dir
+from utils import check_writable_dir, default_folder_note, ensure_dir, print_if
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -181,8 +181,13 @@ def print_orig_note(prefix):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
+    given = given_keys(argv)
+    if a["test_image"]:
+        print_if(default_folder_note(a["result_dir"], "result_dir", given))
     full = check_sizes(a)
     restore_iter = None if a["restore_iter"] == "latest" else a["restore_iter"]
+    a["model_dir"], note = shipped_model_dir(a["model_dir"], a["arch"], a["orig"], given)
+    print_if(note)
     prefix = find_checkpoint(a["model_dir"], a["arch"], restore_iter, a["orig"])  # before TF: no checkpoint at all
     raw_dir, dslr_dir, names = find_test_images(a, argv, full)
     tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)  # before any work

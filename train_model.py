@@ -49,6 +49,7 @@ import runlock
 import vgg
 from args import (
     Arg,
+    given_keys,
     non_negative_int,
     optional_int,
     optional_int_or_latest,
@@ -91,7 +92,7 @@ from summaries import Summaries
 from tfimport import import_tf
 from train_checks import check_args
 from train_log import format_log_line, log_path
-from utils import atomic_write_text, ensure_dirs
+from utils import atomic_write_text, default_folder_note, ensure_dirs, print_if
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
@@ -142,6 +143,8 @@ def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     check_launch(a["distributed"])
     ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
+    if ranks.rank == 0:
+        print_if(default_folder_note(a["model_dir"], "model_dir", given_keys(argv)))
     args = check_args(a, ranks.rank)
     if args is None:
         return  # restore_iter=latest found the training already done
