@@ -52,11 +52,16 @@ from evaluate import (
 from progress import progress
 from tfimport import import_tf
 from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
-from tflite_ops import input_signature
+from tflite_ops import frozen_graph, input_signature
 from utils import default_folder_note, ensure_dir, print_if
 
+DEFAULT_TFLITE = "models/original/model_pretrained.tflite"
+MAKE_DEFAULT = ("python test_model.py orig=True test_image=False && bash pb2tflite.sh "
+                "models/original/model_pretrained.pb")
+
 ARGS = [
-    Arg("tflite", str, "models/original/punet_pretrained.tflite", "the .tflite model"),
+    Arg("tflite", str, DEFAULT_TFLITE, "the .tflite model (the default: made from the shipped pretrained network, "
+                                        "README section 1)"),
     Arg("raw_dir", str, "raw_images/test/fujifilm_full_resolution/", "folder of 16-bit RAW PNGs (or DNGs, converted as dng2png.py does)"),
     Arg("target_dir", str, "raw_images/test/fujifilm/", "folder of RGB targets of the same names (optional)"),
     Arg("reference", str, "", "a .pb or .tflite to compare outputs with (e.g. the FP32 model)"),
@@ -121,7 +126,11 @@ def main(argv):
     names = load_dataset.list_raws(a["raw_dir"], "RAW")  # PNGs, or a phone's DNGs
     # what can be checked without TensorFlow is checked before it is imported
     if not os.path.isfile(a["tflite"]):
-        raise UsageError("TFLite model %r not found (make one with pb2tflite.sh or convert_tflite.py)" % a["tflite"])
+        raise UsageError("TFLite model %r not found (make one with pb2tflite.sh or convert_tflite.py%s)" % (
+            a["tflite"], "; this one: " + MAKE_DEFAULT if a["tflite"] == DEFAULT_TFLITE else ""))
+    if frozen_graph(a["tflite"]):
+        raise UsageError("tflite=%s is a frozen graph, not a .tflite; convert it with: bash pb2tflite.sh %s "
+                         "(or give it as reference=)" % (a["tflite"], a["tflite"]))
     if a["reference"] and not os.path.isfile(a["reference"]):
         raise UsageError("reference model %r not found" % a["reference"])
     shape = tuple(None if v < 0 else v for v in input_signature(a["tflite"]))  # from the file, before TF

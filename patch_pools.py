@@ -45,6 +45,9 @@ def redraw_due(i, start):
     return i > start and i % RELOAD_EVERY == 0
 
 
+DEFAULT_TRAIN_SIZE = 5000  # train_model.py's train_size
+
+
 class PoolDraws:
     """Builds the training patch pool that becomes active at an iteration: `train_size` random
     patches drawn from np.random.RandomState([seed, iteration, POOL_STREAM]) alone, so the pool
@@ -56,7 +59,9 @@ class PoolDraws:
 
     def __init__(self, a, seed):
         self.a, self.seed = a, seed
-        self.warn = True  # train_size larger than the data: said once, for the first pool
+        # train_size larger than the data: said once, for the first pool, where the user chose it (the
+        # default is a ceiling a small dataset such as the demo's never reaches)
+        self.warn = a.get("train_size") != DEFAULT_TRAIN_SIZE
 
     def rng(self, iteration):
         return np.random.RandomState([self.seed, iteration, POOL_STREAM])

@@ -76,6 +76,7 @@ from evaluate import psnr
 from horovod_ranks import HorovodRanks, SingleProcess, check_launch, start_horovod
 from losses import build_losses
 from patch_pools import (
+    DEFAULT_TRAIN_SIZE,
     BadFiles,
     PoolDraws,
     admit_pool,
@@ -111,7 +112,7 @@ ARGS = [
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
     Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
     Arg("batch_size", positive_int, 32, "patches per training step (per rank with distributed=True)"),
-    Arg("train_size", positive_int, 5000, "training patches held in memory (re-drawn every 1000 iterations)"),
+    Arg("train_size", positive_int, DEFAULT_TRAIN_SIZE, "training patches held in memory (re-drawn every 1000 iterations)"),
     Arg("load_workers", non_negative_int, min(4, os.cpu_count() or 1),
         "threads decoding the next patch pool in the background while training goes on (0: in the training loop)"),
     Arg("learning_rate", positive_float, 5e-5, "Adam learning rate"),
