@@ -14,12 +14,17 @@ input tensor is resized per image, and the latency is at the first image's size.
 (where `target_dir` has one of the same name) and, with `reference=` (a frozen .pb or another
 .tflite of the same input size), the PSNR and max-abs difference against the reference's output;
 then the means, and the median latency over `runs` invocations after a warm-up, with `threads`
-interpreter threads. save_images=True writes <result_dir>/<stem>_<tag>.png, <stem>_<tag>_vs_target.png
-(output | target) and <tag>_metrics.csv; the tag names the evaluation: the .tflite's file name with
+interpreter threads. A target must have its RAW's size (one line naming both otherwise, before
+TensorFlow); one whose structure does not match its RAW's gets a WARNING beside its PSNR.
+save_images=True writes <result_dir>/<stem>_<tag>.png, <stem>_<tag>_vs_target.png (output | target)
+and <tag>_metrics.csv (with the model that wrote it); the tag names the evaluation: the .tflite's
+folder's name and _ (left out for a folder named models: every challenge export is model.tflite and
+model_none.tflite), its file name with
 its extension (model.tflite: model_tflite, never confused with a checkpoint's outputs), then
 _<folder> for another raw_dir than a fujifilm_full_resolution folder, then the size the RAWs ran at
 where the file name does not say it (_<h>x<w> for a fixed size other than 1088x1920, _full for an
-any-size model). The same evaluation run again is refused (before any work) unless overwrite=True.
+any-size model). The same evaluation run again is refused (before any work) unless overwrite=True;
+files of these names that another model wrote are refused even then.
 Sizes are checked before TensorFlow is imported (the model's input read from the file, the RAWs'
 from their headers); a mismatch names the any-size model beside it, where there is one.
 """

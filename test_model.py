@@ -10,10 +10,14 @@ even sizes, multiples of 32 for punet; an odd-sized RAW loses its last row/colum
 and writes <result_dir>/<name>_<tag>.png. Where <dataset_dir>/test/<dslr_dir> holds a target with
 the same name, prints PSNR and SSIM per image and their mean and writes <name>_<tag>_vs_target.png
 (output | target). <result_dir>/<tag>_metrics.csv has a row per image: PSNR, SSIM (empty without a
-target) and inference time in ms. The tag names the evaluation: <checkpoint>, then _<test folder>
+target) and inference time in ms, and the model that wrote it. A target must have its RAW's size
+(one line naming both otherwise, before any work); one whose structure does not match its RAW's gets
+a WARNING beside its PSNR (evaluate.scene_agreement). The tag names the evaluation: the model_dir's
+name and _ (left out for a folder named models), <checkpoint>, then _<test folder>
 for another test_dir than fujifilm_full_resolution, then _<img_h>x<img_w> for another size than
-1088x1920 (_full for img_h=full img_w=full); so evaluations of other folders or sizes never share a
-file, and the same evaluation run again is refused (before any work) unless overwrite=True.
+1088x1920 (_full for img_h=full img_w=full); so evaluations of other models, folders or sizes never
+share a file, and the same evaluation run again is refused (before any work) unless overwrite=True;
+files of these names that another model wrote are refused even then.
 Prints the latency (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
 `save=True` writes the frozen graph <model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2,
 img_w/2, 4], output `output_l0`) at the default 1088x1920; a frozen graph of another size is
@@ -23,7 +27,8 @@ default size, or at another size where none exists yet. It also writes <checkpoi
 same network for any size (input [1, None, None, 4]). All of them without default-valued
 attributes, so that TF 1.15 and TF 2.x read each other's; a file already there with the same bytes
 is left as it is ("unchanged"). orig=True prints the first line of <checkpoint>.txt beside the
-pretrained checkpoint, where there is one (what the weights were trained on).
+pretrained checkpoint, where there is one (what the weights were trained on); with the default
+model_dir it is found in the project's models/original/ from any working folder.
 """
 import os
 
