@@ -15,7 +15,7 @@ import load_dataset
 import previews
 from errors import UsageError
 from progress import progress
-from utils import atomic_output
+from utils import atomic_output, print_if
 
 ImageScore = namedtuple("ImageScore", "name x out seconds psnr ssim agreement")
 ImageScore.__new__.__defaults__ = (None,)  # agreement: only where there is a target
@@ -42,27 +42,43 @@ def psnr_between(a, b):
 
 
 class SsimMeter:
-    """SSIM of two float RGB images [h, w, 3] in 0..1, computed by tf.image.ssim in a graph of its
-    own (built for the first pair's size, when first called)."""
+    """SSIM of two float RGB images [h, w, 3] in 0..1, as tf.image.ssim computes it (its mean over
+    the positions of its 11x11 window inside the image), in bands of rows: each band's graph holds
+    a few arrays of the band's size, not of the photo's (a 12 MP photo's whole-image graph took
+    gigabytes). The bands overlap by the window, so the mean of their means, weighted by the
+    positions each holds, is the whole image's."""
+
+    WINDOW = 11  # tf.image.ssim's filter_size
+    BAND = 256  # window positions (rows) per band
 
     def __init__(self, tf):
         self.tf = tf
-        self.shape = None
+        self.graphs = {}
 
-    def _build(self, shape):
-        tf = self.tf
-        self.shape = shape
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            self.a = tf.placeholder(tf.float32, shape)
-            self.b = tf.placeholder(tf.float32, shape)
-            self.value = tf.image.ssim(self.a[None], self.b[None], 1.0)[0]
-        self.sess = tf.Session(graph=self.graph)
+    def _run(self, out, target):
+        shape = tuple(out.shape)
+        if shape not in self.graphs:
+            tf = self.tf
+            graph = tf.Graph()
+            with graph.as_default():
+                a = tf.placeholder(tf.float32, shape)
+                b = tf.placeholder(tf.float32, shape)
+                value = tf.image.ssim(a[None], b[None], 1.0)[0]
+            self.graphs[shape] = (tf.Session(graph=graph), a, b, value)
+        sess, a, b, value = self.graphs[shape]
+        return float(sess.run(value, {a: out, b: target}))
 
     def __call__(self, out, target):
-        if self.shape != list(out.shape):
-            self._build(list(out.shape))
-        return float(self.sess.run(self.value, {self.a: out, self.b: target}))
+        h = out.shape[0]
+        positions = h - self.WINDOW + 1
+        if positions <= self.BAND:
+            return self._run(out, target)
+        total = 0.0
+        for top in range(0, positions, self.BAND):
+            rows = min(self.BAND, positions - top)
+            band = slice(top, top + rows + self.WINDOW - 1)
+            total += rows * self._run(out[band], target[band])
+        return total / positions
 
 
 def target_for(dslr_dir, fname):
@@ -120,18 +136,31 @@ def check_target_size(raw_path, raw_hw, target_path, target_key):
 
 def check_target_sizes(raw_dir, target_dir, names, target_key):
     """check_target_size for every RAW of a folder with a target, from the files' headers (DNGs are
-    converted to find their size)."""
+    converted to find their size; odd RAWs are taken at their even part)."""
     for name in names:
         target_path = target_for(target_dir, name)
         if os.path.isfile(target_path):
             raw_path = os.path.join(raw_dir, name)
-            iw, ih = load_dataset.raw_size(raw_path)
+            iw, ih = load_dataset.raw_size(raw_path, crop_odd=True)
             check_target_size(raw_path, (ih, iw), target_path, target_key)
 
 
 def full_size(ih, iw, multiple):
     """The largest size <= ih x iw that is a multiple of `multiple` (what an arch needs)."""
     return ih - ih % multiple, iw - iw % multiple
+
+
+def odd_note(path):
+    """The note for a RAW PNG of odd width or height (read with crop_odd=True: its last row and/or
+    column dropped), from its header; None for an even one or a DNG. Both scripts take odd RAWs so."""
+    if path.lower().endswith(".dng"):
+        return None
+    ow, oh = load_dataset.image_size(path)
+    if not (ow % 2 or oh % 2):
+        return None
+    return ("note: RAW %r is %dx%d (odd); its last %s dropped to keep the 2x2 Bayer grid: %dx%d" % (
+        os.path.basename(path), ow, oh, "row and column are" if oh % 2 and ow % 2 else
+        "row is" if oh % 2 else "column is", ow // 2 * 2, oh // 2 * 2))
 
 
 def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False, target_key="dslr_dir"):
@@ -143,12 +172,8 @@ def check_test_images(raw_dir, dslr_dir, names, h, w, multiple=2, crop_odd=False
     for fname in progress(names, desc="checking", unit="img", leave=False):
         path = os.path.join(raw_dir, fname)
         ih, iw = load_dataset.read_raw(path, crop_odd=crop_odd).shape
-        if crop_odd and not fname.lower().endswith(".dng"):
-            ow, oh = load_dataset.image_size(path)
-            if (oh, ow) != (ih, iw):
-                print("note: RAW %r is %dx%d (odd); its last %s dropped to keep the 2x2 Bayer grid: %dx%d"
-                      % (fname, ow, oh, "row and column are" if oh % 2 and ow % 2 else
-                         "row is" if oh % 2 else "column is", iw, ih))
+        if crop_odd:
+            print_if(odd_note(path))
         target_path = target_for(dslr_dir, fname)
         if os.path.isfile(target_path):
             check_target_size(path, (ih, iw), target_path, target_key)
@@ -182,30 +207,59 @@ def folder_images(raw_dir, target_dir, names, h, w, multiple=2, crop_odd=False):
         yield name, x, target
 
 
-def score_images(run, images, ssim, result_dir=None, tag=""):
+def timed_items(items, timing, key):
+    """The items of an iterator, the seconds spent producing each added to timing[key] (what
+    decoding the photos took, for the line that says where the time went)."""
+    items = iter(items)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
+        yield item
+
+
+def time_line(timing, total):
+    """Where the time went, from a dict of seconds by part: 'time: 24.1 s in all: decoding 3.1 s,
+    inference 0.7 s, ..., start-up and the rest 2.0 s' (parts under 0.05 s left out)."""
+    rest = total - sum(timing.values())
+    parts = ["%s %.1f s" % (k, v) for k, v in list(timing.items()) + [("start-up and the rest", rest)] if v >= 0.05]
+    return "time: %.1f s in all%s" % (total, ": " + ", ".join(parts) if parts else "")
+
+
+def score_images(run, images, ssim, result_dir=None, tag="", timing=None):
     """The per-image loop: run the network on each (name, x, target) of `images`, clip its output
     to 0..1 and score the 8-bit image it becomes against the target (PSNR, SSIM by the meter
     `ssim`). With `result_dir`, writes <stem>_<tag>.png and, where there is a target,
     <stem>_<tag>_vs_target.png (output | target, labelled, with the PSNR and SSIM above). Yields an ImageScore per image (psnr, ssim
-    and agreement, the scene_agreement of RAW and target, None without a target; seconds: the time of `run`)."""
+    and agreement, the scene_agreement of RAW and target, None without a target; seconds: the time of `run`).
+    `timing`: a dict to which the seconds of inference, scoring and writing are added."""
+    timing = {} if timing is None else timing
     for name, x, target in images:
         t0 = time.perf_counter()
         y = run(x)
         seconds = time.perf_counter() - t0
+        timing["inference"] = timing.get("inference", 0.0) + seconds
         out = np.clip(y[0], 0.0, 1.0)
         out_u8 = previews.to_uint8(out)
         stem = os.path.splitext(str(name))[0]
         p = s = agreement = None
+        t0 = time.perf_counter()
         if target is not None:
             out_f = out_u8.astype(np.float32) / 255.0
             p, s = psnr_between(out_f, target), ssim(out_f, target)
             agreement = scene_agreement(x, target)
-            if result_dir:
+        t1 = time.perf_counter()
+        timing["PSNR/SSIM"] = timing.get("PSNR/SSIM", 0.0) + t1 - t0
+        if result_dir:
+            if target is not None:
                 previews.save_png(os.path.join(result_dir, "%s_%s_vs_target.png" % (stem, tag)),
                                   previews.labelled_grid([[out_f, target]], ("output", "target"),
                                                          "%s, %s: PSNR %.2f dB, SSIM %.4f" % (stem, tag, p, s)))
-        if result_dir:
             previews.save_png(os.path.join(result_dir, "%s_%s.png" % (stem, tag)), out_u8)
+            timing["writing PNGs"] = timing.get("writing PNGs", 0.0) + time.perf_counter() - t1
         yield ImageScore(name, x, out, seconds, p, s, agreement)
 
 

@@ -30,6 +30,7 @@ from their headers); a mismatch names the any-size model beside it, where there 
 """
 import os
 import re
+import time
 
 from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
 
@@ -43,6 +44,7 @@ from evaluate import (
     check_target_sizes,
     check_test_images,
     folder_images,
+    odd_note,
     folder_tag,
     model_tag,
     output_names,
@@ -51,6 +53,8 @@ from evaluate import (
     refuse_to_replace,
     scene_warning,
     score_images,
+    time_line,
+    timed_items,
     write_csv,
     written_line,
 )
@@ -74,7 +78,8 @@ ARGS = [
     Arg("save_images", to_bool, False, "write result PNGs, side-by-side PNGs and a CSV"),
     Arg("crop", to_bool, False, "take the top-left part of RAWs larger than the model's size"),
     Arg("threads", optional_positive_int, None, "interpreter threads (None: one per CPU core; TF 1.15 cannot set them)"),
-    Arg("runs", positive_int, 10, "timed invocations for the latency median (after one warm-up)"),
+    Arg("runs", positive_int, 10, "timed invocations for the latency median (after one warm-up; not given: as many "
+                                  "as fit in about 5 s, at least 3)"),
     Arg("overwrite", to_bool, False, "save_images: replace the outputs of the same evaluation run before"),
 ]
 
@@ -93,12 +98,17 @@ def any_size_beside(tflite):
 
 
 def check_sizes(raw_dir, names, shape, crop, tflite):
-    """Every RAW must be 2x the input's height and width (or larger, with crop=True); the error names
-    the any-size model beside it (where there is one) and crop=True (where the RAWs are larger)."""
+    """Every RAW (an odd one at its even part) must be 2x the input's height and width (or larger,
+    with crop=True); the error names the any-size model beside it (where there is one) and crop=True
+    (where the RAWs are larger). Returns {name: (width, height)} of the RAWs crop=True cuts."""
     h, w = 2 * shape[1], 2 * shape[2]
+    cropped = {}
     for name in names:
-        iw, ih = load_dataset.raw_size(os.path.join(raw_dir, name))
-        if (ih, iw) == (h, w) or (crop and ih >= h and iw >= w):
+        iw, ih = load_dataset.raw_size(os.path.join(raw_dir, name), crop_odd=True)
+        if (ih, iw) == (h, w):
+            continue
+        if crop and ih >= h and iw >= w:
+            cropped[name] = (iw, ih)
             continue
         th, tw = ih // 2 * 2, iw // 2 * 2
         fixes = []
@@ -113,6 +123,7 @@ def check_sizes(raw_dir, names, shape, crop, tflite):
                          % (th, tw, size_tag(th, tw), size_tag(th, tw)))
         raise UsageError("RAW %r is %dx%d but %r was converted for %dx%d (input %s); %s" % (
             name, iw, ih, tflite, w, h, shape_text(shape), ", or ".join(fixes)))
+    return cropped
 
 
 def evaluation_tag(tflite, raw_dir, shape):
@@ -126,7 +137,30 @@ def evaluation_tag(tflite, raw_dir, shape):
     return name + folder_tag(raw_dir) + ("" if said else size)
 
 
+# the latency's timed runs take about this long at most where runs= is not given (a 12 MP photo's
+# ten runs took as long as its evaluation)
+LATENCY_BUDGET_S = 5.0
+MIN_RUNS = 3
+
+
+def latency_runs(runs, given, seconds):
+    """The timed runs for the latency: `runs`, or where the user did not choose it and one run takes
+    `seconds`, as many as fit in LATENCY_BUDGET_S (at least MIN_RUNS)."""
+    if given or seconds <= 0:
+        return runs
+    return max(min(runs, MIN_RUNS), min(runs, int(LATENCY_BUDGET_S / seconds)))
+
+
+def crop_line(cropped, names, h, w):
+    """What crop=True cut: the RAWs larger than the model's size, by name and size."""
+    some = ", ".join("%s %dx%d" % (n, iw, ih) for n, (iw, ih) in list(cropped.items())[:3])
+    return ("crop=True: %d of %s larger than the model's %dx%d: only their top-left %dx%d is processed and "
+            "scored (outputs named _crop): %s%s" % (len(cropped), plural(len(names), "RAW is", "RAWs are"), w, h,
+                                                    w, h, some, " and more" if len(cropped) > 3 else ""))
+
+
 def main(argv):
+    started = time.perf_counter()
     a = parse_args(ARGS, argv, prog="inference_tflite.py", doc=__doc__)
     names = load_dataset.list_raws(a["raw_dir"], "RAW")  # PNGs, or a phone's DNGs
     # what can be checked without TensorFlow is checked before it is imported
@@ -139,10 +173,14 @@ def main(argv):
     if a["reference"] and not os.path.isfile(a["reference"]):
         raise UsageError("reference model %r not found" % a["reference"])
     shape = tuple(None if v < 0 else v for v in input_signature(a["tflite"]))  # from the file, before TF
-    if not is_dynamic(shape):
-        check_sizes(a["raw_dir"], names, shape, a["crop"], a["tflite"])
+    cropped = {} if is_dynamic(shape) else check_sizes(a["raw_dir"], names, shape, a["crop"], a["tflite"])
     check_target_sizes(a["raw_dir"], a["target_dir"], names, "target_dir")
-    tag = evaluation_tag(a["tflite"], a["raw_dir"], shape)
+    tag = evaluation_tag(a["tflite"], a["raw_dir"], shape) + ("_crop" if cropped else "")
+    if cropped:
+        print(crop_line(cropped, names, 2 * shape[1], 2 * shape[2]))
+    if not a["save_images"]:  # save_images: check_test_images says it
+        for name in names:
+            print_if(odd_note(os.path.join(a["raw_dir"], name)))
     replaced = 0
     if a["save_images"]:
         print_if(default_folder_note(a["result_dir"], "result_dir", given_keys(argv)))
@@ -162,24 +200,31 @@ def main(argv):
             check_sizes(a["raw_dir"], names, ref_shape, False, a["reference"])
     h, w = (None, None) if model.dynamic else (2 * model.shape[1], 2 * model.shape[2])
     if a["save_images"]:  # decode every RAW and target first: a bad file stops before any is written
-        check_test_images(a["raw_dir"], a["target_dir"], names, h, w, target_key="target_dir")
+        check_test_images(a["raw_dir"], a["target_dir"], names, h, w, crop_odd=True, target_key="target_dir")
         ensure_dir(a["result_dir"], "result_dir")
     rows, lines, stats = [], [], {"psnr": [], "ssim": [], "ref_psnr": [], "ref_max": []}
     first_input = None
-    images = folder_images(a["raw_dir"], a["target_dir"], progress(names, desc="inference %s" % tag, unit="img"),
-                           h, w)
+    timing = {}
+    images = timed_items(folder_images(a["raw_dir"], a["target_dir"],
+                                       progress(names, desc="inference %s" % tag, unit="img"), h, w, crop_odd=True),
+                         timing, "decoding")
     results = []
-    for r in score_images(model.run, images, SsimMeter(tf), a["result_dir"] if a["save_images"] else None, tag):
+    for r in score_images(model.run, images, SsimMeter(tf), a["result_dir"] if a["save_images"] else None, tag,
+                          timing):
         first_input = r.x if first_input is None else first_input
         results.append(r._replace(x=None, out=None))  # for the line naming what was written
         row, text = [r.name, "", "", "", ""], "%-24s" % r.name
+        if r.name in cropped:
+            text += "  (top-left %dx%d of %dx%d)" % (r.x.shape[2] * 2, r.x.shape[1] * 2, *cropped[r.name])
         if r.psnr is not None:
             stats["psnr"].append(r.psnr)
             stats["ssim"].append(r.ssim)
             row[1:3] = ["%.4f" % r.psnr, "%.5f" % r.ssim]
             text += "  PSNR %6.2f dB  SSIM %.4f%s" % (r.psnr, r.ssim, scene_warning(r))
         if reference is not None:
+            t0 = time.perf_counter()
             ref = np.clip(reference.run(r.x)[0], 0.0, 1.0)
+            timing["reference"] = timing.get("reference", 0.0) + time.perf_counter() - t0
             stats["ref_max"].append(float(np.max(np.abs(r.out - ref))))
             stats["ref_psnr"].append(psnr_between(r.out, ref))
             row[3:5] = ["%.4f" % stats["ref_psnr"][-1], "%.3g" % stats["ref_max"][-1]]
@@ -202,11 +247,17 @@ def main(argv):
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows, model=a["tflite"])
         print(written_line(a["result_dir"], results, tag, replaced))
-    seconds = model.latency(first_input, a["runs"])
-    print("latency of %s (%s; input %s; threads %s): median %.1f ms over %s, %s" % (
+    runs = latency_runs(a["runs"], "runs" in given_keys(argv), results[0].seconds)
+    t0 = time.perf_counter()
+    seconds = model.latency(first_input, runs)
+    timing["latency"] = time.perf_counter() - t0
+    print("latency of %s (%s; input %s; threads %s): median %.1f ms over %s%s, %s" % (
         a["tflite"], model.kind, shape_text(model.shape) if not model.dynamic else
         "%s (any size; at %s's size)" % (shape_text(first_input.shape), names[0]), model.threads,
-        1000 * seconds, plural(a["runs"], "run", "runs"), model.runtime))
+        1000 * seconds, plural(runs, "run", "runs"),
+        " (runs=%d cut to about %g s at this size; runs= sets them)" % (a["runs"], LATENCY_BUDGET_S)
+        if runs < a["runs"] else "", model.runtime))
+    print(time_line(timing, time.perf_counter() - started))
 
 
 if __name__ == "__main__":

@@ -66,15 +66,16 @@ def image_size(path):
     return _header(path, "RAW")[:2]
 
 
-def raw_size(path):
+def raw_size(path, crop_odd=False):
     """(width, height) of a RAW PNG from its header (no decoding); UsageError unless it is a
-    single-channel 16-bit PNG of even size. A DNG is converted to find out."""
+    single-channel 16-bit PNG of even size (crop_odd: of any size, the size read_raw gives it, its
+    even part). A DNG is converted to find out."""
     if _is_dng(path):
         h, w = read_raw(path).shape
         return w, h
     w, h, mode = _header(path, "RAW")
-    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h)
-    return w, h
+    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h, odd_ok=crop_odd)
+    return (w // 2 * 2, h // 2 * 2) if crop_odd else (w, h)
 
 
 RAW_MODES = ("I;16", "I;16B", "I;16L", "I")
