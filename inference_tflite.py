@@ -7,14 +7,17 @@ reference model, latency.
         target_dir=raw_images/val/fujifilm/ reference=models/m_val.pb
 
 A fixed-size model needs RAWs of the size it was converted for (2x its input's height and width;
-crop=True takes the top-left part of larger ones). An any-size model (input [1, None, None, 4], e.g.
+crop=True takes the top-left part of larger ones, says which in a line and in each image's line,
+and adds _crop to the output names). An odd-sized RAW loses its last row/column, with a note, as in
+test_model.py. An any-size model (input [1, None, None, 4], e.g.
 pb2tflite.sh X_none.pb X_none.tflite) runs each RAW at its own size (rounded down to even): its
 input tensor is resized per image, and the latency is at the first image's size. Quantised
 (uint8/int8) input and output tensors are scaled with their scale and zero point. Per image it prints PSNR and SSIM against the target
 (where `target_dir` has one of the same name) and, with `reference=` (a frozen .pb or another
 .tflite of the same input size), the PSNR and max-abs difference against the reference's output;
 then the means, and the median latency over `runs` invocations after a warm-up, with `threads`
-interpreter threads. A target must have its RAW's size (one line naming both otherwise, before
+interpreter threads (runs not given: cut to about LATENCY_BUDGET_S seconds on a large photo), and a
+line saying where the time went (decoding, inference, PSNR/SSIM, writing, latency, start-up). A target must have its RAW's size (one line naming both otherwise, before
 TensorFlow); one whose structure does not match its RAW's gets a WARNING beside its PSNR.
 save_images=True writes <result_dir>/<stem>_<tag>.png, <stem>_<tag>_vs_target.png (output | target)
 and <tag>_metrics.csv (with the model that wrote it); the tag names the evaluation: the .tflite's

@@ -91,7 +91,8 @@ def clone_after_demo_data(root, home):
     for path in glob.glob(os.path.join(ROOT, "models", "original", "model_pretrained.ckpt*")):
         shutil.copy(path, os.path.join(root, "models", "original"))
     data = os.path.join(root, "demo", "raw_images")
-    make_dataset(data, train_count=12, val_count=2, patch_size=128, seed=0, progress=False, log=lambda *a: None)
+    make_dataset(data, train_count=12, val_count=2, test_count=1, patch_size=128, seed=0, progress=False,
+                 log=lambda *a: None)
     shutil.copytree(data, os.path.join(root, "raw_images"))
     os.makedirs(os.path.join(root, "vgg_pretrained"))
     write_random_vgg(os.path.join(root, "vgg_pretrained", "imagenet-vgg-verydeep-19.mat"), width_div=16)
