@@ -12,7 +12,7 @@ import numpy as np
 import load_dataset
 from checkpoints import checkpoint_exists, freeze_checkpoint
 from errors import UsageError
-from evaluate import DEFAULT_TEST_FOLDER, SsimMeter, psnr_between, score_images
+from evaluate import DEFAULT_TEST_FOLDER, SsimMeter, plural, psnr_between, score_images
 from progress import progress
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert
@@ -46,8 +46,8 @@ def precision(a, archs, seed):
               models["img", "fp32"].threads, a["runs"],
               "; INT8: uint8 input/output, %d calibration inputs" % a["calib_size"] if "int8" in precisions else ""))
     print("quality on %d validation images of %dx%d (%s)%s" % (
-        len(names), vw, vh, raw_dir, "; on %d test scenes of %dx%d (%s)" % (
-            len(test_names), a["img_w"], a["img_h"], os.path.join(a["dataset_dir"], "test", DEFAULT_TEST_FOLDER))
+        len(names), vw, vh, raw_dir, "; on %s of %dx%d (%s)" % (
+            plural(len(test_names), "test scene", "test scenes"), a["img_w"], a["img_h"], os.path.join(a["dataset_dir"], "test", DEFAULT_TEST_FOLDER))
         if test_names else "; no test scenes of %dx%d in %s/test/%s" % (
             a["img_w"], a["img_h"], a["dataset_dir"].rstrip("/"), DEFAULT_TEST_FOLDER)))
     print("%-9s %9s %11s %7s  %-5s %9s %7s %13s %16s" % ("precision", "size KiB", "latency ms", "ratio", "on",
