@@ -121,18 +121,38 @@ TYPE_NAMES = {str: "text", int: "integer", float: "number", to_bool: "True/False
               distinct_ints: "an integer or several, comma-separated (e.g. 0,1,2)"}
 
 
+def split_doc(doc):
+    """(head, details) of a script's docstring: its summary and the indented example commands after
+    it, then the rest."""
+    lines = doc.strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))  # the summary's end
+    while end < len(lines) and not lines[end].strip():
+        end += 1
+    if end < len(lines) and lines[end].startswith("    "):
+        while end < len(lines) and (lines[end].startswith("    ") or not lines[end].strip()):
+            end += 1
+    return "\n".join(lines[:end]).rstrip(), "\n".join(lines[end:]).strip()
+
+
 def format_help(prog, table, doc=""):
-    lines = []
-    if doc:
-        lines.append(doc.strip())
-        lines.append("")
+    """The usual commands (the docstring's summary and examples), the keys' table, then the details."""
+    head, details = split_doc(doc) if doc else ("", "")
+    lines = [head, ""] if head else []
     lines.append("usage: python %s key=value ..." % prog)
     lines.append("")
     width = max(len(a.name) for a in table) + 2
     for a in table:
         lines.append("  %-*s default %-40s %s" % (width, a.name, "=" + str(a.default), a.help))
     lines.append("  %-*s %s" % (width, "help", "print this list and exit (also --help)"))
+    if details:
+        lines += ["", "details:", "", details]
     return "\n".join(lines)
+
+
+def initials_match(word, keys):
+    """[the key whose words' initials are `word`] (lr: learning_rate), where exactly one is; else []."""
+    found = [k for k in keys if "_" in k and "".join(part[:1] for part in k.split("_")) == word.lower()]
+    return found if len(found) == 1 else []
 
 
 def parse_args(table, argv, prog=None, doc=""):
@@ -149,6 +169,12 @@ def parse_args(table, argv, prog=None, doc=""):
         if word in ("--help", "-h"):
             print(format_help(prog, table, doc))
             sys.exit(0)
+        if word.startswith("--") and word[2:].split("=", 1)[0] in known:
+            key, _, text = word[2:].partition("=")
+            if not text:
+                following = argv[argv.index(word) + 1:argv.index(word) + 2]
+                text = following[0] if following and "=" not in following[0] else "..."
+            raise UsageError("argument %r: this script takes key=value words; write %s=%s" % (word, key, text))
         if "=" not in word:
             raise UsageError("argument %r is not of the form key=value (try help=True)" % word)
         key, text = word.split("=", 1)
@@ -163,7 +189,7 @@ def parse_args(table, argv, prog=None, doc=""):
                 sys.exit(0)
             continue
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
+            close = difflib.get_close_matches(key, list(known), n=1) or initials_match(key, known)
             hint = "; did you mean %r?" % close[0] if close else "; see help=True for the keys"
             raise UsageError("unknown argument %r%s" % (key, hint))
         if key in seen:

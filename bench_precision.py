@@ -17,6 +17,7 @@ from evaluate import DEFAULT_TEST_FOLDER, SsimMeter, interleaved, probe_input, p
 from progress import progress
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, calibration_inputs, convert
+from utils import plural
 
 
 def precision(archs, seed, ckpt, dataset_dir, img_h, img_w, runs, threads=None, calib_size=100):
@@ -50,8 +51,8 @@ def precision(archs, seed, ckpt, dataset_dir, img_h, img_w, runs, threads=None, 
               models["img", "fp32"].threads, runs,
               "; INT8: uint8 input/output, %d calibration inputs" % calib_size if "int8" in precisions else ""))
     print("quality on %d validation images of %dx%d (%s)%s" % (
-        len(names), vw, vh, raw_dir, "; on %d test scenes of %dx%d (%s)" % (
-            len(test_names), img_w, img_h, os.path.join(dataset_dir, "test", DEFAULT_TEST_FOLDER))
+        len(names), vw, vh, raw_dir, "; on %s of %dx%d (%s)" % (
+            plural(len(test_names), "test scene"), img_w, img_h, os.path.join(dataset_dir, "test", DEFAULT_TEST_FOLDER))
         if test_names else "; no test scenes of %dx%d in %s/test/%s" % (
             img_w, img_h, dataset_dir.rstrip("/"), DEFAULT_TEST_FOLDER)))
     print("%-9s %9s %11s %7s  %-5s %9s %7s %13s %16s" % ("precision", "size KiB", "latency ms", "ratio", "on",

@@ -16,7 +16,7 @@ from collections import namedtuple
 from archs import ARCHS
 from errors import RunFailure, UsageError, first_line, python_command
 from train_log import run_logs
-from utils import atomic_output
+from utils import PROJECT_DIR, atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
 # a training run's savers: `run` writes and restores the network's variables with the optimizer's
@@ -172,8 +172,10 @@ def find_checkpoint(model_dir, arch, restore_iter=None, orig=False):
     if orig:
         prefix = os.path.join(model_dir, "original", "%s_pretrained.ckpt" % arch)
         if not checkpoint_exists(prefix):
-            raise UsageError("orig=True but %s(.index) does not exist; put the pretrained %s "
-                             "checkpoint there or use orig=False" % (prefix, arch))
+            where = "" if os.path.isabs(prefix) else " (relative to the current folder %s)" % os.getcwd()
+            raise UsageError("orig=True but %s(.index) does not exist%s; put the pretrained %s checkpoint there, "
+                             "set model_dir= the folder whose original/ holds it, or use orig=False" % (
+                                 prefix, where, arch))
         return prefix
     if restore_iter is not None:
         return require_checkpoint(model_dir, arch, restore_iter)
@@ -219,6 +221,20 @@ def restorable(tf, model_dir, arch, iteration, fallback):
         raise UsageError("restore_iter=latest: no %s checkpoint in %s reads back whole (%s); move the damaged "
                          "ones away to start afresh" % (arch, model_dir, problem))
     return restorable(tf, model_dir, arch, older[-1], fallback)
+
+
+def shipped_model_dir(model_dir, arch, orig, given):
+    """The model_dir to read: the one given, or, for orig=True with the default model_dir when the
+    working folder has no original/ checkpoint, the project's own models/ (which ships the
+    pretrained arch=model), with the line that says so (else None)."""
+    if not orig or "model_dir" in given or os.path.isabs(model_dir):
+        return model_dir, None
+    shipped = os.path.join(PROJECT_DIR, model_dir)
+    name = os.path.join("original", "%s_pretrained.ckpt" % arch)
+    if checkpoint_exists(os.path.join(model_dir, name)) or not checkpoint_exists(os.path.join(shipped, name)):
+        return model_dir, None
+    return shipped, "orig=True: %s is not under the current folder %s; using the project's %s" % (
+        os.path.join(model_dir, name), os.getcwd(), os.path.join(shipped, name))
 
 
 def find_restorable(tf, model_dir, arch, restore_iter=None, orig=False):

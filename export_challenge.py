@@ -30,16 +30,17 @@ from args import (
     RUNS,
     THREADS,
     Arg,
+    given_keys,
     parse_args,
     positive_int,
     to_bool,
 )
-from checkpoints import find_checkpoint, freeze_checkpoint
+from checkpoints import find_checkpoint, freeze_checkpoint, shipped_model_dir
 from export_checks import report_conversion
 from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from tfimport import import_tf, tf_major, tf_version
 from tflite import GraphModel, TFLiteModel, check_against_graph, convert
-from utils import atomic_output, check_writable_dir, plural
+from utils import atomic_output, check_writable_dir, default_folder_note, plural, print_if
 
 ARGS = [
     Arg("model_dir", str, "models/", "where the checkpoints are"),
@@ -80,6 +81,10 @@ def main(argv):
     check_arch_and_size(a["arch"], "img_w", a["img_w"], "img_h", a["img_h"], a["num_maps_base"])
     sizes = parse_sizes(a["check_sizes"], a["arch"], a["num_maps_base"])
     check_feature_level(a["feature_level"])
+    given = given_keys(argv)
+    print_if(default_folder_note(a["out_dir"], "out_dir", given))
+    a["model_dir"], note = shipped_model_dir(a["model_dir"], a["arch"], a["orig"], given)
+    print_if(note)
     prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
     out_dir = a["out_dir"]
     targets = [os.path.join(out_dir, n) for n in NAMES]

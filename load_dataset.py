@@ -105,15 +105,16 @@ def image_size(path):
     return _header(path, "RAW")[:2]
 
 
-def raw_size(path):
+def raw_size(path, crop_odd=False):
     """(width, height) of a RAW PNG from its header (no decoding); UsageError unless it is a
-    single-channel 16-bit PNG of even size. A DNG is converted to find out."""
+    single-channel 16-bit PNG of even size (crop_odd: of any size, the size read_raw gives it, its
+    even part). A DNG is converted to find out."""
     if _is_dng(path):
         h, w = read_raw(path).shape
         return w, h
     w, h, mode = _header(path, "RAW")
-    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h)
-    return w, h
+    _check_raw(path, mode, 2 if mode in RAW_MODES else 3, w, h, odd_ok=crop_odd)
+    return (w // 2 * 2, h // 2 * 2) if crop_odd else (w, h)
 
 
 RAW_MODES = ("I;16", "I;16B", "I;16L", "I")
@@ -315,13 +316,14 @@ def check_pairs(dataset_dir, split, phone_dir, dslr_dir, names, patch_h, patch_w
 
 def verified_header(path, what):
     """(width, height, mode) of a PNG from its header once every chunk's checksum is verified
-    (PIL's verify): a truncated or corrupt file is found without decoding its pixels."""
+    (PIL's verify): a truncated or corrupt file is found without decoding its pixels. A JPEG
+    target's header is read the same way (PIL verifies less of a JPEG: read_rgb finds the rest)."""
     try:
         with Image.open(path) as img:
             found = img.size + (img.mode,)
             img.verify()
     except (OSError, SyntaxError, ValueError) as err:
-        raise UsageError("cannot read %s PNG %r (corrupt or truncated?): %s" % (what, path, err))
+        raise UsageError("cannot read %s %s %r (corrupt or truncated?): %s" % (what, _format(path), path, err))
     return found
 
 
@@ -340,7 +342,7 @@ def checked_rgb_shape(path):
     header (no decoding)."""
     w, h, mode = verified_header(path, "RGB")
     if mode not in ("RGB", "RGBA", "P"):
-        raise UsageError("target file %r is not an 8-bit RGB PNG (mode %s)" % (path, mode))
+        raise UsageError("target file %r is not an 8-bit RGB %s (mode %s)" % (path, _format(path), mode))
     return h, w
 
 

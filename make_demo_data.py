@@ -65,7 +65,7 @@ from camera_profile import read_profile
 from photo_source import PhotoFolder, ShippedPhotos, training_photos
 from progress import progress as progress_bar
 from unprocess import draw_scene, inverse_isp, write_scene_dng
-from utils import atomic_write_text, replace_folder, restore_set_aside
+from utils import atomic_write_text, plural, replace_folder, restore_set_aside
 
 ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),
@@ -388,9 +388,9 @@ def main(argv):
         make_dataset(out, **a)
     except OSError as err:
         raise UsageError("cannot write the dataset to %r: %s" % (out, err))
-    print("wrote %d train and %d val patches (%dx%d) and %d test scenes (%dx%d) to %s" % (
-        a["train_count"], a["val_count"], a["patch_size"], a["patch_size"], a["test_count"],
-        a["test_w"], a["test_h"], out))
+    print("wrote %d train and %s (%dx%d) and %s (%dx%d) to %s" % (
+        a["train_count"], plural(a["val_count"], "val patch", "val patches"), a["patch_size"], a["patch_size"],
+        plural(a["test_count"], "test scene", "test scenes"), a["test_w"], a["test_h"], out))
     if a["effects"]:
         print("effects: " + ", ".join("%s=%g" % (k, a[k]) for k in EFFECT_KEYS))
     else:

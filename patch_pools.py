@@ -52,6 +52,9 @@ def pool_rng(seed, iteration):
     return np.random.RandomState([seed, iteration, POOL_STREAM])
 
 
+DEFAULT_TRAIN_SIZE = 5000  # train_model.py's train_size
+
+
 class PoolDraws:
     """Builds the training patch pool that becomes active at an iteration: `train_size` random
     patches drawn from np.random.RandomState([seed, iteration, POOL_STREAM]) alone, so the pool
@@ -68,7 +71,9 @@ class PoolDraws:
         self.folders = dataset_dir, phone_dir, dslr_dir  # the training pairs: <dataset_dir>/train/<phone_dir>, ...
         self.size = train_size, patch_h, patch_w  # train_size patches of patch_h x patch_w a pool
         self.load_workers = load_workers  # decoding threads (0: in the calling thread)
-        self.warn = True  # train_size larger than the data: said once, for the first pool
+        # train_size larger than the data: said once, for the first pool, where the user chose it (the
+        # default is a ceiling a small dataset such as the demo's never reaches)
+        self.warn = train_size != DEFAULT_TRAIN_SIZE
 
     def rng(self, iteration):
         return pool_rng(self.seed, iteration)

@@ -3,13 +3,15 @@
     python plot_logs.py logs=models/logs_model_0-100000.txt out=results/training.png
     python plot_logs.py logs=models/logs_model_0-600.txt,models/logs_punet_0-600.txt
 
-Several logs go on one figure with a legend (a resumed run's logs can be given together under
-one label: `logs=models/logs_model_0-1000.txt+models/logs_model_1000-2000.txt`). Left: training
+Several runs go on one figure with a legend. A run is given by its first log: the logs that resume
+it in the same folder (logs_model_202-400.txt after logs_model_0-400.txt stopped at 202) are joined
+to it; by its model_dir (each run in it); or by log files joined with + (`logs=a.txt+b.txt`). Left: training
 loss (mean since the previous validation) and validation loss; right: validation PSNR. Axes carry
 plain numbers (no 10^k or offset notation); the log-scale loss axis labels its minor ticks too
 where fewer than two powers of ten are in view. Default labels come from the names:
 `logs_punet_0-600.txt` is "punet 0-600", a resumed run's `logs_punet_0-600.txt+logs_punet_600-1200.txt`
-"punet 0-1200"; the seed's `logs_0-600.txt` (no arch) is labelled by its file name.
+"punet 0-1200"; a run whose lines stop short of its planned end says so ("punet 0-202 (of 0-600)");
+the seed's `logs_0-600.txt` (no arch) is labelled by its file name.
 """
 import os
 
@@ -20,11 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter
 
 from args import Arg, parse_args
-from train_log import parse_log_name, read_log_lines
+from train_log import parse_log_name, read_log_lines, run_logs
 from utils import atomic_output, plural
 
 ARGS = [
-    Arg("logs", str, "", "comma-separated log files; join a resumed run's files with +"),
+    Arg("logs", str, "", "comma-separated runs: a run's first log (its resumed logs beside it are joined), a "
+                         "model_dir (each run in it) or log files joined with +"),
     Arg("labels", str, "", "comma-separated legend labels (default: the file names)"),
     Arg("out", str, "results/training.png", "PNG to write"),
     Arg("title", str, "", "figure title"),
@@ -70,6 +73,49 @@ def default_label(paths):
     return "+".join(os.path.basename(p) for p in paths)
 
 
+def drawn_label(paths, rows):
+    """The label of what is drawn: default_label's "<arch> <start>-<end>", with the step the drawn
+    lines reach where that is short of the planned end ("model 0-202 (of 0-400)": a run that
+    stopped and was not resumed, or whose resumed log was not given)."""
+    parsed = [parse_log_name(p) for p in paths]
+    if all(parsed) and parsed[0][0] and rows:
+        start, planned, last = min(p[1] for p in parsed), max(p[2] for p in parsed), max(r[0] for r in rows)
+        if last != planned:
+            return "%s %d-%d (of %d-%d)" % (parsed[0][0], start, last, start, planned)
+    return default_label(paths)
+
+
+def _last_step(path):
+    rows = read_log_lines(path)
+    return rows[-1]["step"] if rows else None
+
+
+def run_files(path):
+    """A run's logs from its first: `path`, then each log of the same arch in its folder that starts
+    where the ones before end (a resume writes logs_<arch>_<last step>-<end>.txt)."""
+    parsed = parse_log_name(path)
+    if not parsed:
+        return [path]
+    by_start = {start: p for start, _, p in run_logs(os.path.dirname(path), parsed[0])}
+    files, last = [path], _last_step(path)
+    while last in by_start and by_start[last] not in files:
+        files.append(by_start[last])
+        last = _last_step(files[-1])
+    return files
+
+
+def folder_runs(folder):
+    """Every run whose logs are in a model_dir: [[its log files, first to last]], by arch and start."""
+    runs = []
+    for arch in sorted({parse_log_name(n)[0] or "" for n in os.listdir(folder) if parse_log_name(n)}):
+        logs = run_logs(folder, arch or None)
+        resumed = {p for path in (p for _, _, p in logs) for p in run_files(path)[1:]}
+        runs += [run_files(p) for _, _, p in logs if p not in resumed]
+    if not runs:
+        raise UsageError("%r holds no training logs (logs_<arch>_<start>-<end>.txt)" % folder)
+    return runs
+
+
 def plot(runs, out, title=""):
     """runs: [(label, rows)]; writes the figure to `out` atomically and returns it."""
     fig = Figure(figsize=(11, 4.2))  # no pyplot: no GUI backend, no global figure to close
@@ -102,13 +148,24 @@ def main(argv):
     if not groups:
         raise UsageError("no logs given: logs=models/logs_0-100000.txt[,other.txt]")
     labels = [l for l in a["labels"].split(",") if l.strip()] if a["labels"] else []
-    if labels and len(labels) != len(groups):
-        raise UsageError("%d labels for %d logs" % (len(labels), len(groups)))
-    runs = []
-    for k, group in enumerate(groups):
+    files = []
+    for group in groups:
         paths = [p.strip() for p in group.split("+") if p.strip()]
+        if len(paths) == 1 and os.path.isdir(paths[0]):
+            files += folder_runs(paths[0])
+        elif len(paths) == 1 and os.path.isfile(paths[0]):
+            files.append(run_files(paths[0]))
+            if len(files[-1]) > 1:
+                print("joined the resumed run's %s to %s" % (", ".join(files[-1][1:]), paths[0]))
+        else:
+            files.append(paths)
+    if labels and len(labels) != len(files):
+        raise UsageError("%d labels for %d runs (a model_dir in logs= gives one run per first log)" % (
+            len(labels), len(files)))
+    runs = []
+    for k, paths in enumerate(files):
         rows = sorted(r for path in paths for r in read_log(path))
-        runs.append((labels[k] if labels else default_label(paths), rows))
+        runs.append((labels[k] if labels else drawn_label(paths, rows), rows))
     folder = os.path.dirname(os.path.abspath(a["out"]))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError("cannot write %r: folder missing or not writable" % a["out"])

@@ -10,10 +10,14 @@ even sizes, multiples of 32 for punet; an odd-sized RAW loses its last row/colum
 and writes <result_dir>/<name>_<tag>.png. Where <dataset_dir>/test/<dslr_dir> holds a target with
 the same name, prints PSNR and SSIM per image and their mean and writes <name>_<tag>_vs_target.png
 (output | target). <result_dir>/<tag>_metrics.csv has a row per image: PSNR, SSIM (empty without a
-target) and inference time in ms. The tag names the evaluation: <checkpoint>, then _<test folder>
+target) and inference time in ms, and the model that wrote it. A target must have its RAW's size
+(one line naming both otherwise, before any work); one whose structure does not match its RAW's gets
+a WARNING beside its PSNR (evaluate.scene_agreement). The tag names the evaluation: the model_dir's
+name and _ (left out for a folder named models), <checkpoint>, then _<test folder>
 for another test_dir than fujifilm_full_resolution, then _<img_h>x<img_w> for another size than
-1088x1920 (_full for img_h=full img_w=full); so evaluations of other folders or sizes never share a
-file, and the same evaluation run again is refused (before any work) unless overwrite=True.
+1088x1920 (_full for img_h=full img_w=full); so evaluations of other models, folders or sizes never
+share a file, and the same evaluation run again is refused (before any work) unless overwrite=True;
+files of these names that another model wrote are refused even then.
 Prints the latency (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
 `save=True` writes the frozen graph <model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2,
 img_w/2, 4], output `output_l0`) at the default 1088x1920; a frozen graph of another size is
@@ -23,7 +27,8 @@ default size, or at another size where none exists yet. It also writes <checkpoi
 same network for any size (input [1, None, None, 4]). All of them without default-valued
 attributes, so that TF 1.15 and TF 2.x read each other's; a file already there with the same bytes
 is left as it is ("unchanged"). orig=True prints the first line of <checkpoint>.txt beside the
-pretrained checkpoint, where there is one (what the weights were trained on).
+pretrained checkpoint, where there is one (what the weights were trained on); with the default
+model_dir it is found in the project's models/original/ from any working folder.
 """
 import os
 
@@ -44,16 +49,18 @@ from args import (
     size_or_full,
     to_bool,
 )
-from checkpoints import find_checkpoint, find_restorable, restore
+from checkpoints import find_checkpoint, find_restorable, restore, shipped_model_dir
 from evaluate import (
     SsimMeter,
     check_test_images,
     folder_images,
     folder_tag,
     median_seconds,
+    model_tag,
     output_names,
     probe_input,
     refuse_to_replace,
+    scene_warning,
     score_images,
     write_csv,
     written_line,
@@ -61,7 +68,7 @@ from evaluate import (
 from progress import progress
 from session import session_config
 from tfimport import import_tf
-from utils import check_writable_dir, ensure_dir, plural
+from utils import check_writable_dir, default_folder_note, ensure_dir, plural, print_if
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -119,13 +126,13 @@ def find_test_images(a, argv, full):
 
 
 def evaluation_tag(a, prefix, full):
-    """<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of this evaluation are
-    named by (the seed's <checkpoint> alone for its folder and size)."""
-    name = os.path.basename(prefix)[:-len(".ckpt")]
+    """[<model_dir name>_]<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of
+    this evaluation are named by (the seed's <checkpoint> alone for models/, its folder and size)."""
+    name = model_tag(a["model_dir"]) + os.path.basename(prefix)[:-len(".ckpt")]
     return name + folder_tag(a["test_dir"]) + ("_full" if full else size_tag(a["img_h"], a["img_w"]))
 
 
-def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0):
+def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0, prefix=None):
     """Run the network `run` on each test RAW: result PNGs, PSNR/SSIM where there is a target, the
     metrics CSV; then the latency. Returns the size h, w it was timed at (with full: the first image's)."""
     multiple = SIZE_MULTIPLE[a["arch"]]
@@ -141,12 +148,12 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
         results = list(score_images(run, images, ssim, a["result_dir"], tag))
     scores = [r for r in results if r.psnr is not None]
     for r in scores:
-        print("%-24s PSNR %.2f dB  SSIM %.4f" % (r.name, r.psnr, r.ssim))
+        print("%-24s PSNR %.2f dB  SSIM %.4f%s" % (r.name, r.psnr, r.ssim, scene_warning(r)))
     if names:
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
             [r.name, "" if r.psnr is None else "%.4f" % r.psnr, "" if r.ssim is None else "%.5f" % r.ssim,
-             "%.1f" % (1000 * r.seconds)] for r in results])
+             "%.1f" % (1000 * r.seconds)] for r in results], model=prefix)
         print(written_line(a["result_dir"], results, tag, replaced))
     if scores:
         print("mean over %s: PSNR %.2f dB  SSIM %.4f" % (
@@ -164,7 +171,8 @@ def check_outputs(a, prefix, full, names, dslr_dir):
     """The evaluation's tag, once the result_dir holds none of its outputs (or overwrite=True), and
     how many of them are there to be replaced."""
     tag = evaluation_tag(a, prefix, full)
-    replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, dslr_dir), a["overwrite"]) if names else 0
+    replaced = refuse_to_replace(a["result_dir"], output_names(names, tag, dslr_dir), a["overwrite"],
+                                 prefix) if names else 0
     return tag, replaced
 
 
@@ -180,7 +188,12 @@ def print_orig_note(prefix):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="test_model.py", doc=__doc__)
+    given = given_keys(argv)
+    if a["test_image"]:
+        print_if(default_folder_note(a["result_dir"], "result_dir", given))
     full = check_sizes(a)
+    a["model_dir"], note = shipped_model_dir(a["model_dir"], a["arch"], a["orig"], given)
+    print_if(note)
     prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])  # before TF: no checkpoint at all
     raw_dir, dslr_dir, names = find_test_images(a, argv, full)
     tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)  # before any work
@@ -209,7 +222,7 @@ def main(argv):
         if names:
             ensure_dir(a["result_dir"], "result_dir")
         h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,
-                                 replaced)
+                                 replaced, prefix)
         if a["save"] and not full:
             written += exports.write_fixed_size(tf, sess, saver, prefix, h, w)
     if a["save"]:

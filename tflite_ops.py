@@ -125,6 +125,14 @@ def read_ops(path=None, content=None):
         raise UsageError("%s is truncated or damaged (%s); convert it again" % (name, err))
 
 
+def frozen_graph(path):
+    """True for a file that is a frozen TensorFlow graph (.pb) rather than a .tflite: named so, and
+    without the TFLite identifier."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return path.lower().endswith((".pb", ".pbtxt")) and head[4:8] != b"TFL3"
+
+
 def input_signature(path):
     """The input shape the .tflite at `path` declares: Tensor.shape_signature of the first
     subgraph's first input (-1 for a dimension of any size), or Tensor.shape where a converter wrote

@@ -53,6 +53,7 @@ import vgg
 from args import (
     RESTORE_ITER,
     Arg,
+    given_keys,
     non_negative_float,
     non_negative_int,
     optional_int,
@@ -84,6 +85,7 @@ from evaluate import psnr
 from horovod_ranks import HorovodRanks, SingleProcess, check_launch, start_horovod
 from losses import build_losses
 from patch_pools import (
+    DEFAULT_TRAIN_SIZE,
     BadFiles,
     PoolDraws,
     admit_pool,
@@ -100,7 +102,7 @@ from summaries import Summaries
 from tfimport import import_tf
 from train_checks import check_args, read_exclude
 from train_log import format_log_line, log_path, log_text
-from utils import atomic_write_text, ensure_dirs
+from utils import atomic_write_text, default_folder_note, ensure_dirs, print_if
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
@@ -122,7 +124,7 @@ ARGS = [
     Arg("patch_w", positive_int, 256, "training patch width (full-resolution pixels)"),
     Arg("patch_h", positive_int, 256, "training patch height (full-resolution pixels)"),
     Arg("batch_size", positive_int, 32, "patches per training step (per rank with distributed=True)"),
-    Arg("train_size", positive_int, 5000, "training patches held in memory (re-drawn every 1000 iterations)"),
+    Arg("train_size", positive_int, DEFAULT_TRAIN_SIZE, "training patches held in memory (re-drawn every 1000 iterations)"),
     Arg("load_workers", non_negative_int, min(4, os.cpu_count() or 1),
         "threads decoding the next patch pool in the background while training goes on (0: in the training loop)"),
     Arg("learning_rate", positive_float, 5e-5, "Adam learning rate"),
@@ -159,6 +161,8 @@ def main(argv):
     a = parse_args(ARGS, argv, prog="train_model.py", doc=__doc__)
     check_launch(a["distributed"])
     ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
+    if ranks.rank == 0:
+        print_if(default_folder_note(a["model_dir"], "model_dir", given_keys(argv)))
     start = check_args(a["arch"], a["model_dir"], a["restore_iter"], a["num_train_iters"], a["patch_w"], a["patch_h"],
                        a["num_maps_base"], a["seed"], a["init_from"], a["overwrite"], ranks.rank)
     if start is None:

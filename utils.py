@@ -11,6 +11,27 @@ import tempfile
 from errors import UsageError
 
 
+# The folder of the scripts and of the files the project ships (models/original/'s checkpoint): found
+# from any working folder.
+PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def default_folder_note(path, key, given):
+    """The line that names a default folder about to be made relative to the working folder (a
+    script started elsewhere would otherwise leave a models/ or results/ there unnoticed); None
+    when `key` was given or the folder exists."""
+    if key in given or os.path.isdir(path):
+        return None
+    return "%s=%s (the default) is relative to the current folder: it will be made as %s; set %s= to choose" % (
+        key, path, os.path.join(os.path.abspath(path), ""), key)
+
+
+def print_if(line):
+    """Print a line that may be None (nothing then)."""
+    if line:
+        print(line)
+
+
 def check_writable_dir(path, what):
     """UsageError unless `path` is a writable folder or could be created as one. Creates nothing.
 

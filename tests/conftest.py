@@ -182,7 +182,7 @@ def vgg_mat(tmp_path_factory):
 def trained(demo_data, vgg_mat, tmp_path_factory):
     """A 4-iteration arch=model run with the VGG content loss, TensorBoard summaries every
     iteration and save_mid_imgs; returns (model_dir, process)."""
-    model_dir = str(tmp_path_factory.mktemp("models"))
+    model_dir = str(tmp_path_factory.mktemp("trained") / "models")  # "models": outputs named as the default model_dir's
     result_dir = os.path.join(model_dir, "results")
     proc = run_script("train_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,
                       "result_dir=" + result_dir,

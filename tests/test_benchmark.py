@@ -65,7 +65,7 @@ def test_benchmark_precision_mode_prints_a_row_per_precision(trained, demo_data)
     assert float(rows["FP32"].group(12)) <= 1e-4  # and on the test scene
     assert float(rows["FP16"].group(2)) < float(rows["FP32"].group(2))  # smaller file
     assert "quality on 4 validation images of 64x64" in proc.stdout
-    assert "on 1 test scenes of 192x128" in proc.stdout, proc.stdout
+    assert "on 1 test scene of 192x128" in proc.stdout, proc.stdout
     # at a size the dataset has no test scene of: the validation rows, and a line saying so
     proc = run_script("benchmark.py", "mode=precision", "archs=model", ckpt, "dataset_dir=" + demo_data,
                       "img_h=64", "img_w=96", "runs=1", "calib_size=4")

@@ -146,7 +146,8 @@ def test_tflite_outputs_cannot_be_taken_for_a_checkpoints_and_are_not_replaced(f
     # the fixed-size file under its converter's name: the size is in it already
     proc = run_script(*words[:1] + ["tflite=" + fixed_tflite] + words[2:])
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert os.path.isfile(os.path.join(res, "0_model_iteration_1_64x64_tflite_mediatek_raw.png"))
+    folder = os.path.basename(os.path.dirname(fixed_tflite))  # not models/: named
+    assert os.path.isfile(os.path.join(res, "0_%s_model_iteration_1_64x64_tflite_mediatek_raw.png" % folder))
 
 
 def test_tflite_size_mismatch_is_found_before_tensorflow_and_names_the_any_size_model(fixed_tflite, demo_data,
@@ -204,3 +205,61 @@ def test_each_test_image_is_decoded_once_and_a_truncated_one_is_named_before_any
     assert decoded == []  # found from the file's checksums, nothing decoded
     with pytest.raises(UsageError, match="smaller than img_w x img_h = 128x64"):
         evaluate.check_test_images(str(raw_dir), str(rgb_dir), names[:1], 64, 128)
+
+
+def test_two_models_never_share_an_output_name_and_the_hint_never_points_at_the_other_models(seed_sized, tmp_path):
+    """Issue 45's case: models/walk/ and models/walk2/ both at iteration 300 into one results/, as a
+    user types it: names of their own (the folder's name in them), the first's files intact. Two
+    folders of one name elsewhere: the second is refused, naming the model that wrote the files, and
+    overwrite=True does not replace them."""
+    data, _ = seed_sized
+    res = str(tmp_path / "results")
+    for k, folder in enumerate(("models/walk", "models/walk2", "elsewhere/walk")):
+        os.makedirs(str(tmp_path / folder))
+        save_random_checkpoint(str(tmp_path / folder / "model_iteration_300.ckpt"), "model", 4, seed=k)
+    base = ["test_model.py", NMB, "dataset_dir=" + data, "result_dir=" + res, "runs=1", "save=False",
+            "restore_iter=300"]
+    proc = run_script(*base + ["model_dir=" + str(tmp_path / "models" / "walk")])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first = ["1_walk_model_iteration_300.png", "1_walk_model_iteration_300_vs_target.png",
+             "walk_model_iteration_300_metrics.csv"]
+    assert sorted(os.listdir(res)) == first
+    kept = _snapshot(res)
+    proc = run_script(*base + ["model_dir=" + str(tmp_path / "models" / "walk2") + "/"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = _snapshot(res)
+    assert {n: after[n] for n in first} == kept
+    assert sorted(set(after) - set(first)) == ["1_walk2_model_iteration_300.png",
+                                                 "1_walk2_model_iteration_300_vs_target.png",
+                                                 "walk2_model_iteration_300_metrics.csv"]
+    other = str(tmp_path / "elsewhere" / "walk")
+    for extra in ([], ["overwrite=True"]):
+        proc = run_script(*base + ["model_dir=" + other] + extra)
+        line = assert_usage_error(proc, "%s already holds outputs of another model under these names" % res,
+                                  "written by %s" % str(tmp_path / "models" / "walk" / "model_iteration_300.ckpt"),
+                                  "set result_dir= another folder")
+        assert "overwrite=True" not in line and "restored" not in proc.stdout
+        assert _snapshot(res) == after
+    # the same model again still gets the overwrite=True hint, and overwrite=True replaces its own files
+    proc = run_script(*base + ["model_dir=" + str(tmp_path / "models" / "walk")])
+    assert_usage_error(proc, "already holds the outputs of this evaluation", "set overwrite=True")
+    proc = run_script(*base + ["model_dir=" + str(tmp_path / "models" / "walk"), "overwrite=True"])
+    assert proc.returncode == 0 and "replacing 3 earlier files" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_two_challenge_exports_of_one_name_keep_their_own_results(fixed_tflite, demo_data, tmp_path):
+    """Every challenge export is model.tflite / model_none.tflite: two export folders' files into one
+    result_dir get names of their own."""
+    res = str(tmp_path / "res")
+    raw = os.path.join(demo_data, "val", "mediatek_raw")
+    for folder in ("challenge", "challenge2"):
+        os.makedirs(str(tmp_path / "models" / folder))
+        model = str(tmp_path / "models" / folder / "model.tflite")
+        with open(fixed_tflite, "rb") as src, open(model, "wb") as dst:
+            dst.write(src.read())
+        proc = run_script("inference_tflite.py", "tflite=" + model, "raw_dir=" + raw, "save_images=True",
+                          "result_dir=" + res, "runs=1")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    tags = [folder + "_model_tflite_mediatek_raw_64x64" for folder in ("challenge", "challenge2")]
+    assert sorted(os.listdir(res)) == sorted(["%d_%s.png" % (i, tag) for i in range(4) for tag in tags] +
+                                             [tag + "_metrics.csv" for tag in tags])

@@ -51,7 +51,8 @@ def test_save_images_writes_pngs_and_a_csv(converted, demo_data, tmp_path):
     tag = "model_iteration_4_64x64_tflite_mediatek_raw"  # file name (with its size), extension, folder
     with open(os.path.join(res, tag + "_metrics.csv")) as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"] and len(rows) == 5
+    assert rows[0] == ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs", "model"] and len(rows) == 5
+    assert {row[-1] for row in rows[1:]} == {os.path.abspath(converted["fp32"])}  # which model wrote them
     for row in rows[1:]:
         stem = os.path.splitext(row[0])[0]
         assert Image.open(os.path.join(res, "%s_%s.png" % (stem, tag))).size == (64, 64)
@@ -72,9 +73,14 @@ def test_size_mismatch_and_other_bad_input(converted, graph64, demo_data, tmp_pa
                       "target_dir=" + os.path.join(demo_data, "test", "fujifilm"), "crop=True", "runs=1")
     assert proc.returncode == 0 and "mean over 1 image with targets" in proc.stdout, proc.stderr[-2000:]
     val_raw = os.path.join(demo_data, "val", "mediatek_raw")
+    os.mkdir(str(tmp_path / "bad"))  # not where the cases below must write nothing
+    garbage_tflite = str(tmp_path / "bad" / "not_a_model.tflite")  # neither a .tflite nor named a frozen graph
+    with open(garbage_tflite, "wb") as f:
+        f.write(b"\x00" * 64)
     cases = [
         ("inference_tflite.py", ["tflite=" + str(tmp_path / "none.tflite"), "raw_dir=" + val_raw], "not found"),
-        ("inference_tflite.py", ["tflite=" + graph64, "raw_dir=" + val_raw], "cannot load"),
+        ("inference_tflite.py", ["tflite=" + graph64, "raw_dir=" + val_raw], "is a frozen graph, not a .tflite"),
+        ("inference_tflite.py", ["tflite=" + garbage_tflite, "raw_dir=" + val_raw], "cannot load"),
         ("inference_tflite.py", ["tflite=" + converted["fp32"], "raw_dir=" + str(tmp_path)], "holds no PNG"),
         ("inference_tflite.py", ["tflite=" + converted["fp32"], "raw_dir=" + val_raw, "threads=0"], "threads"),
         ("inference_tflite.py", ["tflite=" + converted["fp32"], "raw_dir=" + val_raw,

@@ -106,3 +106,35 @@ def test_default_label_of_a_resumed_run():
     assert default_label(["m/logs_punet_0-600.txt", "m/logs_punet_600-1200.txt"]) == "punet 0-1200"
     assert default_label("m/logs_punet_0-600.txt") == "punet 0-600"
     assert default_label(["m/logs_0-600.txt", "m/logs_600-1200.txt"]) == "logs_0-600.txt+logs_600-1200.txt"
+
+
+def _legend(fig):
+    return [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+
+
+def test_a_resumed_run_plotted_from_its_first_log_or_its_model_dir_is_drawn_whole(tmp_path, monkeypatch):
+    """Issue 45's case: a run to 400 interrupted at 202 and resumed leaves logs_model_0-400.txt (to
+    202) and logs_model_202-400.txt. Plotting the first log, as README prints it, or the model_dir
+    draws the whole run labelled model 0-400; the first log alone (not resumed yet) is labelled with
+    the step it reached."""
+    import plot_logs
+    models = tmp_path / "models"
+    models.mkdir()
+    first = models / "logs_model_0-400.txt"
+    first.write_text(_log([100, 200, 202], [0.05, 0.04, 0.04]))
+    figures = []
+    real_plot = plot_logs.plot
+    monkeypatch.setattr(plot_logs, "plot", lambda *a, **k: figures.append(real_plot(*a, **k)) or figures[-1])
+    plot_logs.main(["logs=%s" % first, "out=" + str(tmp_path / "a.png")])
+    assert _legend(figures[-1]) == ["model 0-202 (of 0-400)"]
+    (models / "logs_model_202-400.txt").write_text(_log([300, 400], [0.03, 0.02]))
+    (models / "logs_punet_0-100.txt").write_text(_log([50, 100], [0.09, 0.08]))  # another run in the folder
+    plot_logs.main(["logs=%s" % first, "out=" + str(tmp_path / "b.png")])
+    assert _legend(figures[-1]) == ["model 0-400"]
+    steps = figures[-1].axes[1].get_lines()[0].get_xdata()
+    assert list(steps) == [100, 200, 202, 300, 400]
+    plot_logs.main(["logs=%s" % models, "out=" + str(tmp_path / "c.png")])
+    assert _legend(figures[-1]) == ["model 0-400", "punet 0-100"]
+    proc = run_script("plot_logs.py", "logs=%s" % first, "out=" + str(tmp_path / "d.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "joined the resumed run's %s to %s" % (models / "logs_model_202-400.txt", first) in proc.stdout

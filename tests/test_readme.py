@@ -133,3 +133,20 @@ def test_every_shell_script_and_local_link_exists():
             assert os.path.exists(full), "%s links to %s" % (path, target)
             if fragment:
                 assert fragment in anchors(read(full)), "%s links to %s" % (path, target)
+
+
+def test_licence_is_apache_2_and_the_readme_names_what_it_does_not_cover():
+    """LICENSE holds the Apache License 2.0 whole; the README states it and names every picture in
+    docs/ made from the packages' photos (the JPEGs: the plots are PNGs) as outside it."""
+    text = read(os.path.join(ROOT, "LICENSE"))
+    assert text.lstrip().startswith("Apache License\n                           Version 2.0, January 2004")
+    for needle in ("1. Definitions.", "4. Redistribution.", "9. Accepting Warranty or Additional Liability.",
+                   "END OF TERMS AND CONDITIONS", "http://www.apache.org/licenses/LICENSE-2.0"):
+        assert needle in text, needle
+    note = readme().split("**Licence.**", 1)
+    assert len(note) == 2 and "[Apache License 2.0](LICENSE)" in note[1]
+    note = note[1].split("\n\n", 1)[0]
+    pictures = sorted(glob.glob(os.path.join(ROOT, "docs", "*.jpg")))
+    assert pictures
+    for path in pictures:
+        assert "`docs/%s`" % os.path.basename(path) in note, "%s: made from the packages' photos?" % path

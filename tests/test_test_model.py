@@ -279,7 +279,7 @@ def test_exports_of_two_sizes_coexist_and_pb2tflite_names_after_the_pb(trained, 
 
 def test_test_model_damaged_checkpoint_is_named_or_skipped_for_the_one_before(trained, demo_data, tmp_path):
     src, _ = trained
-    model_dir = str(tmp_path / "m")
+    model_dir = str(tmp_path / "m" / "models")  # named models: outputs named as the default model_dir's
     shutil.copytree(src, model_dir)
     data = os.path.join(model_dir, "model_iteration_4.ckpt.data-00000-of-00001")
     truncate_file(data)
