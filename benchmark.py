@@ -41,18 +41,18 @@ R = 1 and 2 ranks, batch_size per rank, `iters` and 2 x `iters` iterations each,
 training images per second from the difference (start-up and the one validation cancel out).
 Input mode takes the first arch and times the training loop's batches (batch_size patches of patch x
 patch from a pool of random ones) built in line and fed as float32 against built by the
-producer thread while the step runs and fed as uint16/uint8 (bench_input.py): host time to build a
+producer thread while the step runs and fed as uint16/uint8 (isp/bench/input.py): host time to build a
 batch, bytes fed, the session run alone, and the loop's step time and its wait for a batch.
 """
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
-import bench_curves
-import bench_horovod
-import bench_input
-import bench_precision
-import bench_speed
-from archs import check_arch_and_size
-from args import (
+from isp.bench import curves as bench_curves
+from isp.bench import horovod as bench_horovod
+from isp.bench import input as bench_input
+from isp.bench import precision as bench_precision
+from isp.bench import speed as bench_speed
+from isp.archs import check_arch_and_size
+from isp.args import (
     RUNS,
     THREADS,
     Arg,

@@ -16,11 +16,11 @@ data, truth=<dataset_dir>/shifts.csv compares the shifts found with the true one
 """
 import os
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
-import dataset_check
-from args import Arg, optional_path, parse_args, positive_float, positive_int, to_bool
-from utils import ensure_dir
+from isp import dataset_check
+from isp.args import Arg, optional_path, parse_args, positive_float, positive_int, to_bool
+from isp.utils import ensure_dir
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/, test/ inside)"),

@@ -9,17 +9,17 @@ Prints each op that would fall back to the CPU under TFLite's NNAPI delegate, wi
 tensor type, feature level), and the number of NNAPI partitions (runs of accelerated ops in execution
 order), ending e.g. "all ops on NNAPI, one partition". Feature level 4 is Android 11, the MAI21
 phones' (MediaTek Dimensity 1000+). Exits 0 whether or not ops fall back, unless strict=True (then 2).
-With delegate=gpu the same lines come from the GPU delegate's rules (gpu_delegate.py), whose
-partitions beyond the first stay on the CPU by default. The tables and their sources: nnapi.py and
-gpu_delegate.py; the model of the delegates: docs/nnapi.md. convert_tflite.py,
+With delegate=gpu the same lines come from the GPU delegate's rules (isp/gpu_delegate.py), whose
+partitions beyond the first stay on the CPU by default. The tables and their sources: isp/nnapi.py and
+isp/gpu_delegate.py; the model of the delegates: docs/nnapi.md. convert_tflite.py,
 pb2tflite.sh and export_challenge.py run the same check after every conversion.
 """
 import os
 
-from args import Arg, parse_args, positive_int, to_bool
-from errors import UsageError, run_main
-import gpu_delegate
-from nnapi import DEFAULT_FEATURE_LEVEL, check, check_feature_level
+from isp.args import Arg, parse_args, positive_int, to_bool
+from isp.errors import UsageError, run_main
+from isp import gpu_delegate
+from isp.nnapi import DEFAULT_FEATURE_LEVEL, check, check_feature_level
 
 DELEGATES = ("nnapi", "gpu")
 

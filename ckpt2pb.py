@@ -7,10 +7,10 @@ Takes the seed's --key value (or --key=value) options and the key=value words of
 """
 import os
 
-from args import Arg, parse_args
-from checkpoints import checkpoint_exists, write_frozen_graph
-from errors import UsageError, run_main
-from tfimport import import_tf
+from isp.args import Arg, parse_args
+from isp.checkpoints import checkpoint_exists, write_frozen_graph
+from isp.errors import UsageError, run_main
+from isp.tfimport import import_tf
 
 ARGS = [
     Arg("in_path", str, "models/original/punet_pretrained.ckpt", "checkpoint prefix (X.ckpt, with X.ckpt.meta beside it)"),

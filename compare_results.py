@@ -10,15 +10,15 @@ one); the rows are stacked into one PNG, shrunk by `shrink` to keep it light.
 import csv
 import os
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 from PIL import Image
 
-import load_dataset
-import previews
-from args import Arg, parse_args, positive_int, to_bool
-from utils import plural
+from isp import load_dataset
+from isp import previews
+from isp.args import Arg, parse_args, positive_int, to_bool
+from isp.utils import plural
 
 ARGS = [
     Arg("result_dir", str, "results/", "where test_model.py wrote the runs' PNGs and metrics CSVs"),

@@ -24,15 +24,15 @@ back to the CPU are a warning; with strict=True they are an error and nothing is
 """
 import os
 
-from archs import DEFAULT_SIZE, size_tag
-from args import Arg, parse_args, positive_int, to_bool
-from errors import UsageError, run_main
-from export_checks import report_conversion
-from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
-from progress import progress
-from tfimport import import_tf, tf_major
-from tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
-from utils import atomic_output, check_writable_dir, ensure_dir
+from isp.archs import DEFAULT_SIZE, size_tag
+from isp.args import Arg, parse_args, positive_int, to_bool
+from isp.errors import UsageError, run_main
+from isp.export_checks import report_conversion
+from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
+from isp.progress import progress
+from isp.tfimport import import_tf, tf_major
+from isp.tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
+from isp.utils import atomic_output, check_writable_dir, ensure_dir
 
 ARGS = [
     Arg("pb", str, "models/original/punet_pretrained.pb", "frozen graph (Placeholder -> output_l0)"),

@@ -9,7 +9,7 @@ No DNG at hand? make_demo_data.py writes its test scenes also as a GRBG sensor's
 
 Each DNG is read with rawpy (LibRaw): the visible Bayer mosaic, minus the black level of each
 pixel's colour channel, scaled so that the white level maps to 1023 (the 10-bit range the model was
-trained on), rounded and stored as a single-channel 16-bit PNG. The debayering (load_dataset.py) expects
+trained on), rounded and stored as a single-channel 16-bit PNG. The debayering (isp/load_dataset.py) expects
 R at the top-left of every 2x2 cell (RGGB); a sensor with another arrangement (GRBG, GBRG, BGGR)
 gets its crop shifted by one column and/or row, which the output line says, and the size is then
 cut to even numbers (a 1920x1088 GRBG sensor gives 1918x1088: hence img_w=full above). Refused
@@ -18,13 +18,13 @@ sensors (X-Trans 6x6 patterns, Foveon and linear DNGs, which are already demosai
 """
 import os
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
-import previews
-from args import Arg, parse_args
-from load_dataset import read_dng
-from progress import progress
-from utils import ensure_dir
+from isp import previews
+from isp.args import Arg, parse_args
+from isp.load_dataset import read_dng
+from isp.progress import progress
+from isp.utils import ensure_dir
 
 ARGS = [
     Arg("input", str, "", "a DNG file, or a folder: every .dng in it"),

@@ -20,12 +20,12 @@ import os
 import shutil
 import tempfile
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 
-from archs import DEFAULT_SIZE, check_arch_and_size
-from args import (
+from isp.archs import DEFAULT_SIZE, check_arch_and_size
+from isp.args import (
     RESTORE_ITER,
     RUNS,
     THREADS,
@@ -35,12 +35,12 @@ from args import (
     positive_int,
     to_bool,
 )
-from checkpoints import find_checkpoint, freeze_checkpoint, shipped_model_dir
-from export_checks import report_conversion
-from nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
-from tfimport import import_tf, tf_major, tf_version
-from tflite import GraphModel, TFLiteModel, check_against_graph, convert
-from utils import atomic_output, check_writable_dir, default_folder_note, plural, print_if
+from isp.checkpoints import find_checkpoint, freeze_checkpoint, shipped_model_dir
+from isp.export_checks import report_conversion
+from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
+from isp.tfimport import import_tf, tf_major, tf_version
+from isp.tflite import GraphModel, TFLiteModel, check_against_graph, convert
+from isp.utils import atomic_output, check_writable_dir, default_folder_note, plural, print_if
 
 ARGS = [
     Arg("model_dir", str, "models/", "where the checkpoints are"),

@@ -35,14 +35,14 @@ import os
 import re
 import time
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 
-import load_dataset
-from archs import size_tag
-from args import RUNS, THREADS, Arg, given_keys, parse_args, to_bool
-from evaluate import (
+from isp import load_dataset
+from isp.archs import size_tag
+from isp.args import RUNS, THREADS, Arg, given_keys, parse_args, to_bool
+from isp.evaluate import (
     SsimMeter,
     check_target_sizes,
     check_test_images,
@@ -60,11 +60,11 @@ from evaluate import (
     write_csv,
     written_line,
 )
-from progress import progress
-from tfimport import import_tf
-from tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
-from tflite_ops import frozen_graph, input_signature
-from utils import default_folder_note, ensure_dir, plural, print_if
+from isp.progress import progress
+from isp.tfimport import import_tf
+from isp.tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
+from isp.tflite_ops import frozen_graph, input_signature
+from isp.utils import default_folder_note, ensure_dir, plural, print_if
 
 DEFAULT_TFLITE = "models/original/model_pretrained.tflite"
 MAKE_DEFAULT = ("python test_model.py orig=True test_image=False && bash pb2tflite.sh "

@@ -4,7 +4,7 @@ your own phone's from one of its DNGs (profile=).
 
 No download is needed or possible: the shipped photos come from the packages' data. Each photo is
 the scene; for variety the training crops' hues are turned and their saturation scaled at random
-(`recolour`; neutrals stay neutral). A scene's RAW is made by an inverse ISP (unprocess.py):
+(`recolour`; neutrals stay neutral). A scene's RAW is made by an inverse ISP (isp/unprocess.py):
 
   1. undo the sRGB gamma (to linear light)
   2. shift the scene by up to `shift` pixels against the target (pairs aligned by feature matching
@@ -51,21 +51,21 @@ file in the folder stays). A folder without the marker (e.g. the real MAI21 data
 import os
 import shutil
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-import load_dataset
-import previews
-import unprocess
-from args import Arg, non_negative_float, non_negative_int, parse_args, positive_int, to_bool
-from camera_profile import read_profile
-from photo_source import PhotoFolder, ShippedPhotos, training_photos
-from progress import progress as progress_bar
-from unprocess import draw_scene, inverse_isp, write_scene_dng
-from utils import atomic_write_text, plural, replace_folder, restore_set_aside
+from isp import load_dataset
+from isp import previews
+from isp import unprocess
+from isp.args import Arg, non_negative_float, non_negative_int, parse_args, positive_int, to_bool
+from isp.camera_profile import read_profile
+from isp.photo_source import PhotoFolder, ShippedPhotos, training_photos
+from isp.progress import progress as progress_bar
+from isp.unprocess import draw_scene, inverse_isp, write_scene_dng
+from isp.utils import atomic_write_text, plural, replace_folder, restore_set_aside
 
 ARGS = [
     Arg("out", str, "raw_images/", "dataset folder to write (train/, val/, test/)"),

@@ -14,12 +14,12 @@ not a model of any real phone.
 import os
 import sys
 
-from args import Arg, parse_args, positive_float, positive_int, to_bool
-from errors import Interrupted, RunFailure, UsageError, child_with_signals, run_main
-from checkpoints import ckpt_prefix, export_weights
-from tfimport import import_tf
-from train_log import read_log_lines, run_logs
-from utils import atomic_write_text
+from isp.args import Arg, parse_args, positive_float, positive_int, to_bool
+from isp.errors import Interrupted, RunFailure, UsageError, child_with_signals, run_main
+from isp.checkpoints import ckpt_prefix, export_weights
+from isp.tfimport import import_tf
+from isp.train_log import read_log_lines, run_logs
+from isp.utils import atomic_write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGS = [

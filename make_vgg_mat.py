@@ -2,20 +2,20 @@
 
 The real file cannot be downloaded here; this one has the same structure (a `layers` cell of
 structs with `name`, `type` and, for convs, a 1x2 `weights` cell of [width, height, in, out]
-kernels and [1, out] biases), so vgg.py's loading code runs for real. Channel widths are the
+kernels and [1, out] biases), so isp/vgg.py's loading code runs for real. Channel widths are the
 real ones divided by `width_div` to keep the file small.
 
     python make_vgg_mat.py out=vgg_pretrained/random-vgg19.mat width_div=16 seed=0
 """
 import os
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 import scipy.io
 
-from args import Arg, parse_args, positive_int
-from utils import atomic_output
+from isp.args import Arg, parse_args, positive_int
+from isp.utils import atomic_output
 
 ARGS = [
     Arg("out", str, "vgg_pretrained/random-vgg19.mat", "where to write the .mat"),

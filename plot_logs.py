@@ -15,15 +15,15 @@ the seed's `logs_0-600.txt` (no arch) is labelled by its file name.
 """
 import os
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter
 
-from args import Arg, parse_args
-from train_log import parse_log_name, read_log_lines, run_logs
-from utils import atomic_output, plural
+from isp.args import Arg, parse_args
+from isp.train_log import parse_log_name, read_log_lines, run_logs
+from isp.utils import atomic_output, plural
 
 ARGS = [
     Arg("logs", str, "", "comma-separated runs: a run's first log (its resumed logs beside it are joined), a "

@@ -32,14 +32,14 @@ model_dir it is found in the project's models/original/ from any working folder.
 """
 import os
 
-from errors import UsageError, run_main  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 import numpy as np
 
-import exports
-import load_dataset
-from archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
-from args import (
+from isp import exports
+from isp import load_dataset
+from isp.archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
+from isp.args import (
     RESTORE_ITER,
     RUNS,
     Arg,
@@ -49,8 +49,8 @@ from args import (
     size_or_full,
     to_bool,
 )
-from checkpoints import find_checkpoint, find_restorable, restore, shipped_model_dir
-from evaluate import (
+from isp.checkpoints import find_checkpoint, find_restorable, restore, shipped_model_dir
+from isp.evaluate import (
     SsimMeter,
     check_test_images,
     folder_images,
@@ -65,10 +65,10 @@ from evaluate import (
     write_csv,
     written_line,
 )
-from progress import progress
-from session import session_config
-from tfimport import import_tf
-from utils import check_writable_dir, default_folder_note, ensure_dir, plural, print_if
+from isp.progress import progress
+from isp.session import session_config
+from isp.tfimport import import_tf
+from isp.utils import check_writable_dir, default_folder_note, ensure_dir, plural, print_if
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (test/ inside)"),
@@ -206,7 +206,7 @@ def main(argv):
     if restorable != prefix:  # an older checkpoint: outputs of another name
         prefix = restorable
         tag, replaced = check_outputs(a, prefix, full, names, dslr_dir)
-    import model  # builds on TensorFlow: imported after it
+    from isp import model  # builds on TensorFlow: imported after it
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
     out = model.build(a["arch"], x, a["num_maps_base"])

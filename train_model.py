@@ -34,7 +34,7 @@ import time
 from collections import namedtuple
 from contextlib import ExitStack
 
-from errors import (  # first: a third-party module missing below is one line (errors.py)
+from isp.errors import (  # first: a third-party module missing below is one line (isp/errors.py)
     Interrupted,
     RunFailure,
     SignalStop,
@@ -46,11 +46,11 @@ from errors import (  # first: a third-party module missing below is one line (e
 
 import numpy as np
 
-import load_dataset
-import previews
-import runlock
-import vgg
-from args import (
+from isp import load_dataset
+from isp import previews
+from isp import runlock
+from isp import vgg
+from isp.args import (
     RESTORE_ITER,
     Arg,
     given_keys,
@@ -64,8 +64,8 @@ from args import (
     positive_int,
     to_bool,
 )
-from batches import Batches, batch_stream, compact_input
-from checkpoints import (
+from isp.batches import Batches, batch_stream, compact_input
+from isp.checkpoints import (
     Savers,
     checkpoint_bytes,
     ckpt_prefix,
@@ -81,10 +81,10 @@ from checkpoints import (
     save_checkpoint,
     tensorboard_dir,
 )
-from evaluate import psnr
-from horovod_ranks import HorovodRanks, SingleProcess, check_launch, start_horovod
-from losses import build_losses
-from patch_pools import (
+from isp.evaluate import psnr
+from isp.horovod_ranks import HorovodRanks, SingleProcess, check_launch, start_horovod
+from isp.losses import build_losses
+from isp.patch_pools import (
     DEFAULT_TRAIN_SIZE,
     BadFiles,
     PoolDraws,
@@ -95,14 +95,14 @@ from patch_pools import (
     redraw,
     redraw_due,
 )
-from pool_loader import PoolLoader
-from progress import progress
-from session import session_config
-from summaries import Summaries
-from tfimport import import_tf
-from train_checks import check_args, read_exclude
-from train_log import format_log_line, log_path, log_text
-from utils import atomic_write_text, default_folder_note, ensure_dirs, print_if
+from isp.pool_loader import PoolLoader
+from isp.progress import progress
+from isp.session import session_config
+from isp.summaries import Summaries
+from isp.tfimport import import_tf
+from isp.train_checks import check_args, read_exclude
+from isp.train_log import format_log_line, log_path, log_text
+from isp.utils import atomic_write_text, default_folder_note, ensure_dirs, print_if
 
 ARGS = [
     Arg("dataset_dir", str, "raw_images/", "dataset root (train/, val/ inside)"),
@@ -256,7 +256,7 @@ def prepare_outputs(a):
 
 def build_graph(tf, a, vgg_weights, ranks):
     """The network on patch placeholders, its loss terms, Adam on the generator's variables."""
-    import model  # builds on TensorFlow: imported after it
+    from isp import model  # builds on TensorFlow: imported after it
     ph, pw = a["patch_h"], a["patch_w"]
     if a["seed"] is not None:
         tf.set_random_seed(a["seed"])

@@ -23,16 +23,16 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_FIXTURE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "punet_reference")
 sys.path.insert(0, ROOT)
-import dng  # noqa: E402  (the scripts' folder is on the path from here)
-import load_dataset  # noqa: E402
-import model  # noqa: E402
-from checkpoints import ckpt_prefix, existing_iterations  # noqa: E402
+from isp import dng  # noqa: E402  (the scripts' folder is on the path from here)
+from isp import load_dataset  # noqa: E402
+from isp import model  # noqa: E402
+from isp.checkpoints import ckpt_prefix, existing_iterations  # noqa: E402
 from make_demo_data import make_dataset  # noqa: E402
 from make_vgg_mat import write_random_vgg  # noqa: E402
-from tfimport import import_tf, tf_major  # noqa: E402
-from tflite import TFLiteModel  # noqa: E402
+from isp.tfimport import import_tf, tf_major  # noqa: E402
+from isp.tflite import TFLiteModel  # noqa: E402
 
-# a train_model.py log line (checked here by its own pattern, not by train_log.py's parser)
+# a train_model.py log line (checked here by its own pattern, not by isp/train_log.py's parser)
 LOG_LINE = re.compile(r"step (\d+) \| training loss: [\d.]+ \| validation: loss [\d.]+, content ([\d.]+), "
                       r"mse [\d.]+, psnr ([\d.]+), ms-ssim [\d.]+")
 RAW_SUB, RGB_SUB = "mediatek_raw", "fujifilm"
@@ -40,7 +40,7 @@ RAW_SUB, RGB_SUB = "mediatek_raw", "fujifilm"
 
 def log_lines(path):
     """The lines of a training log after its header line (which is checked)."""
-    from train_log import LOG_HEADER
+    from isp.train_log import LOG_HEADER
     with open(path) as f:
         lines = f.read().splitlines()
     assert lines and lines[0] == LOG_HEADER, lines[:1]
@@ -397,7 +397,7 @@ WHITE = 4156
 
 
 def write_dng(path, mosaic, cfa="RGGB", black=BLACK, white=WHITE, **tags):
-    """A real DNG, written by dng.py (the writer make_demo_data.py uses) with these tests' black
+    """A real DNG, written by isp/dng.py (the writer make_demo_data.py uses) with these tests' black
     and white levels; `tags`: dng.write_dng's other keywords (photometric, repeat, planes)."""
     return dng.write_dng(path, mosaic, cfa, black, white, **tags)
 

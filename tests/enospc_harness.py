@@ -9,9 +9,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_model  # noqa: E402
-import utils  # noqa: E402
-from errors import run_main  # noqa: E402
-from tfimport import import_tf  # noqa: E402
+from isp import utils  # noqa: E402
+from isp.errors import run_main  # noqa: E402
+from isp.tfimport import import_tf  # noqa: E402
 
 tf = import_tf()
 AT = "_iteration_%s.ckpt" % os.environ["ENOSPC_AT"]

@@ -1,12 +1,12 @@
 """The training loop's batches drawn in line, the plainest way: the reference that
-tests/test_train_batches.py and tests/pool_harness.py (BATCH_REFERENCE=1) hold batches.py to.
+tests/test_train_batches.py and tests/pool_harness.py (BATCH_REFERENCE=1) hold isp/batches.py to.
 Each batch drawn in line from one stream seeded by the seed (a resumed run: [seed, start]),
 rotated and flipped as a view of the patches drawn, converted by load_dataset.to_float and fed as
 float32 into the network's float32 placeholders. The same interface as batches.Batches,
 batches.batch_stream, batches.compact_input and train_model.feed."""
 import numpy as np
 
-import load_dataset
+from isp import load_dataset
 
 
 class InlineBatches:

@@ -20,9 +20,9 @@ import threading
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import patch_pools  # noqa: E402
+from isp import patch_pools  # noqa: E402
 import train_model  # noqa: E402
-from errors import run_main  # noqa: E402
+from isp.errors import run_main  # noqa: E402
 from inline_batches import InlineBatches, float_feed, float_input, inline_stream  # noqa: E402
 
 patch_pools.RELOAD_EVERY = int(os.environ.get("POOL_EVERY", patch_pools.RELOAD_EVERY))

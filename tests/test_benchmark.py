@@ -8,7 +8,7 @@ import signal
 import pytest
 from conftest import assert_usage_error, lines_read_while_running, run_script, start_script
 
-from tfimport import tf_major
+from isp.tfimport import tf_major
 
 TF2 = tf_major() >= 2
 
@@ -190,7 +190,7 @@ def test_a_signal_to_quality_mode_saves_the_training_and_the_same_command_contin
 
 
 def test_lead_rows_name_the_arch_and_its_size_where_both_archs_share_a_name(capsys):
-    import bench_curves_report
+    from isp.bench import curves_report as bench_curves_report
     one = {1000: (17.0, 0.5, 0.8, 1.0)}
     other = {1000: (16.0, 0.4, 0.8, 1.0)}
     bench_curves_report.print_curves([("model:16", one, {0: one}), ("model:8", other, {0: other}),

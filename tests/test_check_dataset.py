@@ -12,10 +12,10 @@ from conftest import SMALL, assert_usage_error, kv_words, run_script
 from PIL import Image
 from scipy import ndimage
 
-import dataset_check
-import load_dataset
-import unprocess
-from errors import UsageError
+from isp import dataset_check
+from isp import load_dataset
+from isp import unprocess
+from isp.errors import UsageError
 from make_demo_data import make_dataset
 
 SHIFT = 3.0  # demo misalignment of up to 3 px: the check must find each pair's own

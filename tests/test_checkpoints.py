@@ -1,4 +1,4 @@
-"""checkpoints.py: frozen graphs and meta graphs cross the stacks (TF 1.15 <-> TF 2.x): written by
+"""isp/checkpoints.py: frozen graphs and meta graphs cross the stacks (TF 1.15 <-> TF 2.x): written by
 the other stack's Python, imported and run here with the same output."""
 import numpy as np
 from conftest import (
@@ -9,8 +9,8 @@ from conftest import (
     save_random_checkpoint,
 )
 
-from checkpoints import strip_default_attrs
-from tfimport import import_tf
+from isp.checkpoints import strip_default_attrs
+from isp.tfimport import import_tf
 
 tf = import_tf()
 

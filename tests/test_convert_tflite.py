@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, assert_usage_error, run_checkpoint, run_script, val_inputs
 
-import load_dataset
-from tfimport import import_tf, tf_major
-from tflite import TFLiteModel, dequantize, quantize
+from isp import load_dataset
+from isp.tfimport import import_tf, tf_major
+from isp.tflite import TFLiteModel, dequantize, quantize
 
 tf = import_tf()
 TF2 = tf_major() >= 2

@@ -3,7 +3,7 @@ import os
 
 from conftest import ROOT, run_script
 
-from tfimport import tf_major
+from isp.tfimport import tf_major
 
 
 def test_demo_data_step_works_in_its_own_folder_and_keeps_foreign_files(tmp_path):

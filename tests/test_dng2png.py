@@ -8,9 +8,9 @@ import pytest
 from conftest import assert_usage_error, run_script, save_random_checkpoint, sensor_mosaic, write_dng
 from PIL import Image
 
-import dng
-import load_dataset
-from errors import UsageError
+from isp import dng
+from isp import load_dataset
+from isp.errors import UsageError
 from make_demo_data import MARKER, make_dataset
 
 

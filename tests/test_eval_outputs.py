@@ -178,9 +178,9 @@ def test_tflite_size_mismatch_is_found_before_tensorflow_and_names_the_any_size_
 
 
 def test_each_test_image_is_decoded_once_and_a_truncated_one_is_named_before_any_is(tmp_path, monkeypatch):
-    import evaluate
-    import load_dataset
-    from errors import UsageError
+    from isp import evaluate
+    from isp import load_dataset
+    from isp.errors import UsageError
     raw_dir, rgb_dir = tmp_path / "raw", tmp_path / "rgb"
     raw_dir.mkdir()
     rgb_dir.mkdir()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error, run_checkpoint, run_script, tf2_python
 
-from tfimport import import_tf, tf_major
-from tflite import TFLiteModel
+from isp.tfimport import import_tf, tf_major
+from isp.tflite import TFLiteModel
 
 tf = import_tf()
 

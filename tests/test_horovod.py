@@ -20,8 +20,8 @@ from conftest import (
     run_script,
 )
 
-from errors import RunFailure
-from tfimport import tf_version
+from isp.errors import RunFailure
+from isp.tfimport import tf_version
 
 try:
     import horovod.tensorflow  # noqa: F401
@@ -187,7 +187,7 @@ def test_benchmark_horovod_mode(demo_data):
 
 def test_a_failed_horovodrun_is_a_run_failure_naming_its_last_line(monkeypatch, capsys):
     """Good input, failed run: exit code 1 (not a usage error) with horovodrun's last line as text."""
-    import bench_horovod
+    from isp.bench import horovod as bench_horovod
     monkeypatch.setattr(bench_horovod.load_dataset, "paired_names", lambda *a: None)
     calls = []
 

@@ -9,7 +9,7 @@ CHECK = """
 import os, sys, warnings
 import numpy, PIL.Image, rawpy, scipy.io, tqdm  # what third-party packages do on import is theirs
 env, filters = dict(os.environ), list(warnings.filters)
-import archs, args, checkpoints, errors, evaluate, load_dataset, losses, model, previews, progress, tfimport, tflite, utils
+from isp import archs, args, checkpoints, errors, evaluate, load_dataset, losses, model, previews, progress, tfimport, tflite, utils
 assert dict(os.environ) == env, "environment changed"
 assert list(warnings.filters) == filters, "warning filters changed"
 assert "tensorflow" not in sys.modules, "tensorflow imported"

@@ -15,9 +15,9 @@ from conftest import (
 )
 from PIL import Image
 
-import load_dataset
-from previews import label_band_height
-from tfimport import tf_major
+from isp import load_dataset
+from isp.previews import label_band_height
+from isp.tfimport import tf_major
 
 TF2 = tf_major() >= 2
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import run_script, save_image, save_random_checkpoint
 
 import inference_tflite
-from evaluate import SsimMeter
-from tfimport import import_tf
+from isp.evaluate import SsimMeter
+from isp.tfimport import import_tf
 
 
 @pytest.fixture(scope="module")

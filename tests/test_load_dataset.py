@@ -1,4 +1,4 @@
-"""load_dataset.py: debayering order, reading RAW/RGB PNGs and DNGs, pairing the dataset folders."""
+"""isp/load_dataset.py: debayering order, reading RAW/RGB PNGs and DNGs, pairing the dataset folders."""
 import os
 import shutil
 
@@ -7,8 +7,8 @@ import pytest
 from conftest import sensor_mosaic, write_dng
 from PIL import Image
 
-import load_dataset
-from errors import UsageError
+from isp import load_dataset
+from isp.errors import UsageError
 
 
 def test_debayer_channel_order_and_scale():

@@ -1,10 +1,10 @@
-"""losses.py: the training SSIM is tf.image.ssim's."""
+"""isp/losses.py: the training SSIM is tf.image.ssim's."""
 import numpy as np
 import pytest
 
-from evaluate import SsimMeter
-from losses import ssim_per_image
-from tfimport import import_tf
+from isp.evaluate import SsimMeter
+from isp.losses import ssim_per_image
+from isp.tfimport import import_tf
 
 tf = import_tf()
 

@@ -10,14 +10,14 @@ import pytest
 from conftest import assert_usage_error, run_script
 from PIL import Image
 
-import load_dataset
+from isp import load_dataset
 import make_demo_data as mdd
-import photo_source as ps
-import unprocess as up
-import utils
-from errors import UsageError
+from isp import photo_source as ps
+from isp import unprocess as up
+from isp import utils
+from isp.errors import UsageError
 from make_demo_data import MARKER, make_dataset
-from unprocess import inverse_isp
+from isp.unprocess import inverse_isp
 
 OFF = dict(mdd.NO_EFFECTS)
 SMALL = dict(train_count=16, val_count=1, test_count=1, patch_size=32, test_h=64, test_w=96,
@@ -372,7 +372,8 @@ def test_overwrite_replaces_only_its_own_files(tmp_path):
 
 CRASH_AT_THE_KTH_CHANGE = """
 import os, shutil, sys
-import make_demo_data, utils
+import make_demo_data
+from isp import utils
 k, calls = int(sys.argv[1]), [0]
 if sys.argv[4] == "renames":  # a system without the one-step exchange
     utils._exchange = lambda a, b: False

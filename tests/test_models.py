@@ -1,4 +1,4 @@
-"""model.py: the two architectures."""
+"""isp/model.py: the two architectures."""
 import os
 import re
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from conftest import SHARED_FIXTURE
 
-from archs import check_arch_and_size
-from errors import UsageError
-from tfimport import import_tf
+from isp.archs import check_arch_and_size
+from isp.errors import UsageError
+from isp.tfimport import import_tf
 
 tf = import_tf()
-import load_dataset  # noqa: E402
-import model  # noqa: E402  (after the TF import helper)
+from isp import load_dataset  # noqa: E402
+from isp import model  # noqa: E402  (after the TF import helper)
 
 
 def _run(arch, shape, num_maps_base=16, fetch_extra=None, seed=0):

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from conftest import assert_usage_error, error_lines, run_script, save_random_checkpoint, tf2_python
 
-import gpu_delegate
-import load_dataset
-import nnapi
-import tflite_ops
-from checkpoints import freeze_checkpoint, write_frozen_graph
-from tfimport import import_tf, tf_major
+from isp import gpu_delegate
+from isp import load_dataset
+from isp import nnapi
+from isp import tflite_ops
+from isp.checkpoints import freeze_checkpoint, write_frozen_graph
+from isp.tfimport import import_tf, tf_major
 
 tf = import_tf()
 TF2 = tf_major() >= 2

@@ -11,12 +11,12 @@ import pytest
 from conftest import BLACK, assert_usage_error, run_script, write_dng
 from PIL import Image
 
-import camera_profile
-import load_dataset
+from isp import camera_profile
+from isp import load_dataset
 import make_demo_data as mdd
-import photo_source
-import unprocess
-from errors import UsageError
+from isp import photo_source
+from isp import unprocess
+from isp.errors import UsageError
 
 # A phone's profile as its DNG would hold it (the values of a typical phone sensor)
 CM_A = [[0.95, -0.30, -0.05], [-0.45, 1.30, 0.15], [-0.10, 0.25, 0.45]]     # ColorMatrix1, illuminant A

@@ -1,4 +1,4 @@
-"""pool_loader.py and the pool loading of load_dataset.py: the same patches whatever the number of
+"""isp/pool_loader.py and the pool loading of isp/load_dataset.py: the same patches whatever the number of
 decoding threads; the next pool built in a background thread and swapped in; an error there raised
 in the caller's thread; the thread stopped and joined on every way out of the with-block."""
 import os
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import RAW_SUB, truncate_file
 
-import load_dataset
-from errors import UsageError
-import pool_loader
-from pool_loader import PoolLoader
-from thread_pool import Cancelled
+from isp import load_dataset
+from isp.errors import UsageError
+from isp import pool_loader
+from isp.pool_loader import PoolLoader
+from isp.thread_pool import Cancelled
 
 
 def _loader_threads():

@@ -7,10 +7,10 @@ import os
 import numpy as np
 from PIL import Image
 
-import model
-from checkpoints import ckpt_prefix, export_weights
+from isp import model
+from isp.checkpoints import ckpt_prefix, export_weights
 from conftest import ROOT, assert_usage_error, ckpt_reader, run_script, save_image
-from tfimport import import_tf
+from isp.tfimport import import_tf
 
 PRETRAINED = os.path.join(ROOT, "models", "original", "model_pretrained.ckpt")
 

@@ -1,7 +1,7 @@
-"""previews.py: the labelled pictures (training previews, output | target) have text sized to the picture."""
+"""isp/previews.py: the labelled pictures (training previews, output | target) have text sized to the picture."""
 import numpy as np
 
-import previews
+from isp import previews
 
 CAPTION = "1, model_iteration_4: PSNR 9.52 dB, SSIM 0.4000"
 

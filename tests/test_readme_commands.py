@@ -24,8 +24,8 @@ from conftest import ROOT, error_lines
 
 from make_demo_data import make_dataset
 from make_vgg_mat import write_random_vgg
-from photo_source import photo_folder
-from tfimport import tf_major
+from isp.photo_source import photo_folder
+from isp.tfimport import tf_major
 
 # key=value words set on each script's commands (replaced where the line has the key)
 SMALL = {

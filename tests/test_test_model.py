@@ -23,13 +23,13 @@ from conftest import (
 )
 from PIL import Image
 
-import load_dataset
+from isp import load_dataset
 import test_model
 from convert_tflite import default_out
-from evaluate import full_size
-from previews import label_band_height
-from tfimport import import_tf
-from tflite import read_graph
+from isp.evaluate import full_size
+from isp.previews import label_band_height
+from isp.tfimport import import_tf
+from isp.tflite import read_graph
 
 TEST_DEFAULTS = dict(dataset_dir="raw_images/", test_dir="fujifilm_full_resolution/",
                      model_dir="models/", result_dir="results/", arch="model", num_maps_base=16,

@@ -1,4 +1,4 @@
-"""tflite.py: the interpreter wrapper against the graph, and quantisation of inputs and outputs."""
+"""isp/tflite.py: the interpreter wrapper against the graph, and quantisation of inputs and outputs."""
 import os
 import re
 
@@ -7,10 +7,10 @@ import pytest
 from conftest import run_script, val_inputs
 from PIL import Image
 
-import tflite
-from errors import UsageError
-from tfimport import import_tf
-from tflite import GraphModel, TFLiteModel, dequantize, quantize
+from isp import tflite
+from isp.errors import UsageError
+from isp.tfimport import import_tf
+from isp.tflite import GraphModel, TFLiteModel, dequantize, quantize
 
 tf = import_tf()
 

@@ -21,9 +21,9 @@ from conftest import (
 from PIL import Image
 
 import train_model
-from checkpoints import ckpt_prefix
-from previews import label_band_height
-from tfimport import import_tf
+from isp.checkpoints import ckpt_prefix
+from isp.previews import label_band_height
+from isp.tfimport import import_tf
 
 TRAIN_DEFAULTS = dict(dataset_dir="raw_images/", model_dir="models/", result_dir="results/",
                       vgg_dir="vgg_pretrained/imagenet-vgg-verydeep-19.mat", dslr_dir="fujifilm/",

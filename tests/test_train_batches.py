@@ -14,11 +14,11 @@ import pytest
 from conftest import SMALL, copy_checkpoint, kv_words, log_lines, run_script, train_losses
 from inline_batches import InlineBatches, inline_stream
 
-import load_dataset
-from batches import Batches, batch_stream, compact_input, draws
-from patch_pools import Pool
-from tfimport import import_tf
-from train_log import read_log_lines
+from isp import load_dataset
+from isp.batches import Batches, batch_stream, compact_input, draws
+from isp.patch_pools import Pool
+from isp.tfimport import import_tf
+from isp.train_log import read_log_lines
 
 POOL_HARNESS = "tests/pool_harness.py"
 

@@ -1,7 +1,7 @@
-"""train_log.py: the training log line, written once and read back by the same module."""
+"""isp/train_log.py: the training log line, written once and read back by the same module."""
 import os
 
-from train_log import (
+from isp.train_log import (
     FIELDS,
     LOG_HEADER,
     find_log,

@@ -28,10 +28,10 @@ from conftest import (
     wait_for_log_step,
 )
 
-import load_dataset
-from checkpoints import existing_iterations
-from patch_pools import pool_rng
-from train_log import read_log_lines
+from isp import load_dataset
+from isp.checkpoints import existing_iterations
+from isp.patch_pools import pool_rng
+from isp.train_log import read_log_lines
 
 POOL_HARNESS = "tests/pool_harness.py"
 

@@ -30,7 +30,7 @@ from conftest import (
     wait_for_log_step,
 )
 
-from checkpoints import ckpt_prefix, existing_iterations
+from isp.checkpoints import ckpt_prefix, existing_iterations
 
 # The moments of a training cycle at which test_kill_9_at_different_moments_then_resume kills a run
 # that has saved a checkpoint (iteration n) of its own. With eval_step=1 every iteration trains,

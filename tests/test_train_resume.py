@@ -19,7 +19,7 @@ from conftest import (
     run_script,
 )
 
-from checkpoints import INTERIM, ckpt_prefix, existing_iterations, interim_iterations
+from isp.checkpoints import INTERIM, ckpt_prefix, existing_iterations, interim_iterations
 
 HARNESS = "tests/train_harness.py"
 # tiny: 32x32 patches, 30 iterations, a checkpoint every 5
@@ -99,8 +99,8 @@ def test_killed_four_times_at_precise_moments_and_resumed_ends_bit_identical(dem
 
 def test_a_checkpoint_without_the_optimizer_state_resumes_with_adam_afresh(demo_data, uninterrupted, tmp_path):
     """A checkpoint written before this change holds the network alone (as export_weights writes one)."""
-    from checkpoints import export_weights
-    from tfimport import import_tf
+    from isp.checkpoints import export_weights
+    from isp.tfimport import import_tf
     model_dir = str(tmp_path / "m")
     os.makedirs(model_dir)
     export_weights(import_tf(), "model", 16, ckpt_prefix(uninterrupted, "model", 10), ckpt_prefix(model_dir, "model", 10))
@@ -150,7 +150,7 @@ def test_out_of_memory_is_one_line_exit_2_and_the_last_checkpoint_stays(demo_dat
 
 
 def test_an_interim_marker_without_its_checkpoint_is_stale_and_pruning_removes_whole_checkpoints(tmp_path):
-    from checkpoints import prune_checkpoints, remove_stale_temporaries
+    from isp.checkpoints import prune_checkpoints, remove_stale_temporaries
     model_dir = str(tmp_path)
 
     def touch(name):

@@ -1,4 +1,4 @@
-"""args.py, errors.py, tfimport.py, progress.py, utils.py, runlock.py: the declarative key=value parser (and every script's one-line errors through it),
+"""isp/args.py, isp/errors.py, isp/tfimport.py, isp/progress.py, isp/utils.py, isp/runlock.py: the declarative key=value parser (and every script's one-line errors through it),
 atomic files, the quiet TensorFlow import, one-line run failures."""
 import errno
 import os
@@ -9,10 +9,10 @@ import sys
 import pytest
 from conftest import ROOT, assert_usage_error, run_script, start_script
 
-from args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
-from errors import RunFailure, UsageError, child_with_signals, python_command, run_main
-import runlock
-from utils import atomic_output
+from isp.args import Arg, optional_int, optional_path, parse_args, positive_int, to_bool
+from isp.errors import RunFailure, UsageError, child_with_signals, python_command, run_main
+from isp import runlock
+from isp.utils import atomic_output
 
 TABLE = [Arg("learning_rate", float, 5e-5, "lr"), Arg("batch_size", positive_int, 32, "b"),
          Arg("restore_iter", optional_int, None, "r"), Arg("save", to_bool, True, "s"),
@@ -51,7 +51,7 @@ def test_printed_commands_name_this_python_and_the_scripts_path(tmp_path):
     """A printed command runs as printed: this interpreter (relative where it lies under the
     working folder, as the project's .venv/bin/python does), the script's path, quoted words."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = "import errors; print(errors.python_command('train_model.py', ['model_dir=my models/', 'seed=0']))"
+    code = "from isp import errors; print(errors.python_command('train_model.py', ['model_dir=my models/', 'seed=0']))"
     inside = os.path.relpath(sys.executable, root)
     python = sys.executable if inside.startswith(os.pardir) else inside
     proc = run_script("-c", code)  # in the project folder
@@ -87,7 +87,7 @@ def test_a_script_run_by_a_python_without_numpy_says_how_to_set_up(script, tmp_p
 def test_a_program_of_the_users_own_keeps_its_traceback(tmp_path):
     """Importing a library module changes no hook: the user's program fails in its own way."""
     program = tmp_path / "mine.py"
-    program.write_text("import sys\nsys.path.insert(0, %r)\nimport errors\nimport utils\n"
+    program.write_text("import sys\nsys.path.insert(0, %r)\nfrom isp import errors\nfrom isp import utils\n"
                        "assert sys.excepthook is sys.__excepthook__\nimport numpy\n" % ROOT)
     proc = run_script(str(program), env={"PYTHONPATH": _shadow(tmp_path, "numpy")})
     assert proc.returncode == 1, proc.stderr
@@ -107,7 +107,7 @@ def test_a_missing_third_party_module_is_one_line_naming_the_set_up_command(tmp_
     assert "error: No module named 'tensorflow' in this Python" in err and "setup_env.sh %s" % stack in err
 
     def ours_missing(argv):  # one of the project's own modules: a bug, with its traceback
-        raise ModuleNotFoundError("No module named 'checkpoints'", name="checkpoints")
+        raise ModuleNotFoundError("No module named 'isp.checkpoints'", name="isp.checkpoints")
     with pytest.raises(ModuleNotFoundError):
         run_main(ours_missing, [])
 
@@ -153,7 +153,7 @@ BANNER = (b"WARNING: All log messages before absl::InitializeLog() is called are
 
 
 def test_the_tf_banner_is_dropped_and_every_other_stderr_line_kept():
-    code = ("import os, sys, tfimport\n"
+    code = ("import os, sys; from isp import tfimport\n"
             "with tfimport.native_stderr_filtered(tfimport.is_tf_banner):\n"
             "    os.write(2, b'before\\n' + %r + b'between\\n')\n"
             "    sys.stderr.write('from python\\n')\n"
@@ -164,7 +164,7 @@ def test_the_tf_banner_is_dropped_and_every_other_stderr_line_kept():
 
 
 def test_import_tf_prints_no_banner_even_with_tf_logging_on():
-    code = "import sys, tfimport\ntfimport.import_tf()\nsys.stderr.write('imported\\n')\n"
+    code = "import sys; from isp import tfimport\ntfimport.import_tf()\nsys.stderr.write('imported\\n')\n"
     proc = run_script("-c", code, env={"TF_CPP_MIN_LOG_LEVEL": "0"})
     assert proc.returncode == 0, proc.stderr
     banner = BANNER.decode().splitlines()
@@ -174,7 +174,7 @@ def test_import_tf_prints_no_banner_even_with_tf_logging_on():
 
 
 def test_import_tf_silences_the_v1_shims_deprecation_notices_through_the_public_logger():
-    code = ("import sys, tfimport\ntf = tfimport.import_tf(use_gpu=False)\n"
+    code = ("import sys; from isp import tfimport\ntf = tfimport.import_tf(use_gpu=False)\n"
             "from tensorflow.python.util import deprecation\n"
             "assert deprecation._PRINT_DEPRECATION_WARNINGS, 'a private flag was set'\n"
             "tf.to_float(tf.placeholder(tf.float32, [None]))\nsys.stderr.write('built\\n')\n")
@@ -195,7 +195,7 @@ def test_run_failure_is_one_line_and_exit_1(capsys):
 
 def test_progress_into_a_file_is_plain_lines(capsys):
     """Where stderr is not a terminal (nohup, CI): plain lines, no carriage returns or bars."""
-    import progress
+    from isp import progress
     bar = progress.progress(range(2, 6), desc="training model", unit="it", initial=2, total=6, mininterval=0)
     assert isinstance(bar, progress.PlainProgress)
     for _ in bar:
@@ -240,7 +240,7 @@ def test_progress_in_a_terminal_clears_the_bar_before_a_log_line():
     """In a terminal (a pty here), a line written through the bar starts on a cleared line: the bar
     and the per-evaluation lines never overwrite each other."""
     returncode, text = _in_a_terminal(
-        "from progress import progress\n"
+        "from isp.progress import progress\n"
         "bar = progress(range(6), desc='training model', total=6, delay=0, mininterval=0)\n"
         "for i in bar:\n"
         "    if i % 3 == 2:\n"
@@ -259,7 +259,7 @@ def test_a_short_run_in_a_terminal_shows_its_lines_and_no_bar():
     (here "done", or an error line when it fails) starts on a line of its own."""
     for leave in (True, False):
         returncode, text = _in_a_terminal(
-            "from progress import progress\n"
+            "from isp.progress import progress\n"
             "bar = progress(range(4), desc='training model', total=4, delay=3600)\n"
             "for i in bar:\n"
             "    if i % 2 == 1:\n"
@@ -345,7 +345,7 @@ def test_a_key_that_scripts_share_has_one_type_and_default_everywhere(tmp_path):
     import inference_tflite
     import test_model
     import train_model
-    from args import RESTORE_ITER, RUNS, THREADS
+    from isp.args import RESTORE_ITER, RUNS, THREADS
     shared = {arg.name: arg for arg in (RESTORE_ITER, RUNS, THREADS)}
     seen = set()
     for script in (benchmark, export_challenge, inference_tflite, test_model, train_model):
@@ -355,7 +355,7 @@ def test_a_key_that_scripts_share_has_one_type_and_default_everywhere(tmp_path):
                 seen.add((script.__name__, arg.name))
     assert {("export_challenge", "restore_iter"), ("benchmark", "threads"), ("inference_tflite", "runs")} <= seen
     # restore_iter=latest is the newest checkpoint wherever a checkpoint is looked up by it
-    from checkpoints import find_checkpoint
+    from isp.checkpoints import find_checkpoint
     for it in (2, 4):
         for ext in (".index", ".data-00000-of-00001"):
             (tmp_path / ("model_iteration_%d.ckpt%s" % (it, ext))).write_bytes(b"")

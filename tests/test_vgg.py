@@ -1,11 +1,11 @@
-"""vgg.py: MatConvNet's VGG-19 layout, read and built."""
+"""isp/vgg.py: MatConvNet's VGG-19 layout, read and built."""
 import numpy as np
 import pytest
 import scipy.io
 
-import vgg
-from errors import UsageError
-from tfimport import import_tf
+from isp import vgg
+from isp.errors import UsageError
+from isp.tfimport import import_tf
 
 tf = import_tf()
 

@@ -1,0 +1,38 @@
+"""The architectures isp/model.py builds and the sizes they take, checked before TensorFlow is
+imported; the seed's default export size and the suffix that names exports of other sizes."""
+from isp.errors import UsageError
+
+# The architectures isp/model.py builds, and the multiple that the full-resolution size must be for
+# each: PUNET pools 4 times on the half-resolution input (2 * 2**4); the compact model only needs
+# the 2x2 Bayer grid. Kept here so that arguments are checked before TensorFlow is imported.
+ARCHS = ("punet", "model")
+SIZE_MULTIPLE = {"punet": 32, "model": 2}
+# The seed's export size (img_h x img_w, input 1x544x960x4). Frozen graphs and TFLite files of any
+# other size carry it in their names: <stem>_<img_h>x<img_w> (a dynamic-size export: <stem>_none).
+DEFAULT_SIZE = (1088, 1920)
+
+
+def size_tag(h, w):
+    """'' for the default size, else '_<h>x<w>' (e.g. '_512x768'): the suffix export names carry."""
+    return "" if (h, w) == DEFAULT_SIZE else "_%dx%d" % (h, w)
+
+
+def check_arch(arch, num_maps_base=16):
+    """UsageError unless arch is known and num_maps_base fits it: arch=model's 2b maps become b/2
+    after depth_to_space (b even); PUNET's last up-sampling has b/4 maps (b >= 4)."""
+    if arch not in ARCHS:
+        raise UsageError("unknown arch %r; choose from %s" % (arch, ", ".join(ARCHS)))
+    if arch == "model" and num_maps_base % 2:
+        raise UsageError("num_maps_base=%d: arch=model needs an even number" % num_maps_base)
+    if arch == "punet" and num_maps_base < 4:
+        raise UsageError("num_maps_base=%d: arch=punet needs at least 4" % num_maps_base)
+
+
+def check_arch_and_size(arch, name_w, w, name_h, h, num_maps_base=16):
+    """UsageError unless arch is known, num_maps_base fits it and w, h are multiples of what it needs."""
+    check_arch(arch, num_maps_base)
+    m = SIZE_MULTIPLE[arch]
+    for name, v in ((name_w, w), (name_h, h)):
+        if v % m:
+            raise UsageError("%s=%d is not a multiple of %d, which arch=%s needs (try %d)"
+                             % (name, v, m, arch, max(m, v // m * m)))

@@ -1,0 +1,1 @@
+"""benchmark.py's modes and what they share (docs/benchmarks.md)."""
