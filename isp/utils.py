@@ -13,7 +13,7 @@ from isp.errors import UsageError
 
 # The folder of the scripts and of the files the project ships (models/original/'s checkpoint): found
 # from any working folder.
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # isp/'s parent
+from isp import ROOT as PROJECT_DIR  # noqa: E402  (the project folder)
 
 
 def default_folder_note(path, key, given):

@@ -1,4 +1,4 @@
-"""Importing a library module changes nothing in the process: not the environment, not the warning
+"""Importing any library module (every module of the package isp/) changes nothing in the process: not the environment, not the warning
 filters, and TensorFlow is not imported (a script imports it, quietly, when its main() needs it)."""
 import subprocess
 import sys
@@ -7,9 +7,13 @@ from conftest import ROOT
 
 CHECK = """
 import os, sys, warnings
-import numpy, PIL.Image, rawpy, scipy.io, tqdm  # what third-party packages do on import is theirs
+import numpy, PIL.Image, rawpy, scipy.io, scipy.ndimage, tifffile, tqdm  # what third-party packages do on import is theirs
 env, filters = dict(os.environ), list(warnings.filters)
-from isp import archs, args, checkpoints, errors, evaluate, load_dataset, losses, model, previews, progress, tfimport, tflite, utils
+import importlib, pkgutil, isp
+modules = [m.name for m in pkgutil.walk_packages(isp.__path__, 'isp.')]
+assert {'isp.utils', 'isp.model', 'isp.bench.speed'} <= set(modules), modules
+for name in modules:
+    importlib.import_module(name)
 assert dict(os.environ) == env, "environment changed"
 assert list(warnings.filters) == filters, "warning filters changed"
 assert "tensorflow" not in sys.modules, "tensorflow imported"
