@@ -16,7 +16,8 @@ from collections import namedtuple
 from isp.archs import ARCHS
 from isp.errors import RunFailure, UsageError, first_line, python_command
 from isp.train_log import run_logs
-from isp.utils import PROJECT_DIR, atomic_output
+from isp import ROOT
+from isp.utils import atomic_output
 
 TMP_PREFIX = ".tmp-"  # checkpoints being written; renamed into place when complete
 # a training run's savers: `run` writes and restores the network's variables with the optimizer's
@@ -229,7 +230,7 @@ def shipped_model_dir(model_dir, arch, orig, given):
     pretrained arch=model), with the line that says so (else None)."""
     if not orig or "model_dir" in given or os.path.isabs(model_dir):
         return model_dir, None
-    shipped = os.path.join(PROJECT_DIR, model_dir)
+    shipped = os.path.join(ROOT, model_dir)  # the files the project ships, from any working folder
     name = os.path.join("original", "%s_pretrained.ckpt" % arch)
     if checkpoint_exists(os.path.join(model_dir, name)) or not checkpoint_exists(os.path.join(shipped, name)):
         return model_dir, None

@@ -11,11 +11,6 @@ import tempfile
 from isp.errors import UsageError
 
 
-# The folder of the scripts and of the files the project ships (models/original/'s checkpoint): found
-# from any working folder.
-from isp import ROOT as PROJECT_DIR  # noqa: E402  (the project folder)
-
-
 def default_folder_note(path, key, given):
     """The line that names a default folder about to be made relative to the working folder (a
     script started elsewhere would otherwise leave a models/ or results/ there unnoticed); None
