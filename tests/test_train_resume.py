@@ -13,6 +13,7 @@ from conftest import (
     check_nothing_unreadable,
     ckpt_state,
     kv_words,
+    log_lines,
     max_abs_difference,
     network_names,
     run_killed_at,
@@ -51,8 +52,7 @@ def test_checkpoints_hold_the_optimizer_state_beside_the_network(uninterrupted):
     np.testing.assert_allclose(state["beta2_power"], 0.999 ** 31, rtol=1e-5)
     assert sorted(state) == sorted(network + [n + s for n in network for s in ("/Adam", "/Adam_1")] +
                                    ["beta1_power", "beta2_power", "global_step"])
-    with open(os.path.join(uninterrupted, "logs_model_0-30.txt")) as f:
-        lines = f.read().splitlines()
+    lines = log_lines(os.path.join(uninterrupted, "logs_model_0-30.txt"))
     size = os.path.getsize(ckpt_prefix(uninterrupted, "model", 5) + ".index") + \
         os.path.getsize(ckpt_prefix(uninterrupted, "model", 5) + ".data-00000-of-00001")
     assert lines[0].endswith("| checkpoint %.2f MB" % (size / 1e6)), lines[0]  # the run's first line says
@@ -92,8 +92,7 @@ def test_killed_four_times_at_precise_moments_and_resumed_ends_bit_identical(dem
           "network and Adam state max-abs difference to the uninterrupted run %g" % (resumed_from, difference))
     assert difference == 0
     for start, end in ((10, 30), (18, 30)):  # the resumed runs' logs go on where the killed ones stopped
-        with open(os.path.join(model_dir, "logs_model_%d-%d.txt" % (start, end))) as f:
-            steps = [int(LOG_LINE.match(line).group(1)) for line in f]
+        steps = [int(LOG_LINE.match(line).group(1)) for line in log_lines(os.path.join(model_dir, "logs_model_%d-%d.txt" % (start, end)))]
         assert steps == ([15] if start == 10 else [20, 25, 30]), (start, steps)
 
 
