@@ -154,7 +154,7 @@ def zurich(tmp_path_factory):
 def test_zurich_layout_trains_and_tests_end_to_end(zurich, tmp_path):
     assert sorted(os.listdir(zurich)) == [".make_demo_data", "shifts.csv", "test", "train"]
     assert sorted(os.listdir(os.path.join(zurich, "test"))) == ["canon", "huawei_full_resolution", "huawei_raw"]
-    models = str(tmp_path / "m")
+    models = str(tmp_path / "models")  # outputs named as the seed names them (no folder tag)
     train = dict(SMALL, dataset_dir=zurich, model_dir=models, tensorboard=False, **ZURICH)
     proc = run_script("train_model.py", *kv_words(train))
     assert_usage_error(proc, "val RAW folder", "does not exist, nor does val/", "(it holds test/, train/)",
