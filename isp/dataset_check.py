@@ -176,7 +176,7 @@ def measure(raw, rgb):
 def check_pairs(pairs, show_progress=True):
     """Measure every (split, name, RAW path, target path): a list of rows, one per pair (a file
     problem in `problem`), and the seconds it took."""
-    rows, t0 = [], time.time()
+    rows, t0 = [], time.monotonic()
     for split, name, raw_path, rgb_path in progress(pairs, desc="checking pairs", unit="pair",
                                                     disable=not show_progress):
         row = {"split": split, "name": name, "problem": ""}
@@ -185,7 +185,7 @@ def check_pairs(pairs, show_progress=True):
         except UsageError as err:
             row["problem"] = "%s: %s" % (problem_kind(str(err)), err)
         rows.append(row)
-    return rows, time.time() - t0
+    return rows, time.monotonic() - t0
 
 
 PROBLEM_KINDS = (("without a target", "no target"), ("without a RAW", "no RAW"),

@@ -87,6 +87,8 @@ def clone_after_demo_data(root, home):
     for pattern in ("*.py", "*.sh", "requirements*.txt"):
         for path in glob.glob(os.path.join(ROOT, pattern)):
             shutil.copy(path, root)
+    shutil.copytree(os.path.join(ROOT, "isp"), os.path.join(root, "isp"),  # the library the scripts stand on
+                    ignore=shutil.ignore_patterns("__pycache__"))
     os.makedirs(os.path.join(root, "models", "original"))
     for path in glob.glob(os.path.join(ROOT, "models", "original", "model_pretrained.ckpt*")):
         shutil.copy(path, os.path.join(root, "models", "original"))
