@@ -1,4 +1,5 @@
-"""Write the MAI21 challenge's two TFLite files from a checkpoint, each checked against the TF graph.
+"""Write the MAI21 challenge's two TFLite files (and, for arch=model, the tile file a phone app
+renders full-size photos with) from a checkpoint, each checked against the TF graph.
 
     python export_challenge.py arch=model restore_iter=1000 out_dir=models/challenge/
 
@@ -7,7 +8,11 @@ Writes into out_dir:
                      used by the challenge to score quality at each image's own size;
   model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1088x1920 by default):
                      used to time the model.
-Both FP32, converted from frozen graphs of the checkpoint (TF 2.x only: TF 1.15's converter cannot
+  model_tiled.tflite (arch=model) the file a phone app renders full-size photos with, tile by tile:
+                     model.tflite's network and size with a second input `light` [1, 1, 1, 4], the
+                     whole photo's light (README section 7; inference_tflite.py tile=True does it).
+                     arch=punet has no global path: its model.tflite renders tiles as it is.
+All FP32, converted from frozen graphs of the checkpoint (TF 2.x only: TF 1.15's converter cannot
 keep an any-size input). Before anything is written, each is checked: tensor names and shapes, and
 its output within 1e-4 (max-abs) of the frozen graph's, for model_none.tflite at the two
 `check_sizes` (W x H photos) and for model.tflite at its size. Then it prints their sizes and CPU
@@ -36,6 +41,7 @@ from isp.args import (
     to_bool,
 )
 from isp.checkpoints import find_checkpoint, freeze_checkpoint, shipped_model_dir
+from isp.model import takes_light
 from isp.export_checks import report_conversion
 from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from isp.tfimport import import_tf, tf_major, tf_version
@@ -48,17 +54,22 @@ ARGS = [
     Arg("num_maps_base", positive_int, 16, "base number of feature maps"),
     Arg("orig", to_bool, False, "use <model_dir>/original/<arch>_pretrained.ckpt"),
     RESTORE_ITER,
-    Arg("out_dir", str, "models/challenge/", "folder for model_none.tflite and model.tflite"),
+    Arg("out_dir", str, "models/challenge/", "folder for model_none.tflite, model.tflite (and model_tiled.tflite)"),
     Arg("img_h", positive_int, DEFAULT_SIZE[0], "model.tflite: full-resolution height (input img_h/2)"),
     Arg("img_w", positive_int, DEFAULT_SIZE[1], "model.tflite: full-resolution width (input img_w/2)"),
     Arg("check_sizes", str, "384x256,320x512", "model_none.tflite: two or more WxH photo sizes to check it at"),
-    Arg("overwrite", to_bool, False, "replace model_none.tflite / model.tflite if out_dir has them"),
+    Arg("overwrite", to_bool, False, "replace the files above if out_dir has them"),
     THREADS,
     RUNS,
     Arg("feature_level", positive_int, DEFAULT_FEATURE_LEVEL, "NNAPI feature level the check judges at (4: Android 11)"),
     Arg("strict", to_bool, False, "an op that would fall back from NNAPI to the CPU is an error (nothing written)"),
 ]
-NAMES = ("model_none.tflite", "model.tflite")
+NAMES = ("model_none.tflite", "model.tflite", "model_tiled.tflite")
+
+
+def names_for(arch):
+    """The files export_challenge writes for an arch: the tile file only where tiles need a light."""
+    return NAMES if takes_light(arch) else NAMES[:2]
 
 
 def parse_sizes(text, arch, num_maps_base):
@@ -87,7 +98,7 @@ def main(argv):
     print_if(note)
     prefix = find_checkpoint(a["model_dir"], a["arch"], a["restore_iter"], a["orig"])
     out_dir = a["out_dir"]
-    targets = [os.path.join(out_dir, n) for n in NAMES]
+    targets = [os.path.join(out_dir, n) for n in names_for(a["arch"])]
     existing = [t for t in targets if os.path.exists(t)]
     if existing and not a["overwrite"]:
         raise UsageError("%s already exists; pass overwrite=True to replace it, or another out_dir" % existing[0])
@@ -99,32 +110,33 @@ def main(argv):
     h, w = a["img_h"], a["img_w"]
     work = tempfile.mkdtemp(prefix="export_challenge-")
     try:
-        jobs = [  # (name, photo h, w or None, input and output shapes, sizes to check at)
-            (NAMES[0], None, None, (1, -1, -1, 4), (1, -1, -1, 3), [(sh // 2, sw // 2) for sh, sw in sizes]),
-            (NAMES[1], h, w, (1, h // 2, w // 2, 4), (1, h, w, 3), [(h // 2, w // 2)])]
+        jobs = [  # (name, photo h, w or None, input and output shapes, sizes to check at, light input)
+            (NAMES[0], None, None, (1, -1, -1, 4), (1, -1, -1, 3), [(sh // 2, sw // 2) for sh, sw in sizes], False),
+            (NAMES[1], h, w, (1, h // 2, w // 2, 4), (1, h, w, 3), [(h // 2, w // 2)], False),
+            (NAMES[2], h, w, (1, h // 2, w // 2, 4), (1, h, w, 3), [(h // 2, w // 2)], True)][:len(targets)]
         made = []
-        for name, ph, pw, want_in, want_out, check_at in jobs:
+        for name, ph, pw, want_in, want_out, check_at, light in jobs:
             pb = os.path.join(work, name[:-len(".tflite")] + ".pb")
-            freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, ph, pw, pb)
+            freeze_checkpoint(tf, a["arch"], a["num_maps_base"], prefix, ph, pw, pb, light=light)
             shape = (1, None, None, 4) if ph is None else (1, ph // 2, pw // 2, 4)
-            content = convert(tf, pb, shape, "fp32")
+            content = convert(tf, pb, shape, "fp32", light=light)
             model = TFLiteModel(tf, name, a["threads"], content=content)
             diffs = check_against_graph(model, GraphModel(tf, pb), name, want_in, want_out, check_at)
-            print("%-18s Placeholder %s -> output_l0 %s; vs the TF graph: %s" % (
-                name, list(want_in), list(want_out), ", ".join(
+            print("%-18s Placeholder %s%s -> output_l0 %s; vs the TF graph: %s" % (
+                name, list(want_in), " + light [1, 1, 1, 4]" if light else "", list(want_out), ", ".join(
                     "max-abs %.2g at %dx%d" % (d, s[2] * 2, s[1] * 2) for s, d in diffs)))
             # strict judges the timed fixed-size file; the any-size one (scored for quality, not run
             # time) holds the shape ops of its crop, so it gets the verdict as a warning
             report_conversion(None, name, a["feature_level"], a["strict"] and ph is not None, content)
             made.append((name, content, model))
-        # every check passed: write both, then time them
+        # every check passed: write them, then time them
         os.makedirs(out_dir, exist_ok=True)
         x = np.random.RandomState(1).rand(1, h // 2, w // 2, 4).astype(np.float32)
         for (name, content, model), path in zip(made, targets):
             with atomic_output(path) as tmp:
                 with open(tmp, "wb") as f:
                     f.write(content)
-            seconds = model.latency(x, a["runs"])  # the any-size model is resized to img_w x img_h
+            seconds = model.latency(x, a["runs"], light=np.full((1, 1, 1, 4), 0.5, np.float32))  # the any-size model is resized to img_w x img_h
             print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
                                         plural(a["runs"], "run"), model.runtime, model.threads))

@@ -39,9 +39,9 @@ from isp.errors import UsageError, run_main  # first: a third-party module missi
 
 import numpy as np
 
-from isp import load_dataset
+from isp import load_dataset, tiles
 from isp.archs import size_tag
-from isp.args import RUNS, THREADS, Arg, given_keys, parse_args, to_bool
+from isp.args import RUNS, THREADS, Arg, given_keys, parse_args, positive_int, to_bool
 from isp.evaluate import (
     SsimMeter,
     check_target_sizes,
@@ -79,6 +79,10 @@ ARGS = [
     Arg("result_dir", str, "results/", "where save_images writes"),
     Arg("save_images", to_bool, False, "write result PNGs, side-by-side PNGs and a CSV"),
     Arg("crop", to_bool, False, "take the top-left part of RAWs larger than the model's size"),
+    Arg("tile", to_bool, False, "render RAWs of any size through the fixed-size model in overlapping tiles, blended "
+                                "(model_tiled.tflite: every tile gets the whole photo's light)"),
+    Arg("overlap", positive_int, 2 * tiles.DEFAULT_OVERLAP, "tile=True: output pixels that neighbouring tiles share, "
+                                                            "at least"),
     THREADS,
     RUNS._replace(help=RUNS.help + "; not given: as many as fit in about 5 s, at least 3, at most %d" % RUNS.default),
     Arg("overwrite", to_bool, False, "save_images: replace the outputs of the same evaluation run before"),
@@ -127,10 +131,13 @@ def check_sizes(raw_dir, names, shape, crop, tflite):
     return cropped
 
 
-def evaluation_tag(tflite, raw_dir, shape):
+def evaluation_tag(tflite, raw_dir, shape, tile=False):
     """[<its folder's name>_]<file name>_tflite[_<folder>][_<size>]: what save_images names its outputs
     by (the .tflite's folder left out when it is named models). The size is the one the RAWs run at
-    (_full: each its own), left out where the file name already says it."""
+    (_full: each its own), left out where the file name already says it; tile=True: _tiled (each its
+    own, in tiles of the file's size)."""
+    if tile:
+        return evaluation_tag(tflite, raw_dir, shape) + "_tiled"
     name = model_tag(os.path.dirname(os.path.abspath(tflite))) + re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(tflite))
     stem = "_" + os.path.splitext(os.path.basename(tflite))[0] + "_"
     size = "_full" if is_dynamic(shape) else size_tag(2 * shape[1], 2 * shape[2])
@@ -160,6 +167,40 @@ def crop_line(cropped, names, h, w):
                                                     w, h, some, " and more" if len(cropped) > 3 else ""))
 
 
+def check_tiling(tflite, shape, crop):
+    """tile=True needs a fixed-size model and excludes crop=True (checked before TensorFlow)."""
+    if crop:
+        raise UsageError("tile=True renders the whole photo and crop=True only its top-left part: choose one")
+    if is_dynamic(shape):
+        raise UsageError("tile=True needs a fixed-size model; %s takes any size and renders each photo whole "
+                         "(drop tile=True)" % tflite)
+
+
+def tiled_runner(model, tflite, overlap):
+    """run(planes) of the whole photo through the fixed-size `model` tile by tile; a tile file's
+    tiles get the whole photo's light. A file that takes its light from its own input is refused:
+    each tile would get its own colours."""
+    if model.own_light:
+        beside = os.path.join(os.path.dirname(tflite), "model_tiled.tflite")
+        raise UsageError("tile=True: %s takes its light from its own input (arch=model's single-input file), so every "
+                         "tile would get its own colours; run the tile file, whose second input is the whole "
+                         "photo's light: %s" % (tflite, beside if os.path.isfile(beside) else
+                                                "export_challenge.py writes model_tiled.tflite"))
+    from isp.model import light_of_planes
+    # a tile file is arch=model's (stride 2); another fixed-size file may be PUNET's (16)
+    light = model.light is not None
+    return tiles.Tiled(model.run, model.shape[1], model.shape[2], overlap // 2,
+                       light_of=light_of_planes if light else None, align=tiles.align_of("model" if light else "punet"))
+
+
+def first_tile(planes, shape):
+    """The first tile of a photo's planes (edge-padded to the tile where the photo is smaller): what
+    the latency of a tiled render is timed on."""
+    th, tw = shape[1], shape[2]
+    t = planes[:, :th, :tw, :]
+    return np.pad(t, ((0, 0), (0, th - t.shape[1]), (0, tw - t.shape[2]), (0, 0)), mode="edge")
+
+
 def main(argv):
     started = time.perf_counter()
     a = parse_args(ARGS, argv, prog="inference_tflite.py", doc=__doc__)
@@ -174,9 +215,11 @@ def main(argv):
     if a["reference"] and not os.path.isfile(a["reference"]):
         raise UsageError("reference model %r not found" % a["reference"])
     shape = tuple(None if v < 0 else v for v in input_signature(a["tflite"]))  # from the file, before TF
-    cropped = {} if is_dynamic(shape) else check_sizes(a["raw_dir"], names, shape, a["crop"], a["tflite"])
+    if a["tile"]:
+        check_tiling(a["tflite"], shape, a["crop"])
+    cropped = {} if is_dynamic(shape) or a["tile"] else check_sizes(a["raw_dir"], names, shape, a["crop"], a["tflite"])
     check_target_sizes(a["raw_dir"], a["target_dir"], names, "target_dir")
-    tag = evaluation_tag(a["tflite"], a["raw_dir"], shape) + ("_crop" if cropped else "")
+    tag = evaluation_tag(a["tflite"], a["raw_dir"], shape, a["tile"]) + ("_crop" if cropped else "")
     if cropped:
         print(crop_line(cropped, names, 2 * shape[1], 2 * shape[2]))
     if not a["save_images"]:  # save_images: check_test_images says it
@@ -190,6 +233,12 @@ def main(argv):
     tf = import_tf()
     threads = a["threads"]
     model = TFLiteModel(tf, a["tflite"], threads)
+    run = model.run
+    if a["tile"]:
+        run = tiled_runner(model, a["tflite"], a["overlap"])
+    elif model.light is not None:
+        raise UsageError("%s is a tile file (a second input, %r: the whole photo's light): run it with tile=True"
+                         % (a["tflite"], model.light["name"]))
     reference = None
     if a["reference"]:
         reference = load_model(tf, a["reference"], threads)
@@ -197,9 +246,9 @@ def main(argv):
         if not model.dynamic and ref_shape is not None and not is_dynamic(ref_shape) and ref_shape != model.shape:
             raise UsageError("reference %r takes input %s but %r takes %s; compare models of one size" % (
                 a["reference"], shape_text(ref_shape), a["tflite"], shape_text(model.shape)))
-        if model.dynamic and ref_shape is not None and not is_dynamic(ref_shape):  # the images must fit the reference
-            check_sizes(a["raw_dir"], names, ref_shape, False, a["reference"])
-    h, w = (None, None) if model.dynamic else (2 * model.shape[1], 2 * model.shape[2])
+        if (model.dynamic or a["tile"]) and ref_shape is not None and not is_dynamic(ref_shape):
+            check_sizes(a["raw_dir"], names, ref_shape, False, a["reference"])  # the images must fit the reference
+    h, w = (None, None) if model.dynamic or a["tile"] else (2 * model.shape[1], 2 * model.shape[2])
     if a["save_images"]:  # decode every RAW and target first: a bad file stops before any is written
         check_test_images(a["raw_dir"], a["target_dir"], names, h, w, crop_odd=True, target_key="target_dir")
         ensure_dir(a["result_dir"], "result_dir")
@@ -210,13 +259,17 @@ def main(argv):
                                        progress(names, desc="inference %s" % tag, unit="img"), h, w, crop_odd=True),
                          timing, "decoding")
     results = []
-    for r in score_images(model.run, images, SsimMeter(tf), a["result_dir"] if a["save_images"] else None, tag,
+    for r in score_images(run, images, SsimMeter(tf), a["result_dir"] if a["save_images"] else None, tag,
                           timing):
         first_input = r.x if first_input is None else first_input
         results.append(r._replace(x=None, out=None))  # for the line naming what was written
         row, text = [r.name, "", "", "", ""], "%-24s" % r.name
         if r.name in cropped:
             text += "  (top-left %dx%d of %dx%d)" % (r.x.shape[2] * 2, r.x.shape[1] * 2, *cropped[r.name])
+        if a["tile"]:
+            text += "  (%dx%d: %s, %.2f s)" % (r.x.shape[2] * 2, r.x.shape[1] * 2, run.described(), r.seconds)
+            if reference is not None and tiles.odd_grid(r.x.shape):
+                text += "  [a side not a multiple of 4: the any-size model samples it on another grid, no parity]"
         if r.psnr is not None:
             stats["psnr"].append(r.psnr)
             stats["ssim"].append(r.ssim)
@@ -248,12 +301,22 @@ def main(argv):
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows, model=a["tflite"])
         print(written_line(a["result_dir"], results, tag, replaced))
-    runs = latency_runs(a["runs"], "runs" in given_keys(argv), results[0].seconds)
+    if a["tile"]:
+        print("tile=True: every photo in %s; peak memory of this process %.0f MB (the photo's planes and output "
+              "and one tile's, not the whole photo's activations)" % (
+                  "tiles of %dx%d blended over >= %d px" % (2 * model.shape[2], 2 * model.shape[1], a["overlap"]),
+                  tiles.peak_memory_mb()))
+        first_input, first_seconds = first_tile(first_input, model.shape), None
+    else:
+        first_seconds = results[0].seconds
+    light = run.light_of(first_input) if a["tile"] and run.light_of else None
+    runs = latency_runs(a["runs"], "runs" in given_keys(argv), first_seconds or model.timed_invoke(first_input, light))
     t0 = time.perf_counter()
-    seconds = model.latency(first_input, runs)
+    seconds = model.latency(first_input, runs, light)
     timing["latency"] = time.perf_counter() - t0
     print("latency of %s (%s; input %s; threads %s): median %.1f ms over %s%s, %s" % (
-        a["tflite"], model.kind, shape_text(model.shape) if not model.dynamic else
+        a["tflite"], model.kind, (shape_text(model.shape) + (", one tile" if a["tile"] else ""))
+        if not model.dynamic else
         "%s (any size; at %s's size)" % (shape_text(first_input.shape), names[0]), model.threads,
         1000 * seconds, plural(runs, "run", "runs"),
         " (runs=%d cut to about %g s at this size; runs= sets them)" % (a["runs"], LATENCY_BUDGET_S)

@@ -37,7 +37,7 @@ from isp.errors import UsageError, run_main  # first: a third-party module missi
 import numpy as np
 
 from isp import exports
-from isp import load_dataset
+from isp import load_dataset, tiles
 from isp.archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
 from isp.args import (
     RESTORE_ITER,
@@ -85,6 +85,10 @@ ARGS = [
     Arg("use_gpu", to_bool, True, "False hides all GPUs"),
     Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
+    Arg("tile", to_bool, False, "render each RAW at its own size through the img_h x img_w graph in overlapping "
+                                "tiles, blended, every tile with the whole photo's light (as inference_tflite.py tile=True)"),
+    Arg("overlap", positive_int, 2 * tiles.DEFAULT_OVERLAP, "tile=True: output pixels that neighbouring tiles share, "
+                                                            "at least"),
     RUNS,
     Arg("overwrite", to_bool, False, "replace the result PNGs and CSV of the same evaluation run before"),
 ]
@@ -95,6 +99,11 @@ def check_sizes(a):
     full = a["img_h"] == "full"
     if full != (a["img_w"] == "full"):
         raise UsageError("img_h=full needs img_w=full too (and the other way round): each image at its own size")
+    if a["tile"] and full:
+        raise UsageError("tile=True renders each image at its own size in tiles of img_h x img_w: give the tile's "
+                         "size (e.g. img_h=1088 img_w=1920), not full")
+    if a["tile"] and not a["test_image"]:
+        raise UsageError("tile=True renders the test images; with test_image=False there are none")
     if full:
         check_arch_and_size(a["arch"], "img_w", 32, "img_h", 32, a["num_maps_base"])
         if not a["test_image"]:
@@ -108,7 +117,7 @@ def check_sizes(a):
 def find_test_images(a, argv, full):
     """The RAW folder, the target folder and the test RAWs' names (none with test_image=False),
     every RAW and target decoded once up front, before TensorFlow."""
-    h, w = (None, None) if full else (a["img_h"], a["img_w"])
+    h, w = (None, None) if full or a["tile"] else (a["img_h"], a["img_w"])
     names = []
     raw_dir = os.path.join(a["dataset_dir"], "test", a["test_dir"])
     dslr_dir = os.path.join(a["dataset_dir"], "test", a["dslr_dir"])
@@ -129,26 +138,45 @@ def evaluation_tag(a, prefix, full):
     """[<model_dir name>_]<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of
     this evaluation are named by (the seed's <checkpoint> alone for models/, its folder and size)."""
     name = model_tag(a["model_dir"]) + os.path.basename(prefix)[:-len(".ckpt")]
-    return name + folder_tag(a["test_dir"]) + ("_full" if full else size_tag(a["img_h"], a["img_w"]))
+    return name + folder_tag(a["test_dir"]) + ("_full" if full else size_tag(a["img_h"], a["img_w"])) + (
+        "_tiled" if a["tile"] else "")
 
 
-def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0, prefix=None):
+def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=0, prefix=None, tiled=None):
     """Run the network `run` on each test RAW: result PNGs, PSNR/SSIM where there is a target, the
-    metrics CSV; then the latency. Returns the size h, w it was timed at (with full: the first image's)."""
+    metrics CSV; then the latency. Returns the size h, w it was timed at (with full: the first image's).
+    tiled (a tiles.Tiled of `run`, the img_h x img_w graph): each image at its own size in tiles."""
     multiple = SIZE_MULTIPLE[a["arch"]]
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
+    if tiled:  # the latency of one tile; each image at its own size
+        probe = probe_input(h, w)
+        run(probe, np.full((1, 1, 1, 4), 0.5, np.float32))  # warm-up
+        return time_and_score(a, tf, tiled, lambda: run(probe, np.full((1, 1, 1, 4), 0.5, np.float32)), raw_dir,
+                              dslr_dir, names, None, None, multiple, tag, replaced, prefix, h, w)
     if full:  # latency and warm-up at the first image's size
         first = load_dataset.checked_raw_shape(os.path.join(raw_dir, names[0]), crop_odd=True)
         h, w = (first[0] - first[0] % multiple, first[1] - first[1] % multiple)
     probe = probe_input(h, w)
     run(probe)  # warm-up, so that no image's time includes graph set-up
+    return time_and_score(a, tf, run, lambda: run(probe), raw_dir, dslr_dir, names, None if full else h,
+                          None if full else w, multiple, tag, replaced, prefix, h, w)
+
+
+def time_and_score(a, tf, run, timed_run, raw_dir, dslr_dir, names, img_h, img_w, multiple, tag, replaced, prefix,
+                   h, w):
+    """evaluate_and_time's scoring (images at img_h x img_w, None: their own) and its latency of
+    timed_run, printed as at h x w."""
     images = folder_images(raw_dir, dslr_dir, progress(names, desc="processing", unit="img"),
-                           None if full else h, None if full else w, multiple, crop_odd=True)
+                           img_h, img_w, multiple, crop_odd=True)
     with SsimMeter(tf) as ssim:
         results = list(score_images(run, images, ssim, a["result_dir"], tag))
     scores = [r for r in results if r.psnr is not None]
     for r in scores:
         print("%-24s PSNR %.2f dB  SSIM %.4f%s" % (r.name, r.psnr, r.ssim, scene_warning(r)))
+    if a["tile"] and results:
+        print("tile=True: each image in %s (the last: %s); peak memory of this process %.0f MB" % (
+            "tiles of %dx%d blended over >= %d px" % (a["img_w"], a["img_h"], a["overlap"]), run.described(),
+            tiles.peak_memory_mb()))
     if names:
         csv_path = os.path.join(a["result_dir"], "%s_metrics.csv" % tag)
         write_csv(csv_path, ["image", "psnr_db", "ssim", "inference_ms"], [
@@ -161,9 +189,9 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     elif names:
         print("no targets in %s: PSNR/SSIM not computed" % dslr_dir)
 
-    latency = median_seconds(lambda: run(probe), a["runs"])
-    print("latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s" % (
-        w, h, h // 2, w // 2, 1000 * latency, plural(a["runs"], "run", "runs")))
+    latency = median_seconds(timed_run, a["runs"])
+    print("latency at %dx%d (input 1x%dx%dx4%s): median %.1f ms over %s" % (
+        w, h, h // 2, w // 2, ", one tile" if a["tile"] else "", 1000 * latency, plural(a["runs"], "run", "runs")))
     return h, w
 
 
@@ -209,7 +237,8 @@ def main(argv):
     from isp import model  # builds on TensorFlow: imported after it
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     x = tf.placeholder(tf.float32, [1, None, None, 4] if full else [1, h // 2, w // 2, 4])  # named "Placeholder"
-    out = model.build(a["arch"], x, a["num_maps_base"])
+    light = model.light_placeholder() if a["tile"] and model.takes_light(a["arch"]) else None
+    out = model.build(a["arch"], x, a["num_maps_base"], light)
     saver = tf.train.Saver()
     config = session_config(tf)
     written = []
@@ -221,13 +250,20 @@ def main(argv):
                                "the checkpoint's folder (save=True writes the .meta and .pb there; or save=False)")
         if names:
             ensure_dir(a["result_dir"], "result_dir")
-        h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,
-                                 replaced, prefix)
-        if a["save"] and not full:
+        if a["tile"]:
+            def run_tile(inp, photo_light):
+                return sess.run(out, {x: inp} if light is None else {x: inp, light: photo_light})
+            tiled = tiles.Tiled(run_tile, h // 2, w // 2, a["overlap"] // 2,
+                                model.light_of_planes if light is not None else None, tiles.align_of(a["arch"]))
+            h, w = evaluate_and_time(a, tf, run_tile, raw_dir, dslr_dir, names, False, tag, replaced, prefix, tiled)
+        else:
+            h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,
+                                     replaced, prefix)
+        if a["save"] and not full and not a["tile"]:  # a tile graph has a second input: not the seed's .pb
             written += exports.write_fixed_size(tf, sess, saver, prefix, h, w)
-    if a["save"]:
+    if a["save"]:  # with tile=True only the any-size graph (the tile graph has a second input)
         written.append(exports.write_any_size(tf, a["arch"], a["num_maps_base"], prefix))
-        print(exports.saved_line(written, full))
+        print(exports.saved_line(written, full, a["tile"]))
 
 
 if __name__ == "__main__":

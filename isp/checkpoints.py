@@ -379,14 +379,14 @@ def none_pb_path(prefix):
     return prefix[:-len(".ckpt")] + "_none.pb" if prefix.endswith(".ckpt") else prefix + "_none.pb"
 
 
-def freeze_checkpoint(tf, arch, num_maps_base, prefix, h, w, path):
+def freeze_checkpoint(tf, arch, num_maps_base, prefix, h, w, path, light=False):
     """Write the frozen graph of a checkpoint for h x w photos (Placeholder 1 x h/2 x w/2 x 4 ->
     output_l0), or for any size with h = w = None (Placeholder 1 x None x None x 4); returns its
-    node count."""
+    node count. light=True: the tile graph, whose second input model.LIGHT is the photo's light."""
     from isp import model
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [1, None if h is None else h // 2, None if w is None else w // 2, 4])
-        model.build(arch, x, num_maps_base)
+        model.build(arch, x, num_maps_base, model.light_placeholder() if light else None)
         with tf.Session() as sess:
             restore(tf, tf.train.Saver(), sess, prefix, arch, num_maps_base)
             return write_frozen_graph(tf, sess, ["output_l0"], path)

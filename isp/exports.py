@@ -91,10 +91,13 @@ def write_any_size(tf, arch, num_maps_base, prefix):
         pb_none + " (", pb_none + " for any size (", 1)
 
 
-def saved_line(said, full):
+def saved_line(said, full, tile=False):
     """The one line save=True prints: each file written, replaced or unchanged."""
     line = "save=True (Placeholder -> output_l0): " + "; ".join(said)
-    if full:
+    if tile:
+        line += "; no frozen graph of the tile's size: tile=True's graph has a second input (run without tile=True " \
+                "to export one; export_challenge.py writes the tile file)"
+    elif full:
         line += "; no frozen graph of a fixed size: img_h=full img_w=full has no one size (give img_h= img_w= to " \
                 "export one)"
     return line

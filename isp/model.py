@@ -152,6 +152,8 @@ FLOAT_IN_INT8 = ("generator/lit_head",)
 # plane, used "white_patch"; a name of its own makes checkpoints of that form fail to load with a
 # clear message (restore_error)
 GAIN_SCOPE = "light_gain"
+# the name of the tile graph's second input (the whole photo's light) in .pb and .tflite files
+LIGHT = "light"
 
 
 def _conv(x, k, out, name, act=True, stride=1):
@@ -198,12 +200,36 @@ def _lfb(x, c, growth, name, skip_init):
 def _white_patch(x):
     """[N, 1, 1, 4]: the brightest 4x4 average of each Bayer plane, the two greens' shared, in the
     planes' order (B, Gb, R, Gr), floored at WP_FLOOR: where a patch has a white region, its light
-    and exposure."""
+    and exposure. light_of_planes computes the same in NumPy."""
     cells = tf.nn.avg_pool(x, ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1], padding="SAME")
     wp = tf.reduce_max(cells, axis=[1, 2], keepdims=True)
     # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
     green = 0.5 * (wp[:, :, :, 1:2] + wp[:, :, :, 3:4])
     return tf.maximum(tf.concat([wp[:, :, :, 0:1], green, wp[:, :, :, 2:3], green], axis=3), WP_FLOOR)
+
+
+def light_of_planes(planes):
+    """_white_patch of a whole photo's planes ([1, H, W, 4] float32) in NumPy, as [1, 1, 1, 4]: the
+    light a tiled render gives every tile (isp/tiles.py), so that each is rendered as the whole photo
+    would be. Its 4x4 cells are TF's SAME pooling's: cells cut by the photo's edge average the pixels
+    they hold, and the padding TF adds goes half before, half (the larger half) after."""
+    x = np.asarray(planes, dtype=np.float32)[0]
+    cells = []
+    for axis, size in ((0, x.shape[0]), (1, x.shape[1])):
+        n = -(-size // 4)
+        before = (4 * n - size) // 2
+        edges = np.clip(np.arange(n + 1) * 4 - before, 0, size)
+        cells.append(edges)
+    rows, cols = cells
+    # sums over each cell through cumulative sums (float64: exact enough for a 48 MP photo's sums)
+    c = np.zeros((x.shape[0] + 1, x.shape[1] + 1, 4), np.float64)
+    c[1:, 1:] = np.cumsum(np.cumsum(x, axis=0, dtype=np.float64), axis=1)
+    sums = c[rows[1:]][:, cols[1:]] - c[rows[:-1]][:, cols[1:]] - c[rows[1:]][:, cols[:-1]] + c[rows[:-1]][:, cols[:-1]]
+    counts = np.diff(rows)[:, None, None] * np.diff(cols)[None, :, None]
+    wp = (sums / counts).max(axis=(0, 1))
+    green = 0.5 * (wp[1] + wp[3])
+    out = np.maximum(np.array([wp[0], green, wp[2], green]), WP_FLOOR)
+    return out.astype(np.float32).reshape(1, 1, 1, 4)
 
 
 def _light_gain(wp, c):
@@ -218,13 +244,15 @@ def _light_gain(wp, c):
     return tf.exp(tf.minimum(e, GAIN_CAP))
 
 
-def compact_model(x, num_maps_base=16):
+def compact_model(x, num_maps_base=16, light=None):
+    """arch=model on planes x; `light` ([N, 1, 1, 4], as _white_patch gives) replaces the light
+    taken from x itself: a tile of a photo is rendered with the whole photo's light."""
     check_arch("model", num_maps_base)
     b = num_maps_base
     c = WIDTH * b
     growth = GROWTH * b
     with tf.variable_scope("generator"):
-        wp = _white_patch(x)
+        wp = _white_patch(x) if light is None else light
         head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(wp, c), name="lit_head")
         h = head
         for i in range(BLOCKS):
@@ -281,9 +309,24 @@ def restore_error(prefix, arch, num_maps_base, err):
     return "checkpoint %s does not fit arch=%s num_maps_base=%d: %s" % (prefix, arch, num_maps_base, what)
 
 
-def build(arch, x, num_maps_base=16):
+def takes_light(arch):
+    """Whether the arch holds a global path (arch=model's light) that a tile must be given."""
+    return arch == "model"
+
+
+def light_placeholder():
+    """The tile graph's second input, named LIGHT: the whole photo's light (light_of_planes)."""
+    return tf.placeholder(tf.float32, [1, 1, 1, 4], name=LIGHT)
+
+
+def build(arch, x, num_maps_base=16, light=None):
     """The network `arch` on input tensor x; returns the tensor named `output_l0`. UsageError
-    for an arch or num_maps_base that archs.check_arch refuses."""
+    for an arch or num_maps_base that archs.check_arch refuses. `light`: see compact_model (only
+    where takes_light(arch))."""
     check_arch(arch, num_maps_base)
-    out = punet(x, num_maps_base) if arch == "punet" else compact_model(x, num_maps_base)
+    if arch == "punet":
+        assert light is None, "PUNET has no global path to give a light to"
+        out = punet(x, num_maps_base)
+    else:
+        out = compact_model(x, num_maps_base, light)
     return tf.identity(out, name="output_l0")

@@ -15,7 +15,7 @@ import numpy as np
 from isp import load_dataset
 from isp.errors import RunFailure, UsageError, first_line
 from isp.evaluate import median_seconds
-from isp.model import FLOAT_IN_INT8
+from isp.model import FLOAT_IN_INT8, LIGHT
 from isp.nnapi import float_only_ops
 from isp.tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -106,9 +106,10 @@ def _toco_found():
             os.environ["PATH"] = old
 
 
-def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None):
+def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None, light=False):
     """The .tflite bytes of a frozen graph for input `shape` ((1, None, None, 4): any size);
-    `calibration` yields float inputs (int8 only)."""
+    `calibration` yields float inputs (int8 only). light=True: the graph's second input LIGHT
+    ([1, 1, 1, 4], a tile graph's) is kept as the file's second input (FP32 only)."""
     if is_dynamic(shape) and tf_major() < 2:
         raise UsageError("%r takes any input size (1xNonexNonex4), which TF %s's converter cannot keep (\"None "
                          "is only supported in the 1st dimension\"); convert it with .venv/bin/python (TF 2.x), "
@@ -117,8 +118,10 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None)
         raise UsageError("precision=int8 needs the TF 2.x converter: TF %s's cannot quantise "
                          "DEPTH_TO_SPACE (arch=model) or LEAKY_RELU (arch=punet); run this with "
                          ".venv/bin/python (bash setup_env.sh tf2)" % tf_version())
-    converter = tf.lite.TFLiteConverter.from_frozen_graph(
-        graph_path, ["Placeholder"], ["output_l0"], {"Placeholder": list(shape)})
+    inputs = {"Placeholder": list(shape)}
+    if light:
+        inputs[LIGHT] = [1, 1, 1, 4]
+    converter = tf.lite.TFLiteConverter.from_frozen_graph(graph_path, list(inputs), ["output_l0"], inputs)
     if precision == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -233,7 +236,14 @@ class TFLiteModel:
                 self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise UsageError("cannot load %r as a TFLite model: %s" % (path, load_failure(err, printed)))
-        self.inp = self.interp.get_input_details()[0]
+        inputs = {d["name"]: d for d in self.interp.get_input_details()}
+        # the image input is Placeholder; a tile file's second input, LIGHT, is the photo's light
+        self.inp = inputs.get("Placeholder", self.interp.get_input_details()[0])
+        self.light = inputs.get(LIGHT)
+        # arch=model's white-patch gain, inside a file without a light input: each call's light is
+        # taken from its own input, so tiles of one photo would each get their own
+        self.own_light = self.light is None and any(
+            "light_gain" in t["name"] for t in self.interp.get_tensor_details())
         self.out = self.interp.get_output_details()[0]
         self.signature = self.signature_of(self.inp)
         self.dynamic = -1 in self.signature
@@ -265,7 +275,12 @@ class TFLiteModel:
             x = quantize(x, *self.inp["quantization"], dtype=self.inp["dtype"])
         return x
 
-    def _invoke(self, q):
+    def _invoke(self, q, light=None):
+        if self.light is not None:
+            if light is None:
+                raise UsageError("this TFLite file has a second input, %r (the whole photo's light): run it "
+                                 "with tile=True" % LIGHT)
+            self.interp.set_tensor(self.light["index"], np.asarray(light, np.float32).reshape(1, 1, 1, 4))
         if self.dynamic and tuple(q.shape) != self.input_size():
             try:
                 self.interp.resize_tensor_input(self.inp["index"], list(q.shape))
@@ -275,21 +290,21 @@ class TFLiteModel:
         self.interp.set_tensor(self.inp["index"], q)
         self.interp.invoke()
 
-    def timed_invoke(self, x):
+    def timed_invoke(self, x, light=None):
         """Seconds of one set_tensor + invoke on a float input (quantised outside the timing)."""
         q = self._input(x)
         t0 = time.perf_counter()
-        self._invoke(q)
+        self._invoke(q, light)
         return time.perf_counter() - t0
 
-    def latency(self, x, runs):
+    def latency(self, x, runs, light=None):
         """Median seconds of `runs` invocations after one warm-up."""
         q = self._input(x)
-        self._invoke(q)
-        return median_seconds(lambda: self._invoke(q), runs)
+        self._invoke(q, light)
+        return median_seconds(lambda: self._invoke(q, light), runs)
 
-    def run(self, x):
-        self._invoke(self._input(x))
+    def run(self, x, light=None):
+        self._invoke(self._input(x), light)
         y = self.interp.get_tensor(self.out["index"])
         if self.out["dtype"] != np.float32:
             y = dequantize(y, *self.out["quantization"])
@@ -306,9 +321,13 @@ class GraphModel:
             tf.import_graph_def(graph_def, name="")
         self.sess = tf.Session(graph=self.graph)
         self.kind = "graph"
+        self.light = LIGHT in [n.name for n in graph_def.node]
 
-    def run(self, x):
-        return self.sess.run("output_l0:0", {"Placeholder:0": x})
+    def run(self, x, light=None):
+        feed = {"Placeholder:0": x}
+        if self.light:
+            feed[LIGHT + ":0"] = light
+        return self.sess.run("output_l0:0", feed)
 
 
 def load_model(tf, path, threads=None):
@@ -330,11 +349,15 @@ def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=
         if got != want:
             raise RunFailure("%s: %s tensor is %s %s, not %s %s" % (
                 name, what, got[0], list(got[1]), want[0], list(want[1])))
+    if (model.light is not None) != graph.light:
+        raise RunFailure("%s: the file %s a %r input and the graph %s" % (
+            name, "has" if model.light is not None else "has no", LIGHT, "has" if graph.light else "has not"))
     rng = np.random.RandomState(seed)
     diffs = []
     for hh, ww in input_sizes:
         x = rng.rand(1, hh, ww, 4).astype(np.float32)
-        y, ref = model.run(x), graph.run(x)
+        light = 0.1 + rng.rand(1, 1, 1, 4).astype(np.float32) if graph.light else None
+        y, ref = model.run(x, light), graph.run(x, light)
         if y.shape != ref.shape:
             raise RunFailure("%s: output %s at input %s, the graph's is %s" % (
                 name, list(y.shape), list(x.shape), list(ref.shape)))
