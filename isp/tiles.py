@@ -41,7 +41,8 @@ def tile_starts(size, tile, overlap, align=2):
     if size <= tile:
         return [0]
     last = -(-(size - tile) // align) * align
-    n = -(-(last - overlap) // (tile - overlap)) + 1 if last > tile - overlap else 2
+    # the spacing at most tile - overlap, less the alignment's rounding of each start
+    n = -(-last // max(tile - overlap - align, 1)) + 1
     return [int(round(i * last / float(n - 1) / align)) * align for i in range(n)]
 
 
@@ -109,30 +110,38 @@ def odd_grid(planes_shape):
     return bool(planes_shape[1] % 2 or planes_shape[2] % 2)
 
 
-def seam_ratio(img, starts, tile, axis):
-    """A seam detector: how much the output's mean colour steps across the blend bands between the
-    tiles of one axis, over the steps of the same geometry around the tiles' centres. The step at a
-    band is the largest channel difference between the mean of the strip just before the band
-    (the earlier tile's alone) and just after it (the later one's), each a quarter of the band
-    wide, over the whole other axis; about 1 (the scene's own changes) without seams, clearly
-    more where tiles get different colours. `img` [H, W, 3] output; starts, tile in plane pixels
-    (Tiling.rows/cols and tile_h/tile_w); None with fewer than two tiles."""
+def seam_ratio(img, tiling, axis):
+    """A seam detector: how much the output's mean colour steps across the blend bands between
+    neighbouring tiles along `axis` (0: across the borders between tile rows, 1: between tile
+    columns), over the steps of the same geometry around the tiles' centres. Each step is taken
+    between two neighbours only (over the other axis's extent of their tile): the largest channel
+    difference between the mean of the strip just before the band (the earlier tile's alone) and
+    just after it (the later one's), each a quarter of the band wide. About 1 (the scene's own
+    changes) without seams, clearly more where tiles get different colours. `img` [H, W, 3], the
+    output of a render with `tiling` (Tiling); None with fewer than two tiles along the axis."""
+    starts, tile = (tiling.rows, tiling.tile_h) if axis == 0 else (tiling.cols, tiling.tile_w)
+    others, other_tile = (tiling.cols, tiling.tile_w) if axis == 0 else (tiling.rows, tiling.tile_h)
     if len(starts) < 2:
         return None
-    profile = img.astype(np.float64).mean(axis=1 - axis)  # [positions, 3]
-
-    def step(a, b):  # output positions of a band [a, b)
-        q = max((b - a) // 4, 1)
-        if a - q < 0 or b + q > len(profile):
-            return None
-        return float(np.max(np.abs(profile[b:b + q].mean(axis=0) - profile[a - q:a].mean(axis=0))))
-
-    bands = [(2 * starts[i + 1], 2 * (starts[i] + tile)) for i in range(len(starts) - 1)]
-    at = [step(a, b) for a, b in bands]
-    centres = [2 * s + tile for s in starts]  # each tile's centre, a band's width around it
-    near = [step(c - (b - a) // 2, c + (b - a) // 2) for c, (a, b) in zip(centres, bands + bands[-1:])]
+    img = img if axis == 0 else np.transpose(img, (1, 0, 2))  # steps along rows from here
+    at, near = [], []
+    for o in others:
+        part = img[:, 2 * o:2 * (o + other_tile)].astype(np.float64).mean(axis=1)  # [positions, 3]
+        for i in range(len(starts) - 1):
+            a, b = 2 * starts[i + 1], 2 * (starts[i] + tile)
+            at.append(_step(part, a, b))
+            c = 2 * starts[i] + tile  # the earlier tile's centre, a band's width around it
+            near.append(_step(part, c - (b - a) // 2, c + (b - a) // 2))
     at, near = [v for v in at if v is not None], [v for v in near if v is not None]
     return float(np.mean(at) / max(np.mean(near), 1e-6))
+
+
+def _step(profile, a, b):
+    """seam_ratio's step across the output positions [a, b) of a profile [positions, 3]."""
+    q = max((b - a) // 4, 1)
+    if a - q < 0 or b + q > len(profile):
+        return None
+    return float(np.max(np.abs(profile[b:b + q].mean(axis=0) - profile[a - q:a].mean(axis=0))))
 
 
 class Tiled:
