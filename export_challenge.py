@@ -5,7 +5,7 @@
 Writes into out_dir:
   model_none.tflite  input `Placeholder` [1, None, None, 4] -> `output_l0` [1, None, None, 3]: any size,
                      used by the challenge to score quality at each image's own size;
-  model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1088x1920 by default):
+  model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1920x1088, W x H, by default):
                      used to time the model.
 Both FP32, converted from frozen graphs of the checkpoint (TF 2.x only: TF 1.15's converter cannot
 keep an any-size input). Before anything is written, each is checked: tensor names and shapes, and
