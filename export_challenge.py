@@ -6,7 +6,7 @@ renders full-size photos with) from a checkpoint, each checked against the TF gr
 Writes into out_dir:
   model_none.tflite  input `Placeholder` [1, None, None, 4] -> `output_l0` [1, None, None, 3]: any size,
                      used by the challenge to score quality at each image's own size;
-  model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1088x1920 by default):
+  model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1920x1088, W x H, by default):
                      used to time the model.
   model_tiled.tflite (arch=model) the file a phone app renders full-size photos with, tile by tile:
                      model.tflite's network and size with a second input `light` [1, 1, 1, 4], the

@@ -25,8 +25,9 @@ folder's name and _ (left out for a folder named models: every challenge export 
 model_none.tflite), its file name with
 its extension (model.tflite: model_tflite, never confused with a checkpoint's outputs), then
 _<folder> for another raw_dir than a fujifilm_full_resolution folder, then the size the RAWs ran at
-where the file name does not say it (_<h>x<w> for a fixed size other than 1088x1920, _full for an
-any-size model). The same evaluation run again is refused (before any work) unless overwrite=True;
+where the file name does not say it (_<w>x<h> for a fixed size other than 1920x1088, _full for an
+any-size model; a name that gives the file's own size as _<h>x<w>, as names written before did, says
+it too). The same evaluation run again is refused (before any work) unless overwrite=True;
 files of these names that another model wrote are refused even then.
 Sizes are checked before TensorFlow is imported (the model's input read from the file, the RAWs'
 from their headers); a mismatch names the any-size model beside it, where there is one.
@@ -40,7 +41,7 @@ from isp.errors import UsageError, run_main  # first: a third-party module missi
 import numpy as np
 
 from isp import load_dataset, tiles
-from isp.archs import size_tag
+from isp.archs import size_tag, size_tags
 from isp.args import RUNS, THREADS, Arg, given_keys, parse_args, positive_int, to_bool
 from isp.evaluate import (
     SsimMeter,
@@ -91,8 +92,9 @@ ARGS = [
 
 def any_size_beside(tflite):
     """An any-size model in the fixed-size one's folder: <stem>_none.tflite, the same without the
-    size and precision suffixes the converters add (<base>_none[_fp16|_int8].tflite), or the
-    challenge's model_none.tflite; None when there is none."""
+    size and precision suffixes the converters add (<base>_none[_fp16|_int8].tflite; the size in
+    either order: names written before give it H x W), or the challenge's model_none.tflite; None
+    when there is none."""
     folder, stem = os.path.split(os.path.splitext(tflite)[0])
     base, precision = re.match(r"(.*?)(?:_\d+x\d+)?(_fp16|_int8)?$", stem).groups()
     for name in (stem + "_none", base + "_none" + (precision or ""), base + "_none", "model_none"):
@@ -141,7 +143,9 @@ def evaluation_tag(tflite, raw_dir, shape, tile=False):
     name = model_tag(os.path.dirname(os.path.abspath(tflite))) + re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(tflite))
     stem = "_" + os.path.splitext(os.path.basename(tflite))[0] + "_"
     size = "_full" if is_dynamic(shape) else size_tag(2 * shape[1], 2 * shape[2])
-    said = "_none_" in stem if size == "_full" else (not size or size + "_" in stem)
+    # a name that gives the file's own size in either order says it (size_tags: older names give H x W)
+    said = "_none_" in stem if size == "_full" else (
+        not size or any(tag + "_" in stem for tag in size_tags(2 * shape[1], 2 * shape[2])))
     return name + folder_tag(raw_dir) + ("" if said else size)
 
 

@@ -14,14 +14,14 @@ target) and inference time in ms, and the model that wrote it. A target must hav
 (one line naming both otherwise, before any work); one whose structure does not match its RAW's gets
 a WARNING beside its PSNR (evaluate.scene_agreement). The tag names the evaluation: the model_dir's
 name and _ (left out for a folder named models), <checkpoint>, then _<test folder>
-for another test_dir than fujifilm_full_resolution, then _<img_h>x<img_w> for another size than
-1088x1920 (_full for img_h=full img_w=full); so evaluations of other models, folders or sizes never
+for another test_dir than fujifilm_full_resolution, then _<img_w>x<img_h> for another size than
+1920x1088 (_full for img_h=full img_w=full); so evaluations of other models, folders or sizes never
 share a file, and the same evaluation run again is refused (before any work) unless overwrite=True;
 files of these names that another model wrote are refused even then.
 Prints the latency (median of `runs` runs after a warm-up) at 1 x img_h/2 x img_w/2 x 4.
 `save=True` writes the frozen graph <model_dir>/<checkpoint>.pb (input `Placeholder` [1, img_h/2,
-img_w/2, 4], output `output_l0`) at the default 1088x1920; a frozen graph of another size is
-<checkpoint>_<img_h>x<img_w>.pb, beside the default one (none with img_h=full: a frozen graph has
+img_w/2, 4], output `output_l0`) at the default 1920x1088; a frozen graph of another size is
+<checkpoint>_<img_w>x<img_h>.pb (W x H, as sizes are printed), beside the default one (none with img_h=full: a frozen graph has
 one size). The checkpoint's meta graph <checkpoint>.ckpt.meta (for ckpt2pb.py) is written at the
 default size, or at another size where none exists yet. It also writes <checkpoint>_none.pb, the
 same network for any size (input [1, None, None, 4]). All of them without default-valued
@@ -135,7 +135,7 @@ def find_test_images(a, argv, full):
 
 
 def evaluation_tag(a, prefix, full):
-    """[<model_dir name>_]<checkpoint>[_<test folder>][_<img_h>x<img_w> | _full]: what the outputs of
+    """[<model_dir name>_]<checkpoint>[_<test folder>][_<img_w>x<img_h> | _full]: what the outputs of
     this evaluation are named by (the seed's <checkpoint> alone for models/, its folder and size)."""
     name = model_tag(a["model_dir"]) + os.path.basename(prefix)[:-len(".ckpt")]
     return name + folder_tag(a["test_dir"]) + ("_full" if full else size_tag(a["img_h"], a["img_w"])) + (

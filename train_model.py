@@ -21,8 +21,11 @@ model_dir that holds this arch's checkpoints or logs, and a restore_iter=N below
 checkpoint, stop with one line (overwrite=True removes that arch's checkpoints, logs and
 TensorBoard runs after the start). TensorBoard summaries (training loss every `summary_step`
 iterations, validation figures and crops every `eval_step`, the graph) go to
-<model_dir>/tensorboard/<arch>_<start>-<end>/ (a run that diverges before its first checkpoint
-removes it again; .2, .3 ... where a killed attempt from the same start left one);
+<model_dir>/tensorboard/<arch>_<start>-<end>/, one folder per training run: a resumed run writes
+into the folder of the run it continues (named by that run's first start and end), its events
+replacing those an interrupted process wrote past the checkpoint (a fresh run that diverges before
+its first checkpoint removes its folder again; .2, .3 ... where a killed attempt from the same start
+left one);
 `save_mid_imgs=True` also writes <result_dir>/<arch>_iteration_<iter>_val.png (RAW preview |
 output | target for a few validation crops).
 """
@@ -69,6 +72,7 @@ from isp.checkpoints import (
     Savers,
     checkpoint_bytes,
     ckpt_prefix,
+    continued_tensorboard_run,
     damage,
     latest_prefix,
     outputs_after,
@@ -193,9 +197,12 @@ def main(argv):
             prepare_outputs(args)
         summaries = None
         if args["tensorboard"] and ranks.rank == 0:
-            logdir = tensorboard_dir(args["model_dir"], args["arch"], start, args["num_train_iters"])
-            stack.push(forget_if_diverged(args, start, logdir))  # called after the writer below has closed
-            summaries = stack.enter_context(Summaries(tf, logdir, sess.graph))
+            resumed = args["restore_iter"] is not None
+            continued = continued_tensorboard_run(args["model_dir"], args["arch"], start) if resumed else None
+            logdir = continued or tensorboard_dir(args["model_dir"], args["arch"], start, args["num_train_iters"])
+            if not continued:  # a folder it continues holds the earlier run's events: never removed
+                stack.push(forget_if_diverged(args, start, logdir))  # called after the writer below has closed
+            summaries = stack.enter_context(Summaries(tf, logdir, sess.graph, start if resumed else None))
         try:
             train(Run(sess, args, net, inputs, ranks, summaries, bad, start), pools, batches)
         except tf.errors.ResourceExhaustedError as err:

@@ -7,14 +7,29 @@ from isp.errors import UsageError
 # the 2x2 Bayer grid. Kept here so that arguments are checked before TensorFlow is imported.
 ARCHS = ("punet", "model")
 SIZE_MULTIPLE = {"punet": 32, "model": 2}
-# The seed's export size (img_h x img_w, input 1x544x960x4). Frozen graphs and TFLite files of any
-# other size carry it in their names: <stem>_<img_h>x<img_w> (a dynamic-size export: <stem>_none).
+# The seed's export size as (img_h, img_w): 1920x1088 (W x H), input 1x544x960x4. Frozen graphs and
+# TFLite files of any other size carry it in their names: <stem>_<img_w>x<img_h>, width first as
+# every printed size (a dynamic-size export: <stem>_none).
 DEFAULT_SIZE = (1088, 1920)
 
 
 def size_tag(h, w):
-    """'' for the default size, else '_<h>x<w>' (e.g. '_512x768'): the suffix export names carry."""
-    return "" if (h, w) == DEFAULT_SIZE else "_%dx%d" % (h, w)
+    """'' for the default size, else '_<w>x<h>' (e.g. '_768x512' for h=512, w=768): the suffix export
+    names carry, W x H as the scripts print sizes. Names written before carry '_<h>x<w>': see
+    size_tags."""
+    return "" if (h, w) == DEFAULT_SIZE else "_%dx%d" % (w, h)
+
+
+def size_tags(h, w):
+    """The suffixes a name of an h x w file may carry: size_tag's '_<w>x<h>' and the '_<h>x<w>' of
+    names written before sizes in names were W x H (one tag where they are the same: a square, the
+    default's ''). Which order an old name has is not told from the name (_512x768 is either order
+    of some size) but from the file's own size: a reader checks a name against the size the file
+    declares (a .tflite's input, isp.tflite_ops.input_signature), never parses a size from it."""
+    tags = [size_tag(h, w)]
+    if (h, w) != DEFAULT_SIZE and h != w:
+        tags.append("_%dx%d" % (h, w))
+    return tags
 
 
 def check_arch(arch, num_maps_base=16):

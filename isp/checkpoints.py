@@ -52,7 +52,7 @@ def existing_iterations(model_dir, arch):
 
 def tensorboard_runs(model_dir, arch):
     """[(start, end, path)] of the TensorBoard run folders <model_dir>/tensorboard/<arch>_<start>-<end>
-    (and <arch>_<start>-<end>.<n>: see tensorboard_dir)."""
+    (and <arch>_<start>-<end>.<n>: see tensorboard_dir), in order of start, end and attempt."""
     found = []
     folder = os.path.join(model_dir, "tensorboard")
     if os.path.isdir(folder):
@@ -61,21 +61,33 @@ def tensorboard_runs(model_dir, arch):
             start, _, end = span.partition("-")
             end, _, attempt = end.partition(".")
             if head == arch and start.isdigit() and end.isdigit() and (attempt.isdigit() or not attempt):
-                found.append((int(start), int(end), os.path.join(folder, name)))
-    return sorted(found)
+                found.append((int(start), int(end), int(attempt or 1), os.path.join(folder, name)))
+    return [(start, end, path) for start, end, _, path in sorted(found)]
 
 
 def tensorboard_dir(model_dir, arch, start, end):
-    """The TensorBoard run folder of a run from `start` to `end`: <arch>_<start>-<end>, or, where an
-    earlier attempt from the same start left that folder (killed before it saved anything beyond
-    `start`), <arch>_<start>-<end>.2 (.3, ...): a run never writes its events into another's folder,
-    where TensorBoard would mix both curves into one run."""
+    """The TensorBoard run folder of a fresh run from `start` to `end`: <arch>_<start>-<end>, or, where
+    an earlier attempt from the same start left that folder (killed before it saved anything beyond
+    `start`), <arch>_<start>-<end>.2 (.3, ...): a fresh run never writes its events into another's
+    folder, where TensorBoard would mix both curves into one run."""
     base = os.path.join(model_dir, "tensorboard", "%s_%d-%d" % (arch, start, end))
     path, n = base, 1
     while os.path.exists(path):
         n += 1
         path = "%s.%d" % (base, n)
     return path
+
+
+def continued_tensorboard_run(model_dir, arch, iteration):
+    """The TensorBoard run folder of the run that made checkpoint `iteration`, which a run resumed
+    from it continues (so that TensorBoard shows one run however often it was resumed): the folder
+    of `arch` whose run started last at or before `iteration`. Every resume writes into the folder
+    it continues, so beyond the run's first start a folder exists only where TensorBoard was off
+    before; a branch with overwrite=True removed the folders of runs that started after it. The
+    name stays the first start's: <arch>_<start>-<end> like the run's first log, also when a resume
+    trains beyond that end. None where no folder started by `iteration` (TensorBoard was off)."""
+    before = [path for start, _, path in tensorboard_runs(model_dir, arch) if start <= iteration]
+    return before[-1] if before else None
 
 
 def outputs_after(model_dir, arch, start):

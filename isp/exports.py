@@ -1,5 +1,5 @@
 """The graphs test_model.py writes beside a checkpoint: at a fixed size, from the restored session,
-the frozen graph <checkpoint>.pb (<checkpoint>_<h>x<w>.pb at another size than the default) and the
+the frozen graph <checkpoint>.pb (<checkpoint>_<w>x<h>.pb at another size than the default) and the
 meta graph <checkpoint>.ckpt.meta for ckpt2pb.py; and <checkpoint>_none.pb, frozen for any size. All
 of them input `Placeholder`, output `output_l0`, without default-valued attributes, so that TF 1.15
 and TF 2.x read each other's. A file already there with the same bytes is left as it is. The

@@ -9,11 +9,20 @@ class Summaries:
 
     Values are written as Summary protos from numbers the training loop already has, so they add
     no ops to the graph and no extra session runs.
+
+    A run resumed from checkpoint N writes into the folder of the run it continues (`resumed_at`=N):
+    a SessionLog START at step N + 1, the first step it writes, makes TensorBoard drop that run's
+    events of step N + 1 on that came before it (what an interrupted process wrote past the
+    checkpoint), so the resumed events replace them. Not at N itself: TensorBoard drops the START's
+    own step too, and the restored checkpoint's validation at N, which the resumed run does not
+    write again, belongs to the run.
     """
 
-    def __init__(self, tf, logdir, graph):
+    def __init__(self, tf, logdir, graph, resumed_at=None):
         self.tf = tf
         self.writer = tf.summary.FileWriter(logdir)
+        if resumed_at is not None:
+            self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), resumed_at + 1)
         graph_def = graph.as_graph_def()
         for node in graph_def.node:  # the graph view needs no weights: drop big constants (VGG)
             if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) > 4096:

@@ -427,7 +427,7 @@ def truth():
 
 @pytest.fixture(scope="session")
 def tested(trained, demo_data, tmp_path_factory):
-    """test_model.py on the trained checkpoint at the test RAW's full size (128x192)."""
+    """test_model.py on the trained checkpoint at the test RAW's full size (192x128)."""
     model_dir, _ = trained
     result_dir = str(tmp_path_factory.mktemp("results"))
     proc = run_script("test_model.py", "dataset_dir=" + demo_data, "model_dir=" + model_dir,

@@ -21,7 +21,7 @@ def test_orig_finds_the_shipped_checkpoint_from_another_folder_and_names_the_res
     assert lines[1] == ("orig=True: models/original/model_pretrained.ckpt is not under the current folder %s; using "
                         "the project's %s" % (here, SHIPPED)), lines[:3]
     assert "restored %s (model" % SHIPPED in proc.stdout
-    assert os.path.isfile(str(here / "results" / "1_model_pretrained_128x192.png"))
+    assert os.path.isfile(str(here / "results" / "1_model_pretrained_192x128.png"))
     assert sorted(os.listdir(str(here))) == ["results"]  # nothing else made here
     # the results folder is there now: no note; the same evaluation again is refused as before
     proc = run_script(*words + ["overwrite=True"], cwd=str(here))

@@ -12,7 +12,7 @@ def test_ckpt2pb_and_tflite_match_the_graph(tested, tmp_path):
                       "--out_path", out_pb, "--out_nodes", "output_l0")
     assert proc.returncode == 0, proc.stderr[-2000:]
     x = np.random.RandomState(1).rand(1, 64, 96, 4).astype(np.float32)
-    ref = run_pb(os.path.join(model_dir, "model_iteration_4_128x192.pb"), x)
+    ref = run_pb(os.path.join(model_dir, "model_iteration_4_192x128.pb"), x)
     np.testing.assert_allclose(run_pb(out_pb, x), ref, atol=1e-6)
     tfl = str(tmp_path / "m.tflite")
     proc = run_script("pb2tflite.sh", out_pb, tfl, "1,64,96,4")

@@ -56,13 +56,13 @@ def test_evaluations_of_other_folders_and_sizes_keep_each_others_results(seed_si
     # another folder at another size (no targets there): names of their own, the first run's files intact
     proc = run_script(*base + ["test_dir=other", "img_w=1024", "img_h=768", "dslr_dir=no_targets"])
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "wrote 1 result PNG (1_model_iteration_1_other_768x1024.png) and " \
-           "model_iteration_1_other_768x1024_metrics.csv to %s\n" % res in proc.stdout
+    assert "wrote 1 result PNG (1_model_iteration_1_other_1024x768.png) and " \
+           "model_iteration_1_other_1024x768_metrics.csv to %s\n" % res in proc.stdout
     assert "(and" not in proc.stdout and "side-by-side" not in proc.stdout
     after = _snapshot(res)
     assert {n: after[n] for n in first} == kept
-    assert sorted(set(after) - set(kept)) == ["1_model_iteration_1_other_768x1024.png",
-                                              "model_iteration_1_other_768x1024_metrics.csv"]
+    assert sorted(set(after) - set(kept)) == ["1_model_iteration_1_other_1024x768.png",
+                                              "model_iteration_1_other_1024x768_metrics.csv"]
     # the same evaluation again: refused before any work, naming what is there and the fix
     proc = run_script(*base)
     assert_usage_error(proc, "%s already holds the outputs of this evaluation" % res, "1_model_iteration_1.png",

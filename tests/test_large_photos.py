@@ -1,15 +1,18 @@
-"""Photos larger than a fixed-size .tflite and odd-sized RAWs (issue 45, items 6 and 7), as typed:
-crop=True says what it cut, in the output and in the file names; the time is broken down; SSIM is
-computed in bands (the graph never holds a photo-sized array) with the whole image's value; the
-latency's runs are bounded where runs= is not given; an odd RAW is taken the same way by
-test_model.py and inference_tflite.py (its last row/column dropped, with the same note)."""
+"""Photos larger than a fixed-size .tflite and odd-sized RAWs, as typed: crop=True says what it cut,
+in the output and in the file names; the time is broken down; SSIM is computed in bands (the graph
+never holds a photo-sized array) with the whole image's value; the latency's runs are bounded where
+runs= is not given; an odd RAW is taken the same way by test_model.py and inference_tflite.py (its
+last row/column dropped, with the same note). Sizes in file names are W x H as printed, and a file
+named in the older H x W order is still read as of its size."""
 import os
+import shutil
 
 import numpy as np
 import pytest
-from conftest import run_script, save_image, save_random_checkpoint
+from conftest import assert_usage_error, run_script, save_image, save_random_checkpoint
 
 import inference_tflite
+from isp.archs import size_tag, size_tags
 from isp.evaluate import SsimMeter
 from isp.tfimport import import_tf
 
@@ -87,3 +90,58 @@ def test_ssim_in_bands_is_the_whole_images_and_what_it_runs_is_band_sized():
     assert len(fed) > 1 and max(fed) <= 64 + SsimMeter.WINDOW - 1, fed
     whole.close()
     banded.close()
+
+
+def test_sizes_in_names_are_width_by_height_and_older_height_by_width_names_are_read(tmp_path):
+    assert size_tag(512, 768) == "_768x512" and size_tag(1920, 1088) == "_1088x1920"  # (h, w): W x H
+    assert size_tag(1088, 1920) == ""  # the default 1920x1088 keeps the seed's names
+    assert size_tags(512, 768) == ["_768x512", "_512x768"] and size_tags(64, 64) == ["_64x64"]
+    assert size_tags(1088, 1920) == [""]
+    # whether a .tflite's name gives its size is judged against the size the file declares
+    tag = inference_tflite.evaluation_tag
+    shape = (1, 256, 384, 4)  # a 768x512 photo's input
+    assert tag("models/m_768x512.tflite", "raw", shape) == "m_768x512_tflite_raw"
+    assert tag("models/m_512x768.tflite", "raw", shape) == "m_512x768_tflite_raw"  # written before: H x W
+    assert tag("models/m_512x768_fp16.tflite", "raw", shape) == "m_512x768_fp16_tflite_raw"
+    assert tag("models/m.tflite", "raw", shape) == "m_tflite_raw_768x512"
+    # a name that gives another size than the file's keeps it, and the file's size is added
+    assert tag("models/m_1024x768.tflite", "raw", shape) == "m_1024x768_tflite_raw_768x512"
+    assert tag("models/m_768x512.tflite", "raw", (1, 384, 256, 4)) == "m_768x512_tflite_raw"  # 512x768, H x W
+    # the any-size model beside a fixed-size one: the size dropped from the name in either order
+    for name in ("m_512x768_fp16.tflite", "m_none_fp16.tflite"):
+        (tmp_path / name).write_bytes(b"x")
+    found = inference_tflite.any_size_beside(str(tmp_path / "m_512x768_fp16.tflite"))
+    assert found == str(tmp_path / "m_none_fp16.tflite")
+
+
+def test_a_fixed_size_file_named_height_by_width_is_read_as_its_size(graph64, larger, demo_data, tmp_path):
+    """The any-size graph converted at 96x64 is named _96x64; the same file under the name it had
+    before (_64x96) runs without its size added to the outputs' names, and a size mismatch names
+    the any-size model beside it."""
+    raw, target = larger  # 97x65, read as 96x64
+    models = tmp_path / "models"  # named models: the folder is left out of the output names
+    models.mkdir()
+    pb = str(models / "model_iteration_4_none.pb")
+    shutil.copy(os.path.join(os.path.dirname(graph64), "model_iteration_4_none.pb"), pb)
+    proc = run_script("convert_tflite.py", "pb=" + pb, "input_shape=1,32,48,4")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    new = str(models / "model_iteration_4_96x64.tflite")
+    assert "wrote %s (" % new in proc.stdout
+    old = str(models / "model_iteration_4_64x96.tflite")
+    shutil.copy(new, old)
+    res = str(tmp_path / "res")
+    for path in (new, old):
+        proc = run_script("inference_tflite.py", "tflite=" + path, "raw_dir=" + raw, "target_dir=" + target,
+                          "save_images=True", "result_dir=" + res, "runs=1")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    tags = ["model_iteration_4_%s_tflite_raw" % size for size in ("96x64", "64x96")]  # no size added to either
+    assert sorted(os.listdir(res)) == sorted(part % t for t in tags
+                                             for part in ("1_%s.png", "1_%s_vs_target.png", "%s_metrics.csv"))
+    # a RAW of another size: the any-size model beside the old-named file is found
+    any_size = str(models / "model_iteration_4_none.tflite")
+    with open(any_size, "wb") as f:  # only its name matters here
+        f.write(b"x")
+    test_raw = os.path.join(demo_data, "test", "fujifilm_full_resolution")  # 192x128 RAWs
+    assert_usage_error(run_script("inference_tflite.py", "tflite=" + old, "raw_dir=" + test_raw, "runs=1"),
+                       "was converted for 96x64 (input 1x32x48x4)",
+                       "run the any-size model beside it (tflite=%s)" % any_size)

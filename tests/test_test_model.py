@@ -51,7 +51,7 @@ def test_test_model_reports_and_writes(tested, demo_data):
     mean = re.search(r"mean over 1 image: PSNR ([\d.]+) dB\s+SSIM ([-\d.]+)", out)
     assert per_image and mean and per_image.group(1) == mean.group(1)
     assert re.search(r"latency at 192x128 \(input 1x64x96x4\): median [\d.]+ ms over 2 runs", out)
-    png = os.path.join(result_dir, "1_model_iteration_4_128x192.png")  # the size is not the default: in the name
+    png = os.path.join(result_dir, "1_model_iteration_4_192x128.png")  # the size is not the default: in the name
     result = np.asarray(Image.open(png))
     assert result.shape == (128, 192, 3) and result.dtype == np.uint8
     # the printed PSNR is the PSNR of the written PNG against the target
@@ -61,19 +61,19 @@ def test_test_model_reports_and_writes(tested, demo_data):
     # the frozen graph gives the same image
     raw = load_dataset.read_raw(os.path.join(demo_data, "test", "fujifilm_full_resolution", "1.png"))
     x = load_dataset.extract_bayer_channels(raw)[None]
-    pb = os.path.join(model_dir, "model_iteration_4_128x192.pb")
+    pb = os.path.join(model_dir, "model_iteration_4_192x128.pb")
     from_pb = (np.clip(run_pb(pb, x)[0], 0, 1) * 255 + 0.5).astype(np.uint8)
     assert np.abs(from_pb.astype(int) - result.astype(int)).max() <= 1
     assert os.path.exists(os.path.join(model_dir, "model_iteration_4.ckpt.meta"))
     # output | target side by side, and a CSV row per image
-    side = np.asarray(Image.open(os.path.join(result_dir, "1_model_iteration_4_128x192_vs_target.png")))
+    side = np.asarray(Image.open(os.path.join(result_dir, "1_model_iteration_4_192x128_vs_target.png")))
     band = label_band_height()  # the labels (output, target, PSNR) above: the images below them (on purpose)
     assert side.shape == (band + 128, 2 * 192 + 4, 3)
     assert side[:band].min() < 100  # there is text in the band
     side = side[band:]
     np.testing.assert_array_equal(side[:, :192], result)
     np.testing.assert_array_equal(side[:, 196:], target)
-    with open(os.path.join(result_dir, "model_iteration_4_128x192_metrics.csv")) as f:
+    with open(os.path.join(result_dir, "model_iteration_4_192x128_metrics.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [r["image"] for r in rows] == ["1.png"]
     assert abs(float(rows[0]["psnr_db"]) - float(per_image.group(1))) < 0.01
@@ -94,7 +94,7 @@ def test_orig_punet_checkpoint_to_tflite(demo_data, tmp_path):
                       "img_h=128", "img_w=192", "runs=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "mean over 1 image:" in proc.stdout
-    pb = str(model_dir / "original" / "punet_pretrained_128x192.pb")  # not the default size: in the name
+    pb = str(model_dir / "original" / "punet_pretrained_192x128.pb")  # not the default size: in the name
     ref = np.load(os.path.join(SHARED_FIXTURE, "punet_reference_io.npz"))
     assert np.abs(run_pb(pb, ref["input"]) - ref["output"]).max() < 1e-5
     tfl = str(model_dir / "original" / "punet_pretrained.tflite")
@@ -184,7 +184,7 @@ def test_test_model_runs_straight_on_a_dng_folder(trained, demo_data, tmp_path):
                           "result_dir=" + res, "img_h=128", "img_w=192", "save=False", "runs=1")
         assert proc.returncode == 0, proc.stderr[-2000:]
         stdout[sub] = proc.stdout
-        results[sub] = np.asarray(Image.open(os.path.join(res, "1_model_iteration_4_%s_128x192.png" % sub)))
+        results[sub] = np.asarray(Image.open(os.path.join(res, "1_model_iteration_4_%s_192x128.png" % sub)))
         assert results[sub].shape == (128, 192, 3)
     assert "holds DNG files: each is converted as dng2png.py does" in stdout["phone_dng"]
     assert "DNG" not in stdout["phone_png"]
@@ -198,7 +198,7 @@ def test_test_model_runs_straight_on_a_dng_folder(trained, demo_data, tmp_path):
 
 def test_none_pb_runs_at_sizes_it_was_never_frozen_for(tested):
     """save=True also writes <checkpoint>_none.pb, input [1, None, None, 4]: at two sizes other
-    than the one test_model.py ran at (128x192), it gives the checkpoint's output."""
+    than the one test_model.py ran at (192x128), it gives the checkpoint's output."""
     model_dir, _, proc = tested
     pb = os.path.join(model_dir, "model_iteration_4_none.pb")
     assert "wrote the frozen graph %s for any size" % pb in proc.stdout
@@ -259,19 +259,19 @@ def test_exports_of_two_sizes_coexist_and_pb2tflite_names_after_the_pb(trained, 
         proc = run_script("test_model.py", "model_dir=" + model_dir, "restore_iter=4", "img_h=%d" % h, "img_w=%d" % w,
                           "test_image=False", "runs=1", cwd=str(tmp_path))
         assert proc.returncode == 0, proc.stderr[-2000:]
-    default, small = (os.path.join(model_dir, "model_iteration_4%s.pb" % t) for t in ("", "_64x96"))
+    default, small = (os.path.join(model_dir, "model_iteration_4%s.pb" % t) for t in ("", "_96x64"))
     x = np.zeros((1, 32, 48, 4), np.float32)
     assert run_pb(small, x).shape == (1, 64, 96, 3)
     assert run_pb(default, np.zeros((1, 544, 960, 4), np.float32)).shape == (1, 1088, 1920, 3)  # not replaced
     # pb2tflite.sh with only the .pb: the output is named after it (not models/original/punet_pretrained.tflite)
     proc = run_script("pb2tflite.sh", small, "precision=fp16", cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert os.path.isfile(os.path.join(model_dir, "model_iteration_4_64x96_fp16.tflite"))
+    assert os.path.isfile(os.path.join(model_dir, "model_iteration_4_96x64_fp16.tflite"))
     proc = run_script("pb2tflite.sh", small, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert run_tflite(os.path.join(model_dir, "model_iteration_4_64x96.tflite"), x).shape == (1, 64, 96, 3)
+    assert run_tflite(os.path.join(model_dir, "model_iteration_4_96x64.tflite"), x).shape == (1, 64, 96, 3)
     assert not os.path.exists(str(tmp_path / "models" / "original"))
-    assert default_out("m/x_none.pb", "fp16", (1, 256, 384, 4)) == "m/x_512x768_fp16.tflite"  # a dynamic graph's
+    assert default_out("m/x_none.pb", "fp16", (1, 256, 384, 4)) == "m/x_768x512_fp16.tflite"  # a dynamic graph's
     assert default_out("m/x_none.pb", "fp32", (1, 544, 960, 4)) == "m/x.tflite"
     proc = run_script("pb2tflite.sh", "--help")
     assert proc.returncode == 0 and "pb2tflite.sh [GRAPH.pb] [OUT.tflite]" in proc.stdout and "precision" in proc.stdout
@@ -294,4 +294,4 @@ def test_test_model_damaged_checkpoint_is_named_or_skipped_for_the_one_before(tr
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "warning: checkpoint %s is damaged" % os.path.join(model_dir, "model_iteration_4.ckpt") in proc.stderr
     assert "restored %s" % os.path.join(model_dir, "model_iteration_2.ckpt") in proc.stdout
-    assert os.path.exists(os.path.join(base["result_dir"], "model_iteration_2_128x192_metrics.csv"))
+    assert os.path.exists(os.path.join(base["result_dir"], "model_iteration_2_192x128_metrics.csv"))

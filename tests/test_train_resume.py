@@ -1,7 +1,8 @@
-"""A pre-empted run is the same run (issue 42): checkpoints hold the optimizer's state, a run killed
+"""A pre-empted run is the same run: checkpoints hold the optimizer's state, a run killed
 with SIGKILL at precise moments (after a checkpoint, inside a training step, inside a save, after an
-interim save by the clock) and resumed each time ends bit-identical to the uninterrupted run; old
-checkpoints (the network alone) still resume; save_minutes and keep_checkpoints; out of memory.
+interim save by the clock) and resumed each time ends bit-identical to the uninterrupted run, and
+goes on in the TensorBoard run it continues; old checkpoints (the network alone) still resume;
+save_minutes and keep_checkpoints; out of memory.
 The moments are reached through tests/train_harness.py's hooks, never by a sleep."""
 import os
 
@@ -94,6 +95,75 @@ def test_killed_four_times_at_precise_moments_and_resumed_ends_bit_identical(dem
     for start, end in ((10, 30), (18, 30)):  # the resumed runs' logs go on where the killed ones stopped
         steps = [int(LOG_LINE.match(line).group(1)) for line in log_lines(os.path.join(model_dir, "logs_model_%d-%d.txt" % (start, end)))]
         assert steps == ([15] if start == 10 else [20, 25, 30]), (start, steps)
+
+
+def _events(path, tf):
+    """{tag: [steps]} of the scalars in one event file, and its session logs as [(step, status)]."""
+    scalars, logs = {}, []
+    for event in tf.train.summary_iterator(path):
+        if event.HasField("session_log"):
+            logs.append((event.step, event.session_log.status))
+        for value in event.summary.value:
+            scalars.setdefault(value.tag, []).append(event.step)
+    return scalars, logs
+
+
+def test_a_resumed_run_continues_its_tensorboard_run_and_replaces_what_the_killed_one_wrote(demo_data, tmp_path):
+    """Killed inside step 8 (its events to step 7 on disk, past checkpoint 5), resumed once into a
+    NaN and once for good: TensorBoard shows one run from 1 to 12, each step once."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from isp.tfimport import import_tf
+    tf = import_tf()
+    model_dir = str(tmp_path / "m")
+    options = dict(RUN, dataset_dir=demo_data, model_dir=model_dir, tensorboard=True, summary_step=1,
+                   num_train_iters=12)
+    _run_killed_at("step:8", options, str(tmp_path))
+    runs = os.path.join(model_dir, "tensorboard")
+    folder = os.path.join(runs, "model_0-12")
+    assert os.listdir(runs) == ["model_0-12"]
+    # a resume that diverges before a checkpoint of its own leaves the folder it continues in place
+    proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest", learning_rate=1e30)))
+    assert proc.returncode == 1 and "NaN/Inf" in proc.stderr, proc.stderr[-3000:]
+    assert os.listdir(runs) == ["model_0-12"]
+    proc = run_script("train_model.py", *kv_words(dict(options, restore_iter="latest")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "restored %s" % ckpt_prefix(model_dir, "model", 5) in proc.stdout
+    assert os.listdir(runs) == ["model_0-12"]  # one run, not one per start
+    files = sorted(os.path.join(folder, n) for n in os.listdir(folder) if "tfevents" in n)
+    assert len(files) == 3  # the killed process's, the diverged one's, the resumed one's (oldest first)
+    (killed, killed_logs), (_, diverged_logs), (resumed, resumed_logs) = [_events(f, tf) for f in files]
+    assert killed["train/loss"] == list(range(1, 8)) and killed["val/psnr"] == [5] and not killed_logs
+    # each resume starts with a START at the first step it trains, 6: TensorBoard drops the events
+    # of 6 on written before it, and keeps checkpoint 5's validation, which no resume writes again
+    start = tf.SessionLog.START
+    assert diverged_logs == [(6, start)] and resumed_logs == [(6, start)]
+    assert resumed["train/loss"] == list(range(6, 13)) and resumed["val/psnr"] == [10, 12]
+    # as TensorBoard reads the folder: each step once, the resumed process's values past 5
+    run = EventAccumulator(folder)
+    run.Reload()
+    loss = run.Scalars("train/loss")
+    assert [e.step for e in loss] == list(range(1, 13))
+    assert [e.step for e in run.Scalars("val/psnr")] == [5, 10, 12]
+    last = [e for e in tf.train.summary_iterator(files[-1]) for v in e.summary.value if v.tag == "train/loss"]
+    assert [e.value for e in loss[5:]] == pytest.approx([e.summary.value[0].simple_value for e in last])
+
+
+def test_a_resume_finds_the_tensorboard_run_it_continues(tmp_path):
+    """The run that made a checkpoint: the folder of the arch that started last at or before it,
+    whatever end its name gives (a resume may train beyond it); none where TensorBoard was off."""
+    from isp.checkpoints import continued_tensorboard_run, tensorboard_dir
+    model_dir = str(tmp_path)
+    runs = os.path.join(model_dir, "tensorboard")
+    assert continued_tensorboard_run(model_dir, "model", 5) is None
+    for name in ("model_0-400", "model_202-400", "model_202-400.2", "model_202-400.10", "punet_300-400", "model_x"):
+        os.makedirs(os.path.join(runs, name))
+    for iteration, found in ((0, "model_0-400"), (150, "model_0-400"), (202, "model_202-400.10"),
+                             (300, "model_202-400.10"), (600, "model_202-400.10")):
+        assert continued_tensorboard_run(model_dir, "model", iteration) == os.path.join(runs, found), iteration
+    assert continued_tensorboard_run(model_dir, "punet", 200) is None
+    # a fresh run still gets a folder of its own
+    assert tensorboard_dir(model_dir, "model", 202, 400) == os.path.join(runs, "model_202-400.3")
 
 
 def test_a_checkpoint_without_the_optimizer_state_resumes_with_adam_afresh(demo_data, uninterrupted, tmp_path):

@@ -6,8 +6,10 @@ TRAIN_HOOK=<moment>:<iteration> (one of):
   step:N    pause inside training step N, once the session ran it (the weights in memory are N's)
   saving:N  pause inside the save of checkpoint N: its data file is in place, its .index not yet
   oom:N     the session raises ResourceExhaustedError in training step N
-A pause writes <HOOK_DIR>/paused and sleeps: the test then sends SIGKILL to every process that
-wrote its id into <HOOK_DIR>/pids/ (each one at its start: the ranks of a Horovod run too).
+A pause flushes the TensorBoard events written so far (what a run killed long after the writer's
+last flush, every two minutes, leaves on disk), writes <HOOK_DIR>/paused and sleeps: the test then
+sends SIGKILL to every process that wrote its id into <HOOK_DIR>/pids/ (each one at its start: the
+ranks of a Horovod run too).
 TRAIN_CLOCK=steps: train_model's save_minutes clock reads one minute per training step run (a
 clock that a test can count on, whatever the machine's speed)."""
 import os
@@ -22,9 +24,12 @@ tf = import_tf()
 MOMENT, _, ITERATION = os.environ.get("TRAIN_HOOK", "none:0").partition(":")
 ITERATION = int(ITERATION)
 steps = []  # the training steps this process ran
+summaries = []  # the TensorBoard writers this process opened
 
 
 def pause():
+    for each in summaries:
+        each.writer.flush()
     with open(os.path.join(os.environ["HOOK_DIR"], "paused"), "w") as f:
         f.write("%s:%d\n" % (MOMENT, ITERATION))
     while True:
@@ -40,6 +45,11 @@ def main():
     build, validate_and_save, save_interim = train_model.build_graph, train_model.validate_and_save, train_model.save_interim
     run, replace, train = tf.Session.run, os.replace, train_model.train
     train_step, start = [], []  # the run's training op and first iteration, once known
+    opened = train_model.Summaries
+
+    def summaries_(*args, **kwargs):
+        summaries.append(opened(*args, **kwargs))
+        return summaries[-1]
 
     def build_graph(*args):
         net = build(*args)
@@ -76,7 +86,7 @@ def main():
         start.append(run_.start)
         return train(run_, *args)
 
-    train_model.build_graph, train_model.train = build_graph, train_
+    train_model.build_graph, train_model.train, train_model.Summaries = build_graph, train_, summaries_
     train_model.validate_and_save, train_model.save_interim = saved(validate_and_save), saved(save_interim)
     tf.Session.run, os.replace = session_run, os_replace
     if os.environ.get("TRAIN_CLOCK") == "steps":
