@@ -9,6 +9,7 @@
     python benchmark.py mode=precision archs=model ckpt=models/model_iteration_600.ckpt   # FP32/FP16/INT8
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
     python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: in line or by a producer
+    python benchmark.py mode=sizes ckpt=models/original/model_pretrained.ckpt   # 2, 12, 48 MP: graph and tiled TFLite
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -43,15 +44,21 @@ Input mode takes the first arch and times the training loop's batches (batch_siz
 patch from a pool of random ones) built in line and fed as float32 against built by the
 producer thread while the step runs and fed as uint16/uint8 (isp/bench/input.py): host time to build a
 batch, bytes fed, the session run alone, and the loop's step time and its wait for a batch.
+Sizes mode takes the first arch's checkpoint (`ckpt=`) and renders photos of `photo_sizes` (2, 12, 48 MP) three
+ways: the TF graph on the whole photo, the any-size TFLite file on the whole photo, and the
+1920x1088 TFLite file in tiles (arch=model: the tile file, with the whole photo's light): the median
+time and the peak memory of each, each measured in a fresh process (TF 2.x: the any-size file).
 """
 from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
 from isp.bench import curves as bench_curves
 from isp.bench import horovod as bench_horovod
 from isp.bench import input as bench_input
+from isp.bench import sizes as bench_sizes
 from isp.bench import precision as bench_precision
 from isp.bench import speed as bench_speed
-from isp.archs import check_arch_and_size
+from isp.archs import check_arch_and_size, parse_photo_sizes
+from isp.tfimport import import_tf, tf_major
 from isp.args import (
     RUNS,
     THREADS,
@@ -65,7 +72,7 @@ from isp.args import (
 )
 
 ARGS = [
-    Arg("mode", str, "speed", "speed, quality, precision, horovod or input (see above)"),
+    Arg("mode", str, "speed", "speed, quality, precision, horovod, input or sizes (see above)"),
     Arg("archs", str, "model,punet", "comma-separated arch[:num_maps_base]; ratios are to the first"),
     Arg("img_h", positive_int, 1088, "inference height (full resolution)"),
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
@@ -88,8 +95,9 @@ ARGS = [
     Arg("seed", distinct_ints, IntList([0]),
         "random seed; quality mode takes several (seed=0,1,2): each arch is trained once per seed and the "
         "tables and plot give the mean"),
-    Arg("ckpt", str, "", "precision mode: checkpoint prefix of the first arch (.../<arch>_iteration_N.ckpt)"),
+    Arg("ckpt", str, "", "precision and sizes modes: checkpoint prefix of the first arch (.../<arch>_iteration_N.ckpt)"),
     Arg("calib_size", positive_int, 100, "precision mode: INT8 calibration inputs"),
+    Arg("photo_sizes", str, bench_sizes.DEFAULT_SIZES, "sizes mode: WxH photo sizes"),
 ]
 
 
@@ -121,8 +129,8 @@ def one_seed(a):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
-    if a["mode"] not in ("speed", "quality", "precision", "horovod", "input"):
-        raise UsageError("mode=%r: use speed, quality, precision, horovod or input" % a["mode"])
+    if a["mode"] not in ("speed", "quality", "precision", "horovod", "input", "sizes"):
+        raise UsageError("mode=%r: use speed, quality, precision, horovod, input or sizes" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
@@ -133,6 +141,15 @@ def main(argv):
                                   a["threads"], a["calib_size"])
     elif a["mode"] == "horovod":
         bench_horovod.horovod(archs, one_seed(a), a["dataset_dir"], a["batch_size"], a["patch"], a["iters"])
+    elif a["mode"] == "sizes":
+        if not a["ckpt"]:
+            raise UsageError("mode=sizes needs ckpt= (e.g. ckpt=models/original/model_pretrained.ckpt)")
+        tf = import_tf()
+        if tf_major() < 2:
+            raise UsageError("mode=sizes needs the TF 2.x converter (the any-size file); run it with .venv/bin/python")
+        bench_sizes.sizes(tf, archs[0][0], archs[0][1], a["ckpt"],
+                          parse_photo_sizes(a["photo_sizes"], "photo_sizes", archs[0][0], archs[0][1]), a["runs"],
+                          a["threads"])
     elif a["mode"] == "input":
         bench_input.input_pipeline(archs, a["batch_size"], a["patch"], a["runs"])
     else:

@@ -29,7 +29,7 @@ from isp.errors import UsageError, run_main  # first: a third-party module missi
 
 import numpy as np
 
-from isp.archs import DEFAULT_SIZE, check_arch_and_size
+from isp.archs import DEFAULT_SIZE, check_arch_and_size, parse_photo_sizes
 from isp.args import (
     RESTORE_ITER,
     RUNS,
@@ -74,14 +74,7 @@ def names_for(arch):
 
 def parse_sizes(text, arch, num_maps_base):
     """'384x256,320x512' -> [(256, 384), (512, 320)] as (h, w) photo sizes the arch can take."""
-    sizes = []
-    for word in text.split(","):
-        parts = word.strip().lower().split("x")
-        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-            raise UsageError("check_sizes=%r: give WxH photo sizes separated by commas, e.g. 384x256,320x512" % text)
-        w, h = int(parts[0]), int(parts[1])
-        check_arch_and_size(arch, "check_sizes width", w, "check_sizes height", h, num_maps_base)
-        sizes.append((h, w))
+    sizes = parse_photo_sizes(text, "check_sizes", arch, num_maps_base)
     if len(set(sizes)) < 2:
         raise UsageError("check_sizes=%r: give at least two different sizes" % text)
     return sizes

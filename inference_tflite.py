@@ -122,6 +122,8 @@ def check_sizes(raw_dir, names, shape, crop, tflite):
         other = any_size_beside(tflite) if tflite.endswith(".tflite") else None
         if other:
             fixes.append("run the any-size model beside it (tflite=%s)" % other)
+        fixes.append("render each RAW whole in tiles of the model's size (tile=True%s)" % (
+            "" if os.path.basename(tflite) != "model.tflite" else "; arch=model's tiles need model_tiled.tflite"))
         if ih >= h and iw >= w:
             fixes.append("set crop=True (the top-left %dx%d of each RAW)" % (w, h))
         if not other:
@@ -306,10 +308,10 @@ def main(argv):
         write_csv(csv_path, ["image", "psnr_db", "ssim", "ref_psnr_db", "ref_max_abs"], rows, model=a["tflite"])
         print(written_line(a["result_dir"], results, tag, replaced))
     if a["tile"]:
-        print("tile=True: every photo in %s; peak memory of this process %.0f MB (the photo's planes and output "
-              "and one tile's, not the whole photo's activations)" % (
-                  "tiles of %dx%d blended over >= %d px" % (2 * model.shape[2], 2 * model.shape[1], a["overlap"]),
-                  tiles.peak_memory_mb()))
+        print("tile=True: every photo in %s; peak memory of this process %.0f MB (%s)" % (
+            "tiles of %dx%d blended over >= %d px" % (2 * model.shape[2], 2 * model.shape[1], a["overlap"]),
+            tiles.peak_memory_mb(), "with the reference's whole-photo runs" if reference is not None else
+            "the photo's planes and output and a row of tiles, not the whole photo's activations"))
         first_input, first_seconds = first_tile(first_input, model.shape), None
     else:
         first_seconds = results[0].seconds

@@ -51,3 +51,17 @@ def check_arch_and_size(arch, name_w, w, name_h, h, num_maps_base=16):
         if v % m:
             raise UsageError("%s=%d is not a multiple of %d, which arch=%s needs (try %d)"
                              % (name, v, m, arch, max(m, v // m * m)))
+
+
+def parse_photo_sizes(text, key, arch, num_maps_base=16):
+    """'384x256,320x512' (the value of key=) -> [(256, 384), (512, 320)], (h, w) photo sizes that the
+    arch can take; UsageError naming the key otherwise."""
+    sizes = []
+    for word in text.split(","):
+        parts = word.strip().lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise UsageError("%s=%r: give WxH photo sizes separated by commas, e.g. 384x256,320x512" % (key, text))
+        w, h = int(parts[0]), int(parts[1])
+        check_arch_and_size(arch, "%s width" % key, w, "%s height" % key, h, num_maps_base)
+        sizes.append((h, w))
+    return sizes

@@ -75,7 +75,7 @@ def plan(h, w, tile_h, tile_w, overlap=DEFAULT_OVERLAP, align=2):
                   overlap)
 
 
-def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_tile=None, align=2):
+def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_tile=None, align=2, agreement=None):
     """The [1, 2H, 2W, 3] output of the planes [1, H, W, 4], rendered tile by tile by
     run(tile planes [1, tile_h, tile_w, 4], light) -> [1, 2 tile_h, 2 tile_w, 3]; `light` (the whole
     photo's, model.light_of_planes) is given to every tile. The planes are padded (edge values)
@@ -94,13 +94,20 @@ def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_
     wx = [np.repeat(v, 2) for v in axis_weights(t.cols, tile_w, pw, t.overlap)]
     out = np.zeros((1, 2 * ph, 2 * pw, 3), np.float32)
     n, k = len(t.rows) * len(t.cols), 0
+    above_row, r_prev = {}, None
     for r, y in zip(t.rows, wy):
+        row, left = {}, None
         for c, x in zip(t.cols, wx):
             y_out = run(planes[:, r:r + tile_h, c:c + tile_w, :], light)
+            if agreement is not None:
+                _compare_neighbours(agreement, y_out, r, c, tile_h, tile_w, t.overlap // 4, left,
+                                    (r_prev, above_row[c]) if c in above_row else None)
+                row[c], left = y_out, (c, y_out)
             out[:, 2 * r:2 * (r + tile_h), 2 * c:2 * (c + tile_w), :] += y_out * (y[:, None] * x[None, :])[None, :, :, None]
             k += 1
             if on_tile:
                 on_tile(k, n)
+        above_row, r_prev = row, r
     return out[:, :2 * h, :2 * w, :]
 
 
@@ -110,38 +117,50 @@ def odd_grid(planes_shape):
     return bool(planes_shape[1] % 2 or planes_shape[2] % 2)
 
 
-def seam_ratio(img, tiling, axis):
-    """A seam detector: how much the output's mean colour steps across the blend bands between
-    neighbouring tiles along `axis` (0: across the borders between tile rows, 1: between tile
-    columns), over the steps of the same geometry around the tiles' centres. Each step is taken
-    between two neighbours only (over the other axis's extent of their tile): the largest channel
-    difference between the mean of the strip just before the band (the earlier tile's alone) and
-    just after it (the later one's), each a quarter of the band wide. About 1 (the scene's own
-    changes) without seams, clearly more where tiles get different colours. `img` [H, W, 3], the
-    output of a render with `tiling` (Tiling); None with fewer than two tiles along the axis."""
-    starts, tile = (tiling.rows, tiling.tile_h) if axis == 0 else (tiling.cols, tiling.tile_w)
-    others, other_tile = (tiling.cols, tiling.tile_w) if axis == 0 else (tiling.rows, tiling.tile_h)
-    if len(starts) < 2:
-        return None
-    img = img if axis == 0 else np.transpose(img, (1, 0, 2))  # steps along rows from here
-    at, near = [], []
-    for o in others:
-        part = img[:, 2 * o:2 * (o + other_tile)].astype(np.float64).mean(axis=1)  # [positions, 3]
-        for i in range(len(starts) - 1):
-            a, b = 2 * starts[i + 1], 2 * (starts[i] + tile)
-            at.append(_step(part, a, b))
-            c = 2 * starts[i] + tile  # the earlier tile's centre, a band's width around it
-            near.append(_step(part, c - (b - a) // 2, c + (b - a) // 2))
-    at, near = [v for v in at if v is not None], [v for v in near if v is not None]
-    return float(np.mean(at) / max(np.mean(near), 1e-6))
+class Agreement:
+    """The seam detector: how closely neighbouring tiles agree where they overlap, before they are
+    blended (each tile's margin next to its inner edge left out, where it lacks neighbours by
+    construction). Tiles that agree there cannot leave a seam when blended; tiles rendered with
+    different light disagree by their colour difference. psnr() over every overlap (inf where they
+    agree exactly), max_abs the largest difference."""
+
+    def __init__(self):
+        self.sse, self.n, self.max_abs = 0.0, 0, 0.0
+
+    def add(self, a, b):
+        d = a.astype(np.float64) - b
+        self.sse += float(np.sum(d * d))
+        self.n += d.size
+        self.max_abs = max(self.max_abs, float(np.max(np.abs(d))) if d.size else 0.0)
+
+    def psnr(self):
+        if not self.n:
+            return None
+        mse = self.sse / self.n
+        return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
+
+    def text(self):
+        p = self.psnr()
+        return "tiles agree in their overlaps to %s (max-abs %.2g)" % (
+            "n/a" if p is None else ("%.1f dB" % p if p != float("inf") else "inf dB"), self.max_abs)
 
 
-def _step(profile, a, b):
-    """seam_ratio's step across the output positions [a, b) of a profile [positions, 3]."""
-    q = max((b - a) // 4, 1)
-    if a - q < 0 or b + q > len(profile):
-        return None
-    return float(np.max(np.abs(profile[b:b + q].mean(axis=0) - profile[a - q:a].mean(axis=0))))
+def _compare_neighbours(agreement, y_out, r, c, tile_h, tile_w, margin, left, above):
+    """Add tile (r, c)'s agreement with its left and upper neighbours (outputs and offsets) in the
+    shared part, its margins left out."""
+    m = 2 * margin
+    if left is not None:
+        (lc, ly) = left
+        a, b = 2 * c + m, 2 * (lc + tile_w) - m
+        if b > a:
+            agreement.add(np.clip(y_out[0, m:2 * tile_h - m, a - 2 * c:b - 2 * c], 0, 1),
+                          np.clip(ly[0, m:2 * tile_h - m, a - 2 * lc:b - 2 * lc], 0, 1))
+    if above is not None:
+        (ar, ay) = above
+        a, b = 2 * r + m, 2 * (ar + tile_h) - m
+        if b > a:
+            agreement.add(np.clip(y_out[0, a - 2 * r:b - 2 * r, m:2 * tile_w - m], 0, 1),
+                          np.clip(ay[0, a - 2 * ar:b - 2 * ar, m:2 * tile_w - m], 0, 1))
 
 
 class Tiled:
@@ -152,19 +171,22 @@ class Tiled:
     def __init__(self, run_tile, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light_of=None, align=2):
         self.run_tile, self.tile_h, self.tile_w, self.overlap, self.light_of = run_tile, tile_h, tile_w, overlap, light_of
         self.align = align
-        self.last = None
+        self.last = self.agreement = None
 
     def __call__(self, planes):
         _, h, w, _ = planes.shape
         self.last = plan(h, w, self.tile_h, self.tile_w, self.overlap, self.align)
         light = None if self.light_of is None else self.light_of(planes)
-        return render(self.run_tile, planes, self.tile_h, self.tile_w, self.overlap, light, align=self.align)
+        self.agreement = Agreement()
+        return render(self.run_tile, planes, self.tile_h, self.tile_w, self.overlap, light, align=self.align,
+                      agreement=self.agreement)
 
     def described(self):
-        """'3x2 tiles of 1920x1088, overlap >= 128 px' for the latest photo (output pixels)."""
+        """'3x2 tiles of 1920x1088, overlap >= 128 px; tiles agree in their overlaps to ...' for the
+        latest photo (output pixels)."""
         t = self.last
-        return "%dx%d tiles of %dx%d, overlap >= %d px" % (len(t.cols), len(t.rows), 2 * t.tile_w, 2 * t.tile_h,
-                                                         2 * t.overlap)
+        return "%dx%d tiles of %dx%d, overlap >= %d px; %s" % (
+            len(t.cols), len(t.rows), 2 * t.tile_w, 2 * t.tile_h, 2 * t.overlap, self.agreement.text())
 
 
 def peak_memory_mb():

@@ -198,3 +198,18 @@ def test_lead_rows_name_the_arch_and_its_size_where_both_archs_share_a_name(caps
     out = capsys.readouterr().out
     assert re.search(r"^-model:8\s+\+1\.00/\+0\.1000$", out, re.M), out
     assert re.search(r"^-punet\s+\+1\.00/\+0\.1000$", out, re.M), out
+
+
+def test_sizes_mode_prints_time_and_peak_memory_per_size_and_way():
+    """Small photos here (the default is 2, 12 and 48 MP): one below the 1920x1088 tile, one above it."""
+    if tf_major() < 2:
+        pytest.skip("mode=sizes converts an any-size file: TF 2.x (tested there)")
+    proc = run_script("benchmark.py", "mode=sizes", "archs=model", "ckpt=models/original/model_pretrained.ckpt",
+                      "photo_sizes=640x480,2400x1200", "runs=1", "threads=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = re.findall(r"^(\S+ MP) +(\d+x\d+) +(graph, whole photo|TFLite any-size, whole photo|TFLite 1920x1088, tiled)"
+                      r" +([\d.]+) +(\d+)$", proc.stdout, re.M)
+    assert [(r[1], r[2]) for r in rows] == [(s, w) for s in ("640x480", "2400x1200") for w in (
+        "graph, whole photo", "TFLite any-size, whole photo", "TFLite 1920x1088, tiled")], proc.stdout
+    assert all(float(r[3]) > 0 and int(r[4]) > 100 for r in rows)
+    assert_usage_error(run_script("benchmark.py", "mode=sizes"), "needs ckpt=")

@@ -172,8 +172,8 @@ def test_tflite_size_mismatch_is_found_before_tensorflow_and_names_the_any_size_
         proc = run_script(*words, env=env)
     finally:
         os.remove(any_size)
-    assert_usage_error(proc, "run the any-size model beside it (tflite=%s), or set crop=True (the top-left 64x64 "
-                       "of each RAW)" % any_size)
+    assert_usage_error(proc, "run the any-size model beside it (tflite=%s), or render each RAW whole in tiles of the "
+                       "model's size (tile=True), or set crop=True (the top-left 64x64 of each RAW)" % any_size)
     assert len(error_lines(proc)) == 1 and not os.path.exists(str(tmp_path / "r"))
 
 

@@ -1,4 +1,5 @@
-"""export_challenge.py: the challenge's pair (model_none.tflite, model.tflite) from a checkpoint."""
+"""export_challenge.py: the challenge's pair (model_none.tflite, model.tflite) from a checkpoint, and
+arch=model's tile file (model_tiled.tflite; its rendering: tests/test_tiles.py)."""
 import os
 import re
 
@@ -30,7 +31,7 @@ def test_the_pair_is_written_checked_and_never_overwritten(trained, tmp_path):
                          r"over 2 runs \(LiteRT " % re.escape(name), proc.stdout)
         assert size, proc.stdout
         assert abs(float(size.group(1)) - os.path.getsize(os.path.join(out, name)) / 1024.0) <= 0.05  # KiB: 1024 bytes
-    assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
+    assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite", "model_tiled.tflite"]  # arch=model: the tile file
     prefix = os.path.join(model_dir, "model_iteration_4.ckpt")
     rng = np.random.RandomState(7)
     fixed = TFLiteModel(tf, os.path.join(out, "model.tflite"))
