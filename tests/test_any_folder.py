@@ -1,7 +1,7 @@
 """Scripts started from another working folder, as a user types them there (`cd demo && python
 ../test_model.py orig=True`): the files the project ships are found, a default folder made relative to
 the working folder is named in the first line of output, and a checkpoint that is not there is
-named with the folder it was looked for in (issue 45, item 3)."""
+named with the folder it was looked for in."""
 import os
 
 from conftest import ROOT, SMALL, assert_usage_error, kv_words, run_script

@@ -208,7 +208,7 @@ def test_each_test_image_is_decoded_once_and_a_truncated_one_is_named_before_any
 
 
 def test_two_models_never_share_an_output_name_and_the_hint_never_points_at_the_other_models(seed_sized, tmp_path):
-    """Issue 45's case: models/walk/ and models/walk2/ both at iteration 300 into one results/, as a
+    """A new user's case: models/walk/ and models/walk2/ both at iteration 300 into one results/, as a
     user types it: names of their own (the folder's name in them), the first's files intact. Two
     folders of one name elsewhere: the second is refused, naming the model that wrote the files, and
     overwrite=True does not replace them."""

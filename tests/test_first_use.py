@@ -1,4 +1,4 @@
-"""The small things a new user meets first (issue 45, item 8), as typed: a short key or a --key
+"""The small things a new user meets first, as typed: a short key or a --key
 value form gets its key=value spelling, a frozen graph given as tflite= is named as one, the default
 tflite= says how to make it, counts agree with their nouns, help=True leads with the usual commands,
 and the folders the README suggests for your own data are git-ignored."""

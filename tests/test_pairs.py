@@ -1,6 +1,6 @@
 """A test RAW and the target of the same name are scored only as a pair: a target of another size
 is refused in one line naming both sizes, before any work; one of the same size but another scene
-gets a warning beside its PSNR. Run as a user types the commands (issue 45, item 1)."""
+gets a warning beside its PSNR. Run as a user types the commands."""
 import os
 import shutil
 

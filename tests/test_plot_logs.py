@@ -113,7 +113,7 @@ def _legend(fig):
 
 
 def test_a_resumed_run_plotted_from_its_first_log_or_its_model_dir_is_drawn_whole(tmp_path, monkeypatch):
-    """Issue 45's case: a run to 400 interrupted at 202 and resumed leaves logs_model_0-400.txt (to
+    """A new user's case: a run to 400 interrupted at 202 and resumed leaves logs_model_0-400.txt (to
     202) and logs_model_202-400.txt. Plotting the first log, as README prints it, or the model_dir
     draws the whole run labelled model 0-400; the first log alone (not resumed yet) is labelled with
     the step it reached."""

@@ -1,4 +1,4 @@
-"""README's commands run as printed (issue 45, item 5). Sections 1-3 (set-up aside) are run, in the
+"""README's commands run as printed. Sections 1-3 (set-up aside) are run, in the
 README's order, in a folder laid out as a fresh clone after `DEMO_UNTIL=1 bash demo.sh` (the
 scripts, the shipped checkpoint, demo/raw_images/), with the MAI21 data in place (raw_images/: a
 copy of the demo data), the VGG file in place (random weights), and a home folder holding the DNGs
