@@ -273,9 +273,9 @@ def test_bad_input(log_exp_pb, tmp_path):
 
 
 def test_export_challenge_strict_judges_the_timed_file_and_warns_for_the_any_size_one(trained, tmp_path):
-    """strict=True applies to model.tflite (timed on the phone: all on NNAPI, one partition); the
-    any-size model_none.tflite holds its crop's shape ops (SHAPE, STRIDED_SLICE on int32): a
-    warning naming them, and both files are written."""
+    """strict=True applies to model.tflite (timed on the phone: all on NNAPI, one partition) and to
+    the tile file made from it; the any-size model_none.tflite holds its crop's shape ops (SHAPE,
+    STRIDED_SLICE on int32): a warning naming them, and all three files are written."""
     model_dir, _ = trained
     out = str(tmp_path / "challenge")
     proc = run_script("export_challenge.py", "model_dir=" + model_dir, "restore_iter=4", "out_dir=" + out,
@@ -289,7 +289,9 @@ def test_export_challenge_strict_judges_the_timed_file_and_warns_for_the_any_siz
     assert "GPU delegate check of model.tflite: %s" % ALL_ON_GPU in proc.stdout, proc.stdout
     assert "warning: model_none.tflite would not run wholly on the GPU delegate" in proc.stderr
     assert "no GPU delegate operation for SHAPE" in proc.stderr
-    assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite"]
+    assert "NNAPI check of model_tiled.tflite (feature level 4): %s" % ALL_ON_NNAPI in proc.stdout, proc.stdout
+    assert "GPU delegate check of model_tiled.tflite: %s" % ALL_ON_GPU in proc.stdout, proc.stdout
+    assert sorted(os.listdir(out)) == ["model.tflite", "model_none.tflite", "model_tiled.tflite"]
 
 
 # ---------------------------------------------------------------------------------------------
