@@ -15,7 +15,7 @@ import numpy as np
 from isp import load_dataset
 from isp.errors import RunFailure, UsageError, first_line
 from isp.evaluate import median_seconds
-from isp.model import FLOAT_IN_INT8, LIGHT
+from isp.model import FLOAT_IN_INT8, GAIN_SCOPE, LIGHT
 from isp.nnapi import float_only_ops
 from isp.tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -243,7 +243,7 @@ class TFLiteModel:
         # arch=model's white-patch gain, inside a file without a light input: each call's light is
         # taken from its own input, so tiles of one photo would each get their own
         self.own_light = self.light is None and any(
-            "light_gain" in t["name"] for t in self.interp.get_tensor_details())
+            GAIN_SCOPE in t["name"] for t in self.interp.get_tensor_details())
         self.out = self.interp.get_output_details()[0]
         self.signature = self.signature_of(self.inp)
         self.dynamic = -1 in self.signature

@@ -13,16 +13,16 @@ tile's weight is the product of its two axes' (so the 2-D weights sum to one too
 the photo's size). A tile at the photo's border has the whole photo's padding there: nothing to
 blend.
 
-Memory: the photo's planes and output, one tile's input and output, and two weight vectors; not the
-network's activations of the whole photo.
+Memory: the photo's planes and output, one tile's input and output, the weight vectors, and (for the
+seam check, Agreement) one row of tile outputs; not the network's activations of the whole photo.
 """
 from collections import namedtuple
 
 import numpy as np
 
 # overlap of neighbouring tiles in plane pixels (half the output's): arch=model's receptive field is
-# 13 plane pixels wide, so a quarter of this (16) holds it with room; PUNET's is far wider and its
-# tiles agree with the whole-photo render less closely (docs/tiles.md)
+# 13 plane pixels wide, so a quarter of this (16) holds it with room; PUNET's is far wider (its tiles'
+# agreement with the whole-photo render was not measured)
 DEFAULT_OVERLAP = 64
 
 def align_of(arch):
@@ -75,7 +75,7 @@ def plan(h, w, tile_h, tile_w, overlap=DEFAULT_OVERLAP, align=2):
                   overlap)
 
 
-def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_tile=None, align=2, agreement=None):
+def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, align=2, agreement=None):
     """The [1, 2H, 2W, 3] output of the planes [1, H, W, 4], rendered tile by tile by
     run(tile planes [1, tile_h, tile_w, 4], light) -> [1, 2 tile_h, 2 tile_w, 3]; `light` (the whole
     photo's, model.light_of_planes) is given to every tile. The planes are padded (edge values)
@@ -83,7 +83,8 @@ def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_
     columns (a RAW side not a multiple of 4) is sampled on the grid of the even ones, the training
     patches': the any-size graph samples an odd-sized input on another (TF's SAME padding puts one
     pixel before it, and depth_to_space lays the features out from the start), so there the two
-    renders differ (odd_grid says so). on_tile(i, n) is called after each tile."""
+    renders differ (odd_grid says so). `agreement` (an Agreement) collects how neighbouring tiles
+    agree where they overlap."""
     _, h, w, _ = planes.shape
     t = plan(h, w, tile_h, tile_w, overlap, align)
     ph, pw = t.rows[-1] + tile_h, t.cols[-1] + tile_w
@@ -93,7 +94,6 @@ def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_
     wy = [np.repeat(v, 2) for v in axis_weights(t.rows, tile_h, ph, t.overlap)]
     wx = [np.repeat(v, 2) for v in axis_weights(t.cols, tile_w, pw, t.overlap)]
     out = np.zeros((1, 2 * ph, 2 * pw, 3), np.float32)
-    n, k = len(t.rows) * len(t.cols), 0
     above_row, r_prev = {}, None
     for r, y in zip(t.rows, wy):
         row, left = {}, None
@@ -104,9 +104,6 @@ def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, on_
                                     (r_prev, above_row[c]) if c in above_row else None)
                 row[c], left = y_out, (c, y_out)
             out[:, 2 * r:2 * (r + tile_h), 2 * c:2 * (c + tile_w), :] += y_out * (y[:, None] * x[None, :])[None, :, :, None]
-            k += 1
-            if on_tile:
-                on_tile(k, n)
         above_row, r_prev = row, r
     return out[:, :2 * h, :2 * w, :]
 
