@@ -109,7 +109,7 @@ def punet(x, num_maps_base=16):
 # arch=model: a compact network for the speed-weighted MAI21 score (b = num_maps_base).
 #
 #   head: 3x3 conv, stride 2, on the 4-channel Bayer planes -> 2b maps at quarter resolution,
-#       each map times a per-image white-patch gain (below)
+#       each map times a per-image gain from the photo's light (below)
 #   LFB x BLOCKS: UNITS stacked RRDB units, their outputs fused by an LRFU
 #       RRDB unit: DENSE_LAYERS dense 3x3 convs of `growth` maps each (every conv sees the unit
 #       input and all earlier convs), then a 1x1 local fusion back to 2b maps with an adaptively
@@ -129,9 +129,12 @@ def punet(x, num_maps_base=16):
 # - learned scalars start at alpha 1, beta 0.2 (a fresh body near identity) and the LRFU's gamma
 #   at 2 (with one block it also carries the global residual: the same skip path).
 # - sigmoid output: bounded to (0, 1) like the targets; the alternatives tried ended level with it.
-# - white-patch gain, the one global path: it gives the body the scene's light and exposure,
+# - the light's gain, the one global path: it gives the body the scene's light and exposure,
 #   which a few dozen pixels cannot show; it multiplies the head's maps (no input noise amplified)
 #   and starts at 1 (W, b zero), so the network starts as it would without it.
+# - the light: a power mean, led by bright cells, over a fixed grid of cells that each cover the
+#   same share of the image: the same at any size of a photo, so one light serves a photo's tiles
+#   (the earlier white patch, the brightest 4x4 average, grew with the size; docs/experiments.md §14).
 # - head conv with stride 2 rather than space-to-depth: one op that sees a 3x3 neighbourhood of
 #   Bayer cells; any even photo size works (an odd half size is cropped after depth_to_space).
 # --------------------------------------------------------------------------------------------
@@ -141,17 +144,18 @@ UNITS = 1
 DENSE_LAYERS = 2
 WIDTH = 2      # body maps = WIDTH * b
 GROWTH = 1     # dense growth = GROWTH * b
-WP_FLOOR = 0.05  # white-patch gain: the floor on each plane's brightest 4x4 average
+LIGHT_GRID = 16     # the light's statistic: a LIGHT_GRID x LIGHT_GRID grid of cells over the image
+SATURATION = 0.95   # cells whose mean reaches it weigh nothing (their light is clipped)
+LIGHT_FLOOR = 1e-3  # the floor on each plane's light (a black photo)
+LIGHT_SCOPE = "light_stat"
 GAIN_RATE = 10.0  # its weights' scale (a learning-rate factor for Adam)
 GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
-# Nodes the INT8 export keeps in float32 (isp/tflite.py): the head's maps times the gain. Quantised,
-# the gain would share one int8 scale from about 1 up to GAIN_CAP's 55, too coarse for the gains
-# most photos get; in float it is exact, and only the product is quantised.
-FLOAT_IN_INT8 = ("generator/lit_head",)
-# its variables' scope: the first form of the gain, whose statistic averaged a green with the red
-# plane, used "white_patch"; a name of its own makes checkpoints of that form fail to load with a
-# clear message (restore_error)
-GAIN_SCOPE = "light_gain"
+LIT_HEAD = "generator/lit_head"
+# its variables' scope: each earlier form of the gain had its own ("white_patch": a statistic that
+# averaged a green with the red plane; "light_gain": the brightest 4x4-cell average, which grew with
+# the photo's size), so that their checkpoints fail to load with a clear message (restore_error)
+GAIN_SCOPE = "grid_light_gain"
+GAIN_SCOPES = (GAIN_SCOPE, "light_gain", "white_patch")  # this design's and the earlier ones'
 # the name of the tile graph's second input (the whole photo's light) in .pb and .tflite files
 LIGHT = "light"
 
@@ -197,39 +201,74 @@ def _lfb(x, c, growth, name, skip_init):
         return _fuse_with_residual(outs, c, "lrfu", skip_init=skip_init, fuse_init=1.0)
 
 
-def _white_patch(x):
-    """[N, 1, 1, 4]: the brightest 4x4 average of each Bayer plane, the two greens' shared, in the
-    planes' order (B, Gb, R, Gr), floored at WP_FLOOR: where a patch has a white region, its light
-    and exposure. light_of_planes computes the same in NumPy."""
-    cells = tf.nn.avg_pool(x, ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1], padding="SAME")
-    wp = tf.reduce_max(cells, axis=[1, 2], keepdims=True)
-    # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
-    green = 0.5 * (wp[:, :, :, 1:2] + wp[:, :, :, 3:4])
-    return tf.maximum(tf.concat([wp[:, :, :, 0:1], green, wp[:, :, :, 2:3], green], axis=3), WP_FLOOR)
+def _cell_means(x):
+    """[N, g, g, 4] (g = LIGHT_GRID): the means of a grid of cells, each 1/g^2 of the image
+    (centred on it, the image cropped to a multiple of g): the same numbers at any size of one
+    scene. An image smaller than the grid has a cell per pixel on that side. A fixed size (the
+    fixed-size files, training) is one average pool; any size (the any-size graph) two reshapes
+    and means, as a pool window must be a constant."""
+    static = x.get_shape().as_list()[1:3]
+    if None not in static:
+        gh, gw = min(LIGHT_GRID, static[0]), min(LIGHT_GRID, static[1])
+        h, w = static[0] // gh, static[1] // gw
+        top, left = (static[0] - gh * h) // 2, (static[1] - gw * w) // 2
+        if (gh * h, gw * w) != tuple(static):
+            x = x[:, top:top + gh * h, left:left + gw * w, :]
+        return tf.nn.avg_pool(x, ksize=[1, h, w, 1], strides=[1, h, w, 1], padding="VALID")
+    shape = tf.shape(x)
+    gh, gw = tf.minimum(LIGHT_GRID, shape[1]), tf.minimum(LIGHT_GRID, shape[2])
+    h, w = shape[1] // gh, shape[2] // gw
+    top, left = (shape[1] - gh * h) // 2, (shape[2] - gw * w) // 2
+    x = x[:, top:top + gh * h, left:left + gw * w, :]
+    rows = tf.reduce_mean(tf.reshape(x, [-1, h, gw * w, 4]), axis=1)    # [N * gh, gw * w, 4]
+    cells = tf.reduce_mean(tf.reshape(rows, [-1, w, 4]), axis=1)        # [N * gh * gw, 4]
+    return tf.reshape(cells, [shape[0], gh, gw, 4])
+
+
+def _photo_light(x):
+    """[N, 1, 1, 4]: the light and exposure of each image, in the planes' order (B, Gb, R, Gr):
+    per plane, the 4th-power mean of its grid's cell means, a cell weighing nothing
+    once its mean is within 5 % of the white level (ramping from 10 %), the two greens' shared,
+    floored at LIGHT_FLOOR. Bright cells lead it, as a white patch would, but no single cell, and a
+    few clipped highlights move only their cells' means. light_of_planes computes the same in NumPy.
+    Its ops stay float32 in the INT8 export (float_in_int8)."""
+    with tf.name_scope(LIGHT_SCOPE):
+        m = _cell_means(x)
+        w = tf.clip_by_value((SATURATION - m) * 20.0, 0.0, 1.0)
+        m2 = m * m
+        num = tf.reduce_mean(w * m2 * m2, axis=[1, 2], keepdims=True)
+        den = tf.maximum(tf.reduce_mean(w, axis=[1, 2], keepdims=True), 1.0 / LIGHT_GRID ** 2)
+        # the 4th root as exp(log / 4): LOG and EXP are NNAPI's and the GPU delegate's in float, SQRT not NNAPI's
+        p = tf.exp(0.25 * tf.math.log(tf.maximum(num / den, 1e-8)))
+        # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
+        green = 0.5 * (p[:, :, :, 1:2] + p[:, :, :, 3:4])
+        return tf.maximum(tf.concat([p[:, :, :, 0:1], green, p[:, :, :, 2:3], green], axis=3), LIGHT_FLOOR)
 
 
 def light_of_planes(planes):
-    """_white_patch of a whole photo's planes ([1, H, W, 4] float32) in NumPy, as [1, 1, 1, 4]: the
+    """_photo_light of a whole photo's planes ([1, H, W, 4] float32) in NumPy, as [1, 1, 1, 4]: the
     light a tiled render gives every tile (isp/tiles.py), so that each is rendered as the whole photo
-    would be. Its 4x4 cells are TF's SAME pooling's: cells cut by the photo's edge average the pixels
-    they hold, and the padding TF adds goes half before, half (the larger half) after."""
+    would be."""
     x = np.asarray(planes, dtype=np.float32)[0]
-    cells = []
-    for axis, size in ((0, x.shape[0]), (1, x.shape[1])):
-        n = -(-size // 4)
-        before = (4 * n - size) // 2
-        edges = np.clip(np.arange(n + 1) * 4 - before, 0, size)
-        cells.append(edges)
-    rows, cols = cells
-    # sums over each cell through cumulative sums (float64: exact enough for a 48 MP photo's sums)
-    c = np.zeros((x.shape[0] + 1, x.shape[1] + 1, 4), np.float64)
-    c[1:, 1:] = np.cumsum(np.cumsum(x, axis=0, dtype=np.float64), axis=1)
-    sums = c[rows[1:]][:, cols[1:]] - c[rows[:-1]][:, cols[1:]] - c[rows[1:]][:, cols[:-1]] + c[rows[:-1]][:, cols[:-1]]
-    counts = np.diff(rows)[:, None, None] * np.diff(cols)[None, :, None]
-    wp = (sums / counts).max(axis=(0, 1))
-    green = 0.5 * (wp[1] + wp[3])
-    out = np.maximum(np.array([wp[0], green, wp[2], green]), WP_FLOOR)
+    gh, gw = min(LIGHT_GRID, x.shape[0]), min(LIGHT_GRID, x.shape[1])
+    h, w = x.shape[0] // gh, x.shape[1] // gw
+    top, left = (x.shape[0] - gh * h) // 2, (x.shape[1] - gw * w) // 2
+    m = x[top:top + gh * h, left:left + gw * w].reshape(gh, h, gw, w, 4).mean(axis=(1, 3), dtype=np.float64)
+    wt = np.clip((SATURATION - m) * 20.0, 0.0, 1.0)
+    p = ((wt * m ** 4).mean(axis=(0, 1)) / np.maximum(wt.mean(axis=(0, 1)), 1.0 / LIGHT_GRID ** 2)) ** 0.25
+    green = 0.5 * (p[1] + p[3])
+    out = np.maximum(np.array([p[0], green, p[2], green]), LIGHT_FLOOR)
     return out.astype(np.float32).reshape(1, 1, 1, 4)
+
+
+def float_in_int8(node_names):
+    """The nodes of a graph (names) that its INT8 export keeps in float32 (isp/tflite.py): the
+    light's statistic (a 4th power of values up to 1 would lose the dim cells to int8's one scale)
+    and the head's maps times the gain (quantised, the gain would share one int8 scale from about 1
+    up to GAIN_CAP's 55, too coarse for the gains most photos get; in float it is exact, and only
+    the product is quantised)."""
+    stat = "generator/%s/" % LIGHT_SCOPE
+    return [n for n in node_names if n.startswith(stat) or n == LIT_HEAD]
 
 
 def _light_gain(wp, c):
@@ -245,15 +284,15 @@ def _light_gain(wp, c):
 
 
 def compact_model(x, num_maps_base=16, light=None):
-    """arch=model on planes x; `light` ([N, 1, 1, 4], as _white_patch gives) replaces the light
+    """arch=model on planes x; `light` ([N, 1, 1, 4], as _photo_light gives) replaces the light
     taken from x itself: a tile of a photo is rendered with the whole photo's light."""
     check_arch("model", num_maps_base)
     b = num_maps_base
     c = WIDTH * b
     growth = GROWTH * b
     with tf.variable_scope("generator"):
-        wp = _white_patch(x) if light is None else light
-        head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(wp, c), name="lit_head")
+        wp = _photo_light(x) if light is None else light
+        head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(wp, c), name=LIT_HEAD.split("/")[-1])
         h = head
         for i in range(BLOCKS):
             # with one block its identity term also carries the global residual (same skip path)
@@ -273,10 +312,13 @@ def compact_model(x, num_maps_base=16, light=None):
 # what checkpoint_arch calls arch=model checkpoints of earlier designs, and what restore_error says
 EARLIER_MODEL = "model-without-white-patch"
 EARLIER_GAIN = "model-with-first-white-patch-gain"
+EARLIER_WHITE_PATCH = "model-with-white-patch-gain"
 EARLIER = {
     EARLIER_MODEL: "the earlier arch=model (num_maps_base=%d, before the white-patch gain)",
     EARLIER_GAIN: "the earlier arch=model (num_maps_base=%d, the first white-patch gain, which averaged a green "
                   "with the red plane)",
+    EARLIER_WHITE_PATCH: "the earlier arch=model (num_maps_base=%d, the white-patch gain, whose brightest 4x4 "
+                         "average grew with the photo's size)",
 }
 
 
@@ -292,7 +334,9 @@ def checkpoint_arch(prefix):
         b = shapes["generator/head/weights"][3] // WIDTH
         if "generator/%s/weights" % GAIN_SCOPE in shapes:
             return "model", b
-        return (EARLIER_GAIN if "generator/white_patch/weights" in shapes else EARLIER_MODEL), b
+        if "generator/%s/weights" % GAIN_SCOPES[1] in shapes:
+            return EARLIER_WHITE_PATCH, b
+        return (EARLIER_GAIN if "generator/%s/weights" % GAIN_SCOPES[2] in shapes else EARLIER_MODEL), b
     return None
 
 

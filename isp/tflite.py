@@ -15,7 +15,7 @@ import numpy as np
 from isp import load_dataset
 from isp.errors import RunFailure, UsageError, first_line
 from isp.evaluate import median_seconds
-from isp.model import FLOAT_IN_INT8, GAIN_SCOPE, LIGHT
+from isp.model import GAIN_SCOPES, LIGHT, float_in_int8
 from isp.nnapi import float_only_ops
 from isp.tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -133,7 +133,7 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None,
     try:
         with _toco_found():
             if precision == "int8":
-                return _quantize_keeping_float_ops(tf, converter, getattr(tf, int8_io))
+                return _quantize_keeping_float_ops(tf, converter, getattr(tf, int8_io), _node_names(tf, graph_path))
             return converter.convert()
     except UsageError:
         raise
@@ -142,10 +142,17 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None,
             graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
 
 
-def _quantize_keeping_float_ops(tf, converter, io_type):
+def _node_names(tf, graph_path):
+    graph_def = tf.GraphDef()
+    with open(graph_path, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    return [n.name for n in graph_def.node]
+
+
+def _quantize_keeping_float_ops(tf, converter, io_type, node_names):
     """Full-integer quantisation as converter.convert() does it (calibrate, then the MLIR
     quantiser with the same input/output type), except that the ops NNAPI runs only in float
-    (nnapi.float_only_ops: arch=model's LOG and EXP) stay float32. Quantised, they would run on
+    (nnapi.float_only_ops: arch=model's LOG and EXP) and the nodes model.float_in_int8 names stay float32. Quantised, they would run on
     the phone's CPU and cut the graph into three NNAPI partitions; kept in float they are NNAPI's,
     between a DEQUANTIZE and a QUANTIZE. The converter has no public switch for this: its
     calibrate-only mode and the quantiser it calls are internal (the public
@@ -161,7 +168,7 @@ def _quantize_keeping_float_ops(tf, converter, io_type):
     with native_stderr_filtered(drop=lambda line: line.startswith("fully_quantize:")):
         calibrated = converter.convert()
         return mlir_quantize(calibrated, input_data_type=io_type, output_data_type=io_type,
-                             denylisted_ops=float_only_ops(), denylisted_nodes=list(FLOAT_IN_INT8))
+                             denylisted_ops=float_only_ops(), denylisted_nodes=float_in_int8(node_names))
 
 
 def convert_session(tf, sess, inputs, outputs):
@@ -240,10 +247,10 @@ class TFLiteModel:
         # the image input is Placeholder; a tile file's second input, LIGHT, is the photo's light
         self.inp = inputs.get("Placeholder", self.interp.get_input_details()[0])
         self.light = inputs.get(LIGHT)
-        # arch=model's white-patch gain, inside a file without a light input: each call's light is
-        # taken from its own input, so tiles of one photo would each get their own
+        # arch=model's gain (or an earlier design's), inside a file without a light input: each call's
+        # light is taken from its own input, so tiles of one photo would each get their own
         self.own_light = self.light is None and any(
-            GAIN_SCOPE in t["name"] for t in self.interp.get_tensor_details())
+            scope in t["name"] for t in self.interp.get_tensor_details() for scope in GAIN_SCOPES)
         self.out = self.interp.get_output_details()[0]
         self.signature = self.signature_of(self.inp)
         self.dynamic = -1 in self.signature
