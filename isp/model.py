@@ -146,7 +146,8 @@ WIDTH = 2      # body maps = WIDTH * b
 GROWTH = 1     # dense growth = GROWTH * b
 LIGHT_GRID = 16     # the light's statistic: a LIGHT_GRID x LIGHT_GRID grid of cells over the image
 SATURATION = 0.95   # cells whose mean reaches it weigh nothing (their light is clipped)
-LIGHT_FLOOR = 1e-3  # the floor on each plane's light (a black photo)
+LIGHT_POWER = 4     # the power mean over the cells (a power of two: squarings): led by bright cells
+LIGHT_FLOOR = 0.01  # the floor on each plane's light (a black photo)
 LIGHT_SCOPE = "light_stat"
 GAIN_RATE = 10.0  # its weights' scale (a learning-rate factor for Adam)
 GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
@@ -227,7 +228,7 @@ def _cell_means(x):
 
 def _photo_light(x):
     """[N, 1, 1, 4]: the light and exposure of each image, in the planes' order (B, Gb, R, Gr):
-    per plane, the 4th-power mean of its grid's cell means, a cell weighing nothing
+    per plane, the LIGHT_POWER power mean of its grid's cell means, a cell weighing nothing
     once its mean is within 5 % of the white level (ramping from 10 %), the two greens' shared,
     floored at LIGHT_FLOOR. Bright cells lead it, as a white patch would, but no single cell, and a
     few clipped highlights move only their cells' means. light_of_planes computes the same in NumPy.
@@ -235,11 +236,13 @@ def _photo_light(x):
     with tf.name_scope(LIGHT_SCOPE):
         m = _cell_means(x)
         w = tf.clip_by_value((SATURATION - m) * 20.0, 0.0, 1.0)
-        m2 = m * m
-        num = tf.reduce_mean(w * m2 * m2, axis=[1, 2], keepdims=True)
+        mp = m
+        for _ in range(LIGHT_POWER.bit_length() - 1):  # squarings: no POW op, which NNAPI lacks
+            mp = mp * mp
+        num = tf.reduce_mean(w * mp, axis=[1, 2], keepdims=True)
         den = tf.maximum(tf.reduce_mean(w, axis=[1, 2], keepdims=True), 1.0 / LIGHT_GRID ** 2)
-        # the 4th root as exp(log / 4): LOG and EXP are NNAPI's and the GPU delegate's in float, SQRT not NNAPI's
-        p = tf.exp(0.25 * tf.math.log(tf.maximum(num / den, 1e-8)))
+        # the root as exp(log / p): LOG and EXP are NNAPI's and the GPU delegate's in float, SQRT not NNAPI's
+        p = tf.exp(tf.math.log(tf.maximum(num / den, LIGHT_FLOOR ** LIGHT_POWER)) / LIGHT_POWER)
         # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
         green = 0.5 * (p[:, :, :, 1:2] + p[:, :, :, 3:4])
         return tf.maximum(tf.concat([p[:, :, :, 0:1], green, p[:, :, :, 2:3], green], axis=3), LIGHT_FLOOR)
@@ -255,7 +258,8 @@ def light_of_planes(planes):
     top, left = (x.shape[0] - gh * h) // 2, (x.shape[1] - gw * w) // 2
     m = x[top:top + gh * h, left:left + gw * w].reshape(gh, h, gw, w, 4).mean(axis=(1, 3), dtype=np.float64)
     wt = np.clip((SATURATION - m) * 20.0, 0.0, 1.0)
-    p = ((wt * m ** 4).mean(axis=(0, 1)) / np.maximum(wt.mean(axis=(0, 1)), 1.0 / LIGHT_GRID ** 2)) ** 0.25
+    p = ((wt * m ** LIGHT_POWER).mean(axis=(0, 1)) / np.maximum(wt.mean(axis=(0, 1)), 1.0 / LIGHT_GRID ** 2)) ** (
+        1.0 / LIGHT_POWER)
     green = 0.5 * (p[1] + p[3])
     out = np.maximum(np.array([p[0], green, p[2], green]), LIGHT_FLOOR)
     return out.astype(np.float32).reshape(1, 1, 1, 4)

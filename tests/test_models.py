@@ -68,12 +68,12 @@ def test_compact_model_range_params_and_pixel_shuffle_layout():
             np.testing.assert_array_equal(out[0, dy::2, dx::2, :], pre[0, :, :, (2 * dy + dx) * 3:(2 * dy + dx) * 3 + 3])
     # default config (b=16): head 3x3x4x32+32 = 1184, dense0 3x3x32x16+16 = 4624,
     # dense1 3x3x48x16+16 = 6928, unit fusion 64x32+32+2 = 2082, LRFU 64x32+32+2 = 2082,
-    # tail 3x3x8x12+12 = 876, white-patch gain 4x32+32 = 160
+    # tail 3x3x8x12+12 = 876, the light's gain 4x32+32 = 160
     assert n_params == 17936
 
 
 def _exposure_run(scale, wp_weights):
-    """arch=model on a fixed RAW times `scale`, with the white-patch weights set; (output, head maps)."""
+    """arch=model on a fixed RAW times `scale`, with the light gain's weights set; (output, head maps)."""
     with tf.Graph().as_default() as graph:
         tf.set_random_seed(0)  # the same weights in every call
         x = tf.placeholder(tf.float32, [1, 16, 16, 4])
@@ -87,11 +87,12 @@ def _exposure_run(scale, wp_weights):
             variables["generator/%s/weights" % model.GAIN_SCOPE].load(w, sess)
             # no bias: ReLU(conv(k x)) = k ReLU(conv(x)) for k > 0
             variables["generator/head/biases"].load(np.zeros(32, np.float32), sess)
-            inp = 0.05 + 0.4 * np.random.RandomState(3).rand(1, 16, 16, 4).astype(np.float32)
+            # below the light's saturation ramp at both exposures: the light scales with them
+            inp = 0.05 + 0.35 * np.random.RandomState(3).rand(1, 16, 16, 4).astype(np.float32)
             return sess.run([y, head], {x: scale * inp})
 
 
-def test_white_patch_gain_starts_at_one():
+def test_light_gain_starts_at_one():
     # freshly initialised, the gain is 1: the head's maps are its ReLU(conv) unchanged
     with tf.Graph().as_default() as graph:
         x = tf.placeholder(tf.float32, [2, 16, 20, 4])
@@ -107,40 +108,88 @@ def test_white_patch_gain_starts_at_one():
     np.testing.assert_array_equal(lit, relu)
 
 
-def test_white_patch_statistic_against_numpy():
+def _light_reference(planes):
+    """The light, written out loop by loop: [N, 4]."""
+    out = []
+    for img in planes:
+        h, w = img.shape[:2]
+        gh, gw = min(16, h), min(16, w)
+        ch, cw = h // gh, w // gw
+        top, left = (h - gh * ch) // 2, (w - gw * cw) // 2
+        light = []
+        for c in range(4):
+            num = den = 0.0
+            for i in range(gh):
+                for j in range(gw):
+                    m = img[top + i * ch:top + (i + 1) * ch, left + j * cw:left + (j + 1) * cw, c].mean(dtype=np.float64)
+                    weight = min(max((0.95 - m) * 20.0, 0.0), 1.0)
+                    num += weight * m ** model.LIGHT_POWER
+                    den += weight
+            light.append((num / max(den, 1.0)) ** (1.0 / model.LIGHT_POWER))
+        green = 0.5 * (light[1] + light[3])
+        out.append(np.maximum([light[0], green, light[2], green], model.LIGHT_FLOOR))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("shape", [[3, 64, 96, 4], [3, 70, 101, 4], [3, 6, 40, 4]])
+@pytest.mark.parametrize("static", [True, False])
+def test_light_statistic_against_numpy(shape, static):
+    """The graph's light (a fixed size: one average pool; any size: reshapes and means) is the
+    reference's, for sizes a multiple of the grid, not (the centre is used) and smaller than it."""
     rs = np.random.RandomState(1)
-    raw = 0.3 * rs.rand(3, 16, 24, 4).astype(np.float32)
-    raw[0, 4:8, 8:12, :] = [0.9, 0.6, 0.8, 0.7]   # a bright 4x4 cell in image 0
-    raw[2] *= 0.01                                  # image 2 dark: below the floor
-    cells = raw.reshape(3, 4, 4, 6, 4, 4).mean(axis=(2, 4))     # 4x4 averages [3, 4, 6, 4]
-    wp = cells.max(axis=(1, 2))                                  # [3, 4]
-    wp[:, 1] = wp[:, 3] = 0.5 * (wp[:, 1] + wp[:, 3])           # the greens (Gb, Gr) share one
-    want = np.maximum(wp, model.WP_FLOOR)
+    raw = 0.3 * rs.rand(*shape).astype(np.float32)
+    raw[0, :shape[1] // 2, :shape[2] // 2, :] = 1.0   # a clipped quarter: its cells weigh nothing
+    raw[0, -4:, -8:, :] = [0.9, 0.6, 0.8, 0.7]        # a bright corner
+    raw[2] *= 0.001                                   # a dark image: the floor
+    want = _light_reference(raw)
     with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, None, None, 4])
-        got = tf.Session().run(model._white_patch(x), {x: raw})
+        x = tf.placeholder(tf.float32, shape if static else [None, None, None, 4])
+        got = tf.Session().run(model._photo_light(x), {x: raw})
     assert got.shape == (3, 1, 1, 4)
-    np.testing.assert_allclose(got[:, 0, 0, :], want, rtol=1e-6)
-    np.testing.assert_allclose(got[0, 0, 0], [0.9, 0.65, 0.8, 0.65], rtol=1e-6)
-    assert (got[2] == model.WP_FLOOR).all()
+    np.testing.assert_allclose(got[:, 0, 0, :], want, rtol=2e-6)
+    assert (got[2] == model.LIGHT_FLOOR).all() and (got[:2] > 0.1).all()
+    assert (got[0] < 0.95).all()   # the clipped quarter is left out, not averaged in
 
 
-def test_white_patch_statistic_reads_each_colour_from_its_plane():
-    # a white patch lit by a coloured light, mosaicked RGGB and split into planes as the loaders do
+def test_light_statistic_is_the_same_at_any_size_and_not_dragged_by_highlights():
+    """A scene binned 2x2 per plane (the same light and exposure at a quarter of the pixels) has
+    the same light, and a few clipped pixels hardly move it."""
+    rs = np.random.RandomState(4)
+    big = (rs.rand(1, 512, 768, 4) ** 2).astype(np.float32)
+    big[0, 100:300, 200:500] *= 3.0      # a bright region
+    big = np.minimum(big, 1.0)
+    sizes = [big]
+    for _ in range(2):
+        b = sizes[-1]
+        sizes.append(b.reshape(1, b.shape[1] // 2, 2, b.shape[2] // 2, 2, 4).mean(axis=(2, 4)))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, None, None, 4])
+        light = model._photo_light(x)
+        with tf.Session() as sess:
+            got = [sess.run(light, {x: s}) for s in sizes]
+            spotted = big.copy()
+            spotted[0, rs.randint(0, 512, 40), rs.randint(0, 768, 40)] = 1.0   # 40 clipped pixels
+            moved = sess.run(light, {x: spotted})
+    for g in got[1:]:
+        np.testing.assert_allclose(g, got[0], rtol=1e-5)
+    np.testing.assert_allclose(moved, got[0], rtol=1e-3)
+
+
+def test_light_statistic_reads_each_colour_from_its_plane():
+    # a grey scene lit by a coloured light, mosaicked RGGB and split into planes as the loaders do
     # (B, Gb, R, Gr): the statistic holds that light's B, G, R, G
-    rgb = np.full([32, 32, 3], 0.1, np.float32)
-    rgb[8:16, 8:16] = [0.8, 0.6, 0.4]  # R, G, B
-    mosaic = np.zeros([32, 32], np.float32)
+    rgb = np.tile(np.array([0.8, 0.6, 0.4], np.float32), (64, 64, 1))  # R, G, B
+    mosaic = np.zeros([64, 64], np.float32)
     mosaic[0::2, 0::2], mosaic[0::2, 1::2] = rgb[0::2, 0::2, 0], rgb[0::2, 1::2, 1]
     mosaic[1::2, 0::2], mosaic[1::2, 1::2] = rgb[1::2, 0::2, 1], rgb[1::2, 1::2, 2]
     planes = load_dataset.bayer_planes(mosaic)[None]
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, None, None, 4])
-        got = tf.Session().run(model._white_patch(x), {x: planes})
-    np.testing.assert_allclose(got[0, 0, 0], [0.4, 0.6, 0.8, 0.6], rtol=1e-6)
+        got = tf.Session().run(model._photo_light(x), {x: planes})
+    np.testing.assert_allclose(got[0, 0, 0], [0.4, 0.6, 0.8, 0.6], rtol=1e-5)
 
 
-def test_white_patch_gain_is_capped():
+def test_light_gain_is_capped():
     with tf.Graph().as_default():
         wp = tf.placeholder(tf.float32, [1, 1, 1, 4])
         gain = model._light_gain(wp, 8)
@@ -152,13 +201,13 @@ def test_white_patch_gain_is_capped():
     np.testing.assert_allclose(got, np.exp(model.GAIN_CAP), rtol=1e-6)
 
 
-def test_white_patch_gain_can_cancel_exposure():
+def test_light_gain_can_cancel_exposure():
     # at zero weights the head maps scale with the exposure, and so does the output
     out1, h1 = _exposure_run(1.0, [0, 0, 0, 0])
     out2, h2 = _exposure_run(2.0, [0, 0, 0, 0])
     assert np.abs(h2 - 2 * h1).max() < 1e-5 * np.abs(h1).max()
     assert np.abs(out2 - out1).max() > 1e-3
-    # exponent -1 in total on the greens' white patch (the stored weights are scaled by GAIN_RATE):
+    # exponent -1 in total on the greens' light (the stored weights are scaled by GAIN_RATE):
     # the head maps, and so the output, no longer depend on the exposure
     w = -0.5 / model.GAIN_RATE
     out1, h1 = _exposure_run(1.0, [0, w, 0, w])
@@ -198,6 +247,12 @@ def test_checkpoints_of_the_earlier_designs_are_named(tmp_path):
     msg = model.restore_error(prefix, "model", 8, ValueError("not found"))
     assert "the first white-patch gain, which averaged a green" in msg and "train it again" in msg and "\n" not in msg
     assert not re.search(r"20\d\d-\d\d-\d\d|commit", msg), msg  # no history in what a user reads
+    # the white-patch gain (variables under light_gain/): its brightest 4x4 cell grew with the size
+    prefix = str(tmp_path / "model_iteration_25.ckpt")
+    _earlier_checkpoint(prefix, "light_gain")
+    assert model.checkpoint_arch(prefix) == (model.EARLIER_WHITE_PATCH, 8)
+    msg = model.restore_error(prefix, "model", 8, ValueError("not found"))
+    assert "the white-patch gain, whose brightest 4x4 average grew" in msg and "train it again" in msg, msg
     prefix = str(tmp_path / "model_iteration_30.ckpt")
     _earlier_checkpoint(prefix, model.GAIN_SCOPE)
     assert model.checkpoint_arch(prefix) == ("model", 8)

@@ -63,7 +63,7 @@ def demo_crops(dataset_dir, count):
 
 def plain_full_integer(pb_path, out_path):
     """The graph quantised as TF's converter does by default (every op int8, as our INT8 exports
-    were before model.FLOAT_IN_INT8): LOG and EXP on int8 tensors."""
+    were before model.float_in_int8): LOG and EXP on int8 tensors."""
     converter = tf.lite.TFLiteConverter.from_frozen_graph(pb_path, ["Placeholder"], ["output_l0"],
                                                           {"Placeholder": [1, 32, 32, 4]})
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -163,9 +163,12 @@ def test_arch_model_exports_pass_with_one_partition(converted):
         stdout = check_output(converted[precision])
         assert stdout.rstrip().endswith(ALL_ON_NNAPI), (precision, stdout)
     if TF2:
-        # INT8: the gain's LOG and EXP and the head's product with it (model.FLOAT_IN_INT8) in float
+        # INT8: the light's statistic after its cells' average pool (which takes the int8 input as the
+        # convs do: its MEANs, ratio and root), the gain's LOG and EXP and the head's product with it
+        # (model.float_in_int8) in float
         stdout = check_output(converted["int8"], "every_op=True")
-        for op in ("LOG(FLOAT32)", "EXP(FLOAT32)", "MUL(FLOAT32, FLOAT32)"):
+        for op in ("MEAN(FLOAT32, INT32)", "DIV(FLOAT32, FLOAT32)", "LOG(FLOAT32)", "EXP(FLOAT32)",
+                   "MUL(FLOAT32, FLOAT32)"):
             assert re.search(r"NNAPI: op \d+:%s" % re.escape(op), stdout), (op, stdout)
     # FP16's DEQUANTIZE ops of float16 weights are absorbed by the delegate, as it does
     stdout = check_output(converted["fp16"], "every_op=True")

@@ -52,7 +52,7 @@ def test_the_light_in_numpy_is_the_graphs(h, w):
     x = np.random.RandomState(h).rand(1, h, w, 4).astype(np.float32) ** 3
     with tf.Graph().as_default():
         inp = tf.placeholder(tf.float32, [1, None, None, 4])
-        wp = model._white_patch(inp)
+        wp = model._photo_light(inp)
         with tf.Session() as sess:
             ref = sess.run(wp, {inp: x})
     assert np.max(np.abs(model.light_of_planes(x) - ref)) <= 1e-6

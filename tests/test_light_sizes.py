@@ -1,0 +1,98 @@
+"""One light per photo, the same at any size: a scene made from photos the project ships (the demo's
+test photos, which no network here trained on, in a collage that keeps their own detail at 8 MP),
+unprocessed once at 3840x2176 and binned 2x2 per Bayer plane to 2 and 0.5 MP, so that every size
+holds the same light and exposure."""
+import glob
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import make_demo_data as mdd
+from isp import load_dataset, model, photo_source
+from isp.tfimport import import_tf
+
+tf = import_tf()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRETRAINED = os.path.join(ROOT, "models", "original", "model_pretrained.ckpt")
+
+
+def collage(names, h, w, rows=4, cols=4):
+    """An h x w sRGB image of rows x cols cells, each a photo centre-cropped to the cell's shape
+    and resized (flipped in turn, so that neighbours differ)."""
+    ch, cw = h // rows, w // cols
+    out = np.zeros((h, w, 3), np.uint8)
+    for k in range(rows * cols):
+        rgb = photo_source.load_photo(names[k % len(names)])
+        ph, pw = rgb.shape[:2]
+        if pw * ch > cw * ph:
+            keep = ph * cw // ch
+            rgb = rgb[:, (pw - keep) // 2:(pw - keep) // 2 + keep]
+        else:
+            keep = pw * ch // cw
+            rgb = rgb[(ph - keep) // 2:(ph - keep) // 2 + keep]
+        cell = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((cw, ch), Image.LANCZOS))
+        if (k // len(names)) % 2:
+            cell = cell[:, ::-1]
+        i, j = divmod(k, cols)
+        out[i * ch:(i + 1) * ch, j * cw:(j + 1) * cw] = cell
+    return out
+
+
+def binned(planes):
+    """2x2 binning per plane: the same scene, light and exposure at a quarter of the pixels."""
+    _, h, w, c = planes.shape
+    return planes.reshape(1, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4), dtype=np.float64).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def sizes(tmp_path_factory):
+    """The scene's Bayer planes at 8, 2 and 0.5 MP."""
+    folder = tmp_path_factory.mktemp("light_sizes")
+    photos = folder / "photos"
+    photos.mkdir()
+    img = Image.fromarray(collage(photo_source.TEST_PHOTOS, 2176, 3840))
+    for name in "abc":  # make_demo_data wants a photo for train and val too: the same one
+        img.save(str(photos / (name + ".png")))
+    mdd.make_dataset(str(folder / "data"), train_count=2, val_count=1, test_count=1, test_h=2176, test_w=3840,
+                     photos_dir=str(photos), exposure_stops=0, dng=False, progress=False, log=lambda *a: None)
+    raw, = glob.glob(str(folder / "data" / "test" / "fujifilm_full_resolution" / "*.png"))
+    planes = load_dataset.extract_bayer_channels(load_dataset.read_raw(raw))[None]
+    assert planes.shape == (1, 1088, 1920, 4)
+    return [planes, binned(planes), binned(binned(planes))]
+
+
+def white_patch(planes):
+    """The earlier statistic: each plane's brightest 4x4-cell average."""
+    _, h, w, c = planes.shape
+    return planes[0, :h // 4 * 4, :w // 4 * 4].reshape(h // 4, 4, w // 4, 4, c).mean(axis=(1, 3)).max(axis=(0, 1))
+
+
+def test_the_light_is_the_same_at_8_2_and_half_a_megapixel(sizes):
+    lights = [model.light_of_planes(p) for p in sizes]
+    for light in lights[1:]:
+        np.testing.assert_allclose(light, lights[0], rtol=1e-5)
+    # the scene can tell: the earlier white patch falls with the size on it (by more than 10 %)
+    wp = [white_patch(p) for p in sizes]
+    assert (wp[2] < 0.9 * wp[0]).any(), wp
+
+
+def test_the_shipped_network_gets_the_same_light_at_every_size(sizes):
+    """The network's own light at each size is the 8 MP photo's: its output equals that of the tile
+    graph given the 8 MP light, so nothing global moves a photo's colours with its size."""
+    outputs = {}
+    for light_input in (False, True):
+        with tf.Graph().as_default():
+            x = tf.placeholder(tf.float32, [1, None, None, 4])
+            light = model.light_placeholder() if light_input else None
+            out = model.build("model", x, 16, light=light)
+            with tf.Session() as sess:
+                tf.train.Saver().restore(sess, PRETRAINED)
+                for k, planes in enumerate(sizes):
+                    feed = {x: planes}
+                    if light_input:
+                        feed[light] = model.light_of_planes(sizes[0])
+                    outputs[light_input, k] = sess.run(out, feed)
+    for k in range(len(sizes)):
+        assert np.max(np.abs(outputs[False, k] - outputs[True, k])) <= 1e-5, k
