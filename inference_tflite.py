@@ -192,7 +192,11 @@ def tiled_runner(model, tflite, overlap):
                          "tile would get its own colours; run the tile file, whose second input is the whole "
                          "photo's light: %s" % (tflite, beside if os.path.isfile(beside) else
                                                 "export_challenge.py writes model_tiled.tflite"))
-    from isp.model import light_of_planes
+    from isp.model import GAIN_SCOPE, light_of_planes
+    if model.light is not None and model.gain_scope not in (None, GAIN_SCOPE):
+        raise UsageError("tile=True: %s is the tile file of an earlier arch=model (its gain is under %s/), whose light "
+                         "this code no longer computes: its tiles would get the wrong colours; export it again with "
+                         "export_challenge.py from a checkpoint of today's arch=model" % (tflite, model.gain_scope))
     # a tile file is arch=model's (stride 2); another fixed-size file may be PUNET's (16)
     light = model.light is not None
     return tiles.Tiled(model.run, model.shape[1], model.shape[2], overlap // 2,

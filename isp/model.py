@@ -4,8 +4,9 @@ Both map a debayered RAW `[N, H/2, W/2, 4]` (float32, ÷1020) to RGB `[N, H, W, 
 a node named `output_l0`. `build(arch, input, num_maps_base)` is the one entry point.
 
 Every op used here converts to a TFLite builtin (CONV_2D with fused ReLU, TRANSPOSE_CONV,
-MAX_POOL_2D, AVERAGE_POOL_2D, REDUCE_MAX, STRIDED_SLICE, LEAKY_RELU, CONCATENATION, ADD, MUL,
-MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE): no Flex ops.
+MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, REDUCE_MAX, STRIDED_SLICE, LEAKY_RELU, CONCATENATION, ADD, SUB,
+MUL, DIV, MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE; for any input size also SHAPE,
+FLOOR_DIV, PACK and RESHAPE): no Flex ops.
 """
 import numpy as np
 
@@ -148,6 +149,7 @@ LIGHT_GRID = 16     # the light's statistic: a LIGHT_GRID x LIGHT_GRID grid of c
 SATURATION = 0.95   # cells whose mean reaches it weigh nothing (their light is clipped)
 LIGHT_POWER = 4     # the power mean over the cells (a power of two: squarings): led by bright cells
 LIGHT_FLOOR = 0.01  # the floor on each plane's light (a black photo)
+assert LIGHT_POWER & (LIGHT_POWER - 1) == 0, "LIGHT_POWER is taken by squarings: a power of two"
 LIGHT_SCOPE = "light_stat"
 GAIN_RATE = 10.0  # its weights' scale (a learning-rate factor for Adam)
 GAIN_CAP = 4.0   # its exponent's cap (gain <= e^4 = 55)
@@ -229,23 +231,30 @@ def _cell_means(x):
 def _photo_light(x):
     """[N, 1, 1, 4]: the light and exposure of each image, in the planes' order (B, Gb, R, Gr):
     per plane, the LIGHT_POWER power mean of its grid's cell means, a cell weighing nothing
-    once its mean is within 5 % of the white level (ramping from 10 %), the two greens' shared,
-    floored at LIGHT_FLOOR. Bright cells lead it, as a white patch would, but no single cell, and a
+    once its mean is within 5 % of the white level (ramping from 10 %), each plane floored at
+    LIGHT_FLOOR, the two greens' shared. Bright cells lead it, as a white patch would, but no single cell, and a
     few clipped highlights move only their cells' means. light_of_planes computes the same in NumPy.
     Its ops stay float32 in the INT8 export (float_in_int8)."""
     with tf.name_scope(LIGHT_SCOPE):
         m = _cell_means(x)
         w = tf.clip_by_value((SATURATION - m) * 20.0, 0.0, 1.0)
-        mp = m
+        # the powers of the cells relative to the brightest: the same light, but no 4th power of a dim
+        # cell underflows where a GPU computes in float16
+        top = tf.maximum(tf.reduce_max(m, axis=[1, 2], keepdims=True), LIGHT_FLOOR)
+        mp = m / top
         for _ in range(LIGHT_POWER.bit_length() - 1):  # squarings: no POW op, which NNAPI lacks
             mp = mp * mp
         num = tf.reduce_mean(w * mp, axis=[1, 2], keepdims=True)
         den = tf.maximum(tf.reduce_mean(w, axis=[1, 2], keepdims=True), 1.0 / LIGHT_GRID ** 2)
-        # the root as exp(log / p): LOG and EXP are NNAPI's and the GPU delegate's in float, SQRT not NNAPI's
-        p = tf.exp(tf.math.log(tf.maximum(num / den, LIGHT_FLOOR ** LIGHT_POWER)) / LIGHT_POWER)
+        # the root as exp(log * 1/p): LOG and EXP are NNAPI's and the GPU delegate's in float, SQRT is
+        # not NNAPI's; a multiply written here (not a divide the converter rewrites) keeps its node
+        # name, so the INT8 export keeps it float (float_in_int8). The floor inside the log is below
+        # what top * root can reach above LIGHT_FLOOR (top <= 1), so each plane is max(light, floor).
+        root = tf.exp(tf.math.log(tf.maximum(num / den, LIGHT_FLOOR ** LIGHT_POWER)) * (1.0 / LIGHT_POWER))
+        p = tf.maximum(top * root, LIGHT_FLOOR)
         # explicit slices: TF 1.15's TFLite cannot run a STRIDED_SLICE with an ellipsis
         green = 0.5 * (p[:, :, :, 1:2] + p[:, :, :, 3:4])
-        return tf.maximum(tf.concat([p[:, :, :, 0:1], green, p[:, :, :, 2:3], green], axis=3), LIGHT_FLOOR)
+        return tf.concat([p[:, :, :, 0:1], green, p[:, :, :, 2:3], green], axis=3)
 
 
 def light_of_planes(planes):
@@ -258,10 +267,10 @@ def light_of_planes(planes):
     top, left = (x.shape[0] - gh * h) // 2, (x.shape[1] - gw * w) // 2
     m = x[top:top + gh * h, left:left + gw * w].reshape(gh, h, gw, w, 4).mean(axis=(1, 3), dtype=np.float64)
     wt = np.clip((SATURATION - m) * 20.0, 0.0, 1.0)
-    p = ((wt * m ** LIGHT_POWER).mean(axis=(0, 1)) / np.maximum(wt.mean(axis=(0, 1)), 1.0 / LIGHT_GRID ** 2)) ** (
-        1.0 / LIGHT_POWER)
+    ratio = (wt * m ** LIGHT_POWER).mean(axis=(0, 1)) / np.maximum(wt.mean(axis=(0, 1)), 1.0 / LIGHT_GRID ** 2)
+    p = np.maximum(ratio ** (1.0 / LIGHT_POWER), LIGHT_FLOOR)  # each plane floored, then the greens shared
     green = 0.5 * (p[1] + p[3])
-    out = np.maximum(np.array([p[0], green, p[2], green]), LIGHT_FLOOR)
+    out = np.array([p[0], green, p[2], green])
     return out.astype(np.float32).reshape(1, 1, 1, 4)
 
 

@@ -63,9 +63,9 @@ def calibration_inputs(dataset_dir, phone_dir, shape, count, seed):
     """`count` network inputs [1, h, w, 4] from real training RAWs: random crops of the Bayer
     planes, or (when the RAWs are smaller than the input) one RAW tiled, its tiles mirrored so that
     they meet without seams. One RAW per input, because a photo has one light and one exposure:
-    tiles of several RAWs would make a scene that no camera records, whose brightest region and so
-    whose white-patch gain (arch=model) lie outside what real photos give, and the INT8 ranges
-    calibrated on them would clip real full-size photos."""
+    tiles of several RAWs would make a scene that no camera records, whose light and so whose gain
+    (arch=model) lie outside what real photos give, and the INT8 ranges calibrated on them would
+    clip real full-size photos."""
     folder = os.path.join(dataset_dir, "train", phone_dir)
     names = load_dataset.list_pngs(folder, "calibration (train RAW)")
     rng = np.random.RandomState(seed)
@@ -249,8 +249,10 @@ class TFLiteModel:
         self.light = inputs.get(LIGHT)
         # arch=model's gain (or an earlier design's), inside a file without a light input: each call's
         # light is taken from its own input, so tiles of one photo would each get their own
-        self.own_light = self.light is None and any(
-            scope in t["name"] for t in self.interp.get_tensor_details() for scope in GAIN_SCOPES)
+        names = [t["name"] for t in self.interp.get_tensor_details()]
+        # which design's gain the file holds (GAIN_SCOPES: today's first), None for none
+        self.gain_scope = next((scope for scope in GAIN_SCOPES if any("/%s/" % scope in n for n in names)), None)
+        self.own_light = self.light is None and self.gain_scope is not None
         self.out = self.interp.get_output_details()[0]
         self.signature = self.signature_of(self.inp)
         self.dynamic = -1 in self.signature

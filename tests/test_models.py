@@ -108,8 +108,8 @@ def test_light_gain_starts_at_one():
     np.testing.assert_array_equal(lit, relu)
 
 
-def _light_reference(planes):
-    """The light, written out loop by loop: [N, 4]."""
+def _light_reference(planes, saturation=0.95):
+    """The light, written out loop by loop: [N, 4] (saturation=np.inf: no cell masked)."""
     out = []
     for img in planes:
         h, w = img.shape[:2]
@@ -122,16 +122,18 @@ def _light_reference(planes):
             for i in range(gh):
                 for j in range(gw):
                     m = img[top + i * ch:top + (i + 1) * ch, left + j * cw:left + (j + 1) * cw, c].mean(dtype=np.float64)
-                    weight = min(max((0.95 - m) * 20.0, 0.0), 1.0)
+                    weight = min(max((saturation - m) * 20.0, 0.0), 1.0)
                     num += weight * m ** model.LIGHT_POWER
                     den += weight
-            light.append((num / max(den, 1.0)) ** (1.0 / model.LIGHT_POWER))
+            # the weights' mean floored at one cell of the 16x16 grid's
+            ratio = (num / (gh * gw)) / max(den / (gh * gw), 1.0 / 256)
+            light.append(max(ratio ** (1.0 / model.LIGHT_POWER), model.LIGHT_FLOOR))
         green = 0.5 * (light[1] + light[3])
-        out.append(np.maximum([light[0], green, light[2], green], model.LIGHT_FLOOR))
+        out.append([light[0], green, light[2], green])
     return np.array(out)
 
 
-@pytest.mark.parametrize("shape", [[3, 64, 96, 4], [3, 70, 101, 4], [3, 6, 40, 4]])
+@pytest.mark.parametrize("shape", [[4, 64, 96, 4], [4, 70, 101, 4], [4, 6, 40, 4]])
 @pytest.mark.parametrize("static", [True, False])
 def test_light_statistic_against_numpy(shape, static):
     """The graph's light (a fixed size: one average pool; any size: reshapes and means) is the
@@ -141,14 +143,21 @@ def test_light_statistic_against_numpy(shape, static):
     raw[0, :shape[1] // 2, :shape[2] // 2, :] = 1.0   # a clipped quarter: its cells weigh nothing
     raw[0, -4:, -8:, :] = [0.9, 0.6, 0.8, 0.7]        # a bright corner
     raw[2] *= 0.001                                   # a dark image: the floor
+    raw[3] = 0.002                                    # greens either side of the floor: each plane is
+    raw[3, :, :, 1] = 0.008                           # floored before the greens are shared
+    raw[3, :, :, 3] = 0.012
+    raw[3, 1:, 1:, 0] = 1.0                           # blue clipped but for a row and a column
     want = _light_reference(raw)
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, shape if static else [None, None, None, 4])
         got = tf.Session().run(model._photo_light(x), {x: raw})
-    assert got.shape == (3, 1, 1, 4)
+    assert got.shape == (4, 1, 1, 4)
     np.testing.assert_allclose(got[:, 0, 0, :], want, rtol=2e-6)
-    assert (got[2] == model.LIGHT_FLOOR).all() and (got[:2] > 0.1).all()
-    assert (got[0] < 0.95).all()   # the clipped quarter is left out, not averaged in
+    np.testing.assert_allclose(got[2], model.LIGHT_FLOOR, rtol=1e-6)
+    assert (got[:2] > 0.1).all()
+    np.testing.assert_allclose(got[3, 0, 0, 1], 0.011, rtol=1e-4)  # (0.01 + 0.012) / 2
+    # the clipped quarter is left out: averaged in, it would lift the light well above
+    assert (got[0, 0, 0] < 0.8 * _light_reference(raw[:1], saturation=np.inf)[0]).all()
 
 
 def test_light_statistic_is_the_same_at_any_size_and_not_dragged_by_highlights():
@@ -253,6 +262,7 @@ def test_checkpoints_of_the_earlier_designs_are_named(tmp_path):
     assert model.checkpoint_arch(prefix) == (model.EARLIER_WHITE_PATCH, 8)
     msg = model.restore_error(prefix, "model", 8, ValueError("not found"))
     assert "the white-patch gain, whose brightest 4x4 average grew" in msg and "train it again" in msg, msg
+    assert "\n" not in msg and not re.search(r"20\d\d-\d\d-\d\d|commit", msg), msg
     prefix = str(tmp_path / "model_iteration_30.ckpt")
     _earlier_checkpoint(prefix, model.GAIN_SCOPE)
     assert model.checkpoint_arch(prefix) == ("model", 8)

@@ -9,6 +9,7 @@ from conftest import assert_usage_error, error_lines, run_script, save_random_ch
 
 from isp import gpu_delegate
 from isp import load_dataset
+from isp import model
 from isp import nnapi
 from isp import tflite_ops
 from isp.checkpoints import freeze_checkpoint, write_frozen_graph
@@ -170,6 +171,11 @@ def test_arch_model_exports_pass_with_one_partition(converted):
         for op in ("MEAN(FLOAT32, INT32)", "DIV(FLOAT32, FLOAT32)", "LOG(FLOAT32)", "EXP(FLOAT32)",
                    "MUL(FLOAT32, FLOAT32)"):
             assert re.search(r"NNAPI: op \d+:%s" % re.escape(op), stdout), (op, stdout)
+        # every value of the light after its pool is float (no int8 step inside it; slice indices are int32)
+        interp = tf.lite.Interpreter(model_path=converted["int8"])
+        stat = [(t["name"], t["dtype"]) for t in interp.get_tensor_details()
+                if "/%s/" % model.LIGHT_SCOPE in t["name"] and "AvgPool" not in t["name"]]
+        assert stat and not [(n, d) for n, d in stat if d not in (np.float32, np.int32)], stat
     # FP16's DEQUANTIZE ops of float16 weights are absorbed by the delegate, as it does
     stdout = check_output(converted["fp16"], "every_op=True")
     assert "(constant float16 weights, dequantised by the delegate)" in stdout and "CPU:" not in stdout

@@ -11,7 +11,7 @@ from conftest import ROOT, assert_usage_error, run_script, tf2_python
 
 from isp import load_dataset, model, tiles
 from isp.evaluate import psnr_between
-from isp.tfimport import import_tf
+from isp.tfimport import import_tf, tf_major
 from make_demo_data import make_dataset
 
 tf = import_tf()
@@ -157,3 +157,25 @@ def test_the_tile_file_renders_a_larger_photo_as_the_any_size_file_does(scene, c
                        "choose one")
     assert_usage_error(run_script("inference_tflite.py", "tflite=" + os.path.join(challenge, "model_none.tflite"),
                                   "tile=True", *where), "needs a fixed-size model")
+
+
+@pytest.mark.skipif(tf_major() < 2, reason="the tile file is converted with TF 2.x")
+def test_a_tile_file_of_the_white_patch_design_is_refused(scene, tmp_path, monkeypatch):
+    """Its light input would get this code's light, which it was not trained on: refused by name."""
+    from isp.tflite import convert_session
+    monkeypatch.setattr(model, "GAIN_SCOPE", "light_gain")  # the white-patch design's scope
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, 128, 192, 4], name="Placeholder")
+        light = model.light_placeholder()
+        out = model.build("model", x, 16, light=light)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            content = convert_session(tf, sess, [x, light], [out])
+    old = str(tmp_path / "model_tiled.tflite")
+    with open(old, "wb") as f:
+        f.write(content)
+    data, _ = scene
+    assert_usage_error(run_script("inference_tflite.py", "tflite=" + old, "tile=True",
+                                  "raw_dir=" + os.path.join(data, "test", "fujifilm_full_resolution")),
+                       "the tile file of an earlier arch=model (its gain is under light_gain/)", "export it again")
+
