@@ -167,14 +167,14 @@ def main(argv):
     ranks = HorovodRanks(start_horovod(a["use_gpu"])) if a["distributed"] else SingleProcess()
     if ranks.rank == 0:
         print_if(default_folder_note(a["model_dir"], "model_dir", given_keys(argv)))
+        # a second run into a model_dir in use stops first: its checkpoints change while they are read
+        runlock.hold(a["model_dir"])
     start = check_args(a["arch"], a["model_dir"], a["restore_iter"], a["num_train_iters"], a["patch_w"], a["patch_h"],
                        a["num_maps_base"], a["seed"], a["init_from"], a["overwrite"], ranks.rank)
     if start is None:
         return  # restore_iter=latest found the training already done
     excluded = read_exclude(a["exclude"], a["dataset_dir"], a["val_split"], a["phone_dir"], a["dslr_dir"], ranks.rank)
     args = dict(a, restore_iter=start[0], latest=start[1], init_from=start[2], excluded=excluded)
-    if ranks.rank == 0:  # a second run into this model_dir stops here (writes nothing)
-        runlock.hold(args["model_dir"])
     inputs = load_inputs(args)
     tf = import_tf(use_gpu=args["use_gpu"])  # hides the GPUs before a session sees them
     if ranks.rank == 0:

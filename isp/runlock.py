@@ -5,7 +5,8 @@ process. The kernel drops it when the process ends in any way (kill -9 too), so 
 left stale; the file itself stays, holding the pid and command line of the last run that took it,
 which is what a second run's error names.
 
-`hold` is called twice: right after the arguments are checked, where it only takes the lock if
+`hold` is called twice: right after the arguments are parsed, before the model_dir's checkpoints
+are read (a run in progress changes them while they are read), where it only takes the lock if
 the file exists (it writes nothing, so a run that then fails on its input leaves model_dir as it
 was), and before the run's first write, where it creates the file, takes the lock if it does not
 hold it yet and writes its pid into it.
