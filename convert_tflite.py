@@ -18,6 +18,10 @@ it). One frozen for any size (test_model.py save=True writes <checkpoint>_none.p
 3] (TF 2.x only: TF 1.15's converter cannot; INT8 calibrates it on 256x256 crops), or, with
 input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
 
+A tile graph (arch=model; test_model.py tile=True save=True writes <checkpoint>_tiled.pb) keeps its
+second input `light` [1, 1, 1, 4], the whole photo's light, at every precision: FP16 is the tile file
+for the GPU delegate, INT8 quantises the light over [0, 1] (inference_tflite.py tile=True runs them).
+
 Every conversion ends with the NNAPI check (check_nnapi.py, docs/nnapi.md): would each op run on the
 phone's accelerator at NNAPI `feature_level` (4: Android 11, the MAI21 phones)? Ops that would fall
 back to the CPU are a warning; with strict=True they are an error and nothing is written.
@@ -31,6 +35,7 @@ from isp.export_checks import report_conversion
 from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from isp.progress import progress
 from isp.tfimport import import_tf, tf_major
+from isp.model import LIGHT
 from isp.tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
 from isp.utils import atomic_output, check_writable_dir, ensure_dir
 
@@ -104,7 +109,8 @@ def main(argv):
                 calibration_inputs(a["dataset_dir"], a["phone_dir"], CALIB_SHAPE_ANY if is_dynamic(shape) else shape,
                                    a["calib_size"], a["seed"]),
                 total=a["calib_size"], desc="calibration inputs", unit="input"))
-    content = convert(tf, a["pb"], shape, a["precision"], a["int8_io"], calibration)
+    light = LIGHT in [n.name for n in graph_def.node]  # a tile graph's second input: kept
+    content = convert(tf, a["pb"], shape, a["precision"], a["int8_io"], calibration, light=light)
     folder = os.path.dirname(os.path.abspath(out))
     ensure_dir(folder, "the output's folder")
     with atomic_output(out) as tmp:
@@ -117,8 +123,10 @@ def main(argv):
         detail = ", %s input/output, calibrated on %d training RAW inputs from %s" % (
             a["int8_io"], a["calib_size"], os.path.join(a["dataset_dir"], "train", a["phone_dir"]))
     print("wrote %s (%.1f KiB, %s%s, input %s)" % (out, len(content) / 1024.0, a["precision"].upper(),
-                                                   detail, "1xNonexNonex4 (any size)" if is_dynamic(shape) else
-                                                   ",".join(map(str, shape))))
+                                                   detail, ("1xNonexNonex4 (any size)" if is_dynamic(shape) else
+                                                            ",".join(map(str, shape))) +
+                                                   (" + light 1,1,1,4 (a tile file: inference_tflite.py tile=True)"
+                                                    if light else "")))
 
 
 if __name__ == "__main__":

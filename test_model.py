@@ -24,7 +24,9 @@ img_w/2, 4], output `output_l0`) at the default 1920x1088; a frozen graph of ano
 <checkpoint>_<img_w>x<img_h>.pb (W x H, as sizes are printed), beside the default one (none with img_h=full: a frozen graph has
 one size). The checkpoint's meta graph <checkpoint>.ckpt.meta (for ckpt2pb.py) is written at the
 default size, or at another size where none exists yet. It also writes <checkpoint>_none.pb, the
-same network for any size (input [1, None, None, 4]). All of them without default-valued
+same network for any size (input [1, None, None, 4]). With tile=True (arch=model) the fixed-size
+file is the tile graph <checkpoint>[_<img_w>x<img_h>]_tiled.pb, whose second input `light` [1, 1, 1, 4]
+is the whole photo's (convert_tflite.py makes its FP32, FP16 or INT8 tile file). All of them without default-valued
 attributes, so that TF 1.15 and TF 2.x read each other's; a file already there with the same bytes
 is left as it is ("unchanged"). orig=True prints the first line of <checkpoint>.txt beside the
 pretrained checkpoint, where there is one (what the weights were trained on); with the default
@@ -259,11 +261,13 @@ def main(argv):
         else:
             h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,
                                      replaced, prefix)
-        if a["save"] and not full and not a["tile"]:  # a tile graph has a second input: not the seed's .pb
+        if a["save"] and light is not None:  # a tile graph has a second input: not the seed's .pb
+            written.append(exports.write_tile_graph(tf, sess, prefix, h, w))
+        elif a["save"] and not full:
             written += exports.write_fixed_size(tf, sess, saver, prefix, h, w)
-    if a["save"]:  # with tile=True only the any-size graph (the tile graph has a second input)
+    if a["save"]:
         written.append(exports.write_any_size(tf, a["arch"], a["num_maps_base"], prefix))
-        print(exports.saved_line(written, full, a["tile"]))
+        print(exports.saved_line(written, full))
 
 
 if __name__ == "__main__":

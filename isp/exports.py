@@ -81,6 +81,17 @@ def write_fixed_size(tf, sess, saver, prefix, h, w):
     return said
 
 
+def write_tile_graph(tf, sess, prefix, h, w):
+    """<checkpoint>[_<w>x<h>]_tiled.pb: the session's tile graph (arch=model's, inputs Placeholder and
+    model.LIGHT, the whole photo's light) frozen at h x w, the tile size; convert_tflite.py turns it
+    into a tile file at any precision. Returns what it did, as words."""
+    name = os.path.basename(prefix)[:-len(".ckpt")]
+    pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + "_tiled.pb")
+    nodes, state = write_unless_same(pb, lambda tmp: write_frozen_graph(tf, sess, ["output_l0"], tmp),
+                                    tf.GraphDef)
+    return _said(state, "the tile graph", pb, "inputs 1x%dx%dx4 and light 1x1x1x4, %d nodes" % (h // 2, w // 2, nodes))
+
+
 def write_any_size(tf, arch, num_maps_base, prefix):
     """<checkpoint>_none.pb: the checkpoint frozen with input [1, None, None, 4] (a graph of its
     own); returns what it did, as words."""
@@ -91,13 +102,10 @@ def write_any_size(tf, arch, num_maps_base, prefix):
         pb_none + " (", pb_none + " for any size (", 1)
 
 
-def saved_line(said, full, tile=False):
+def saved_line(said, full):
     """The one line save=True prints: each file written, replaced or unchanged."""
     line = "save=True (Placeholder -> output_l0): " + "; ".join(said)
-    if tile:
-        line += "; no frozen graph of the tile's size: tile=True's graph has a second input (run without tile=True " \
-                "to export one; export_challenge.py writes the tile file)"
-    elif full:
+    if full:
         line += "; no frozen graph of a fixed size: img_h=full img_w=full has no one size (give img_h= img_w= to " \
                 "export one)"
     return line

@@ -158,7 +158,8 @@ LIT_HEAD = "generator/lit_head"
 # averaged a green with the red plane; "light_gain": the brightest 4x4-cell average, which grew with
 # the photo's size), so that their checkpoints fail to load with a clear message (restore_error)
 GAIN_SCOPE = "grid_light_gain"
-GAIN_SCOPES = (GAIN_SCOPE, "light_gain", "white_patch")  # this design's and the earlier ones'
+WHITE_PATCH_SCOPE, FIRST_GAIN_SCOPE = "light_gain", "white_patch"  # the earlier designs' scopes
+GAIN_SCOPES = (GAIN_SCOPE, WHITE_PATCH_SCOPE, FIRST_GAIN_SCOPE)  # this design's and the earlier ones'
 # the name of the tile graph's second input (the whole photo's light) in .pb and .tflite files
 LIGHT = "light"
 
@@ -347,9 +348,9 @@ def checkpoint_arch(prefix):
         b = shapes["generator/head/weights"][3] // WIDTH
         if "generator/%s/weights" % GAIN_SCOPE in shapes:
             return "model", b
-        if "generator/%s/weights" % GAIN_SCOPES[1] in shapes:
+        if "generator/%s/weights" % WHITE_PATCH_SCOPE in shapes:
             return EARLIER_WHITE_PATCH, b
-        return (EARLIER_GAIN if "generator/%s/weights" % GAIN_SCOPES[2] in shapes else EARLIER_MODEL), b
+        return (EARLIER_GAIN if "generator/%s/weights" % FIRST_GAIN_SCOPE in shapes else EARLIER_MODEL), b
     return None
 
 

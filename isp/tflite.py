@@ -15,7 +15,7 @@ import numpy as np
 from isp import load_dataset
 from isp.errors import RunFailure, UsageError, first_line
 from isp.evaluate import median_seconds
-from isp.model import GAIN_SCOPES, LIGHT, float_in_int8
+from isp.model import GAIN_SCOPES, LIGHT, float_in_int8, light_of_planes
 from isp.nnapi import float_only_ops
 from isp.tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -109,7 +109,8 @@ def _toco_found():
 def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None, light=False):
     """The .tflite bytes of a frozen graph for input `shape` ((1, None, None, 4): any size);
     `calibration` yields float inputs (int8 only). light=True: the graph's second input LIGHT
-    ([1, 1, 1, 4], a tile graph's) is kept as the file's second input (FP32 only)."""
+    ([1, 1, 1, 4], a tile graph's) is kept as the file's second input, at any precision (INT8:
+    see light_calibration)."""
     if is_dynamic(shape) and tf_major() < 2:
         raise UsageError("%r takes any input size (1xNonexNonex4), which TF %s's converter cannot keep (\"None "
                          "is only supported in the 1st dimension\"); convert it with .venv/bin/python (TF 2.x), "
@@ -127,13 +128,15 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None,
         converter.target_spec.supported_types = [tf.float16]
     elif precision == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([x] for x in calibration)
+        converter.representative_dataset = (lambda: light_calibration(calibration)) if light else \
+            (lambda: ([x] for x in calibration))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
     try:
         with _toco_found():
             if precision == "int8":
-                return _quantize_keeping_float_ops(tf, converter, getattr(tf, int8_io), _node_names(tf, graph_path))
+                node_names = [n.name for n in read_graph(tf, graph_path)[0].node]
+                return _quantize_keeping_float_ops(tf, converter, getattr(tf, int8_io), node_names)
             return converter.convert()
     except UsageError:
         raise
@@ -142,11 +145,18 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None,
             graph_path, precision, str(err).strip().splitlines()[-1][:300] if str(err).strip() else type(err).__name__))
 
 
-def _node_names(tf, graph_path):
-    graph_def = tf.GraphDef()
-    with open(graph_path, "rb") as f:
-        graph_def.ParseFromString(f.read())
-    return [n.name for n in graph_def.node]
+def light_calibration(calibration):
+    """A tile graph's INT8 calibration samples, [input, light]: each input with its own light
+    (light_of_planes), then one with the brightest light, 1 in every plane. The file's light input
+    is then quantised over [0, 1] (steps of 1/255), so no photo's light is clipped to the brightest
+    its calibration inputs happened to hold; the single-input INT8 file's own light is taken from
+    cell means quantised as finely."""
+    first = None
+    for x in calibration:
+        first = x if first is None else first
+        yield [x, light_of_planes(x)]
+    if first is not None:
+        yield [first, np.ones((1, 1, 1, 4), np.float32)]
 
 
 def _quantize_keeping_float_ops(tf, converter, io_type, node_names):
@@ -289,7 +299,10 @@ class TFLiteModel:
             if light is None:
                 raise UsageError("this TFLite file has a second input, %r (the whole photo's light): run it "
                                  "with tile=True" % LIGHT)
-            self.interp.set_tensor(self.light["index"], np.asarray(light, np.float32).reshape(1, 1, 1, 4))
+            light = np.asarray(light, np.float32).reshape(1, 1, 1, 4)
+            if self.light["dtype"] != np.float32:  # an INT8 tile file's
+                light = quantize(light, *self.light["quantization"], dtype=self.light["dtype"])
+            self.interp.set_tensor(self.light["index"], light)
         if self.dynamic and tuple(q.shape) != self.input_size():
             try:
                 self.interp.resize_tensor_input(self.inp["index"], list(q.shape))

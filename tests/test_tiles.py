@@ -179,3 +179,60 @@ def test_a_tile_file_of_the_white_patch_design_is_refused(scene, tmp_path, monke
                                   "raw_dir=" + os.path.join(data, "test", "fujifilm_full_resolution")),
                        "the tile file of an earlier arch=model (its gain is under light_gain/)", "export it again")
 
+
+
+def test_the_tile_graph_makes_tile_files_at_every_precision(scene, challenge, tmp_path):
+    """test_model.py tile=True save=True writes the tile graph (this stack); convert_tflite.py keeps its
+    light input in FP16 (the GPU delegate's file) and INT8, each one NNAPI and one GPU-delegate
+    partition; each renders the photo in tiles as the FP32 any-size file renders it whole."""
+    data, _ = scene
+    models = tmp_path / "models"
+    (models / "original").mkdir(parents=True)
+    for path in glob.glob(PRETRAINED + ".*"):
+        os.link(path, str(models / "original" / os.path.basename(path)))
+    proc = run_script("test_model.py", "orig=True", "model_dir=" + str(models), "dataset_dir=" + data, "runs=1",
+                      "result_dir=" + str(tmp_path / "results"), "tile=True", "img_h=256", "img_w=384", "overlap=64")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pb = str(models / "original" / "model_pretrained_384x256_tiled.pb")
+    assert "wrote the tile graph %s (inputs 1x128x192x4 and light 1x1x1x4" % pb in proc.stdout, proc.stdout
+    where = ["raw_dir=" + os.path.join(data, "test", "fujifilm_full_resolution"), "tile=True", "overlap=64", "runs=1",
+             "reference=" + os.path.join(challenge, "model_none.tflite")]
+    vs = {}
+    for precision in ("fp16", "int8"):
+        conv = run_script("convert_tflite.py", "pb=" + pb, "precision=" + precision, "dataset_dir=" + data,
+                          "calib_size=4", python=tf2_python())
+        assert conv.returncode == 0, conv.stderr[-2000:]
+        out = pb[:-3] + "_%s.tflite" % precision
+        assert "wrote %s (" % out in conv.stdout and "input 1,128,192,4 + light 1,1,1,4" in conv.stdout, conv.stdout
+        assert "(feature level 4): all ops on NNAPI, one partition" in conv.stdout, conv.stdout
+        assert "all ops on the GPU delegate, one partition" in conv.stdout, conv.stdout
+        run = run_script("inference_tflite.py", "tflite=" + out, *where, python=tf2_python())
+        assert run.returncode == 0, run.stderr[-2000:]
+        vs[precision] = [float(v) for v in re.findall(r"vs reference: PSNR +([\d.]+) dB", run.stdout)]
+    assert len(vs["fp16"]) == 1 and vs["fp16"][0] >= 45.0, vs  # float16 weights, computed in float32 here
+    # INT8's own rounding (about 30 dB from FP32 on the demo's scenes); a light clipped or ignored is far below
+    assert len(vs["int8"]) == 1 and vs["int8"][0] >= 25.0, vs
+
+
+@pytest.mark.skipif(tf_major() < 2, reason="INT8 files are made with TF 2.x's converter")
+def test_an_int8_tile_file_takes_any_light_from_the_floor_to_one(tmp_path):
+    """Calibrated on dim inputs only, its light input still spans [0, 1] (tflite.light_calibration), and
+    a light far brighter or dimmer than those inputs' renders as the FP32 graph renders it."""
+    from isp.checkpoints import freeze_checkpoint
+    from isp.tflite import GraphModel, TFLiteModel, convert
+    pb = str(tmp_path / "tile.pb")
+    freeze_checkpoint(tf, "model", 16, PRETRAINED, 128, 128, pb, light=True)
+    rng = np.random.RandomState(0)
+    dim = [(0.05 + 0.1 * rng.rand(1, 64, 64, 4)).astype(np.float32) for _ in range(6)]
+    assert max(float(model.light_of_planes(x).max()) for x in dim) < 0.2
+    int8 = TFLiteModel(tf, content=convert(tf, pb, (1, 64, 64, 4), "int8", calibration=dim, light=True))
+    scale, zero = int8.light["quantization"]
+    assert int8.light["dtype"] == np.uint8 and zero == 0 and abs(scale * 255 - 1.0) < 1e-3, int8.light
+    graph = GraphModel(tf, pb)
+    x = dim[0]
+    outs = {}
+    for value in (model.LIGHT_FLOOR * 3, 0.9):
+        light = np.full((1, 1, 1, 4), value, np.float32)
+        outs[value] = int8.run(x, light)
+        assert psnr_between(outs[value][0], graph.run(x, light)[0]) >= 25.0, value
+    assert np.abs(outs[0.9] - outs[model.LIGHT_FLOOR * 3]).mean() > 0.01  # the light is not ignored
