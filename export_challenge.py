@@ -10,7 +10,9 @@ Writes into out_dir:
                      used to time the model.
   model_tiled.tflite (arch=model) the file a phone app renders full-size photos with, tile by tile:
                      model.tflite's network and size with a second input `light` [1, 1, 1, 4], the
-                     whole photo's light (README section 7; inference_tflite.py tile=True does it).
+                     whole photo's light (README section 2; inference_tflite.py tile=True does it).
+                     Its FP16 (the GPU delegate's) and INT8 forms: test_model.py tile=True writes
+                     the tile graph, which convert_tflite.py converts.
                      arch=punet has no global path: its model.tflite renders tiles as it is.
 All FP32, converted from frozen graphs of the checkpoint (TF 2.x only: TF 1.15's converter cannot
 keep an any-size input). Before anything is written, each is checked: tensor names and shapes, and
