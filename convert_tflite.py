@@ -19,8 +19,9 @@ it). One frozen for any size (test_model.py save=True writes <checkpoint>_none.p
 input_shape, to a fixed-size one. `bash pb2tflite.sh PB OUT SHAPE [key=value ...]` calls this script.
 
 A tile graph (arch=model; test_model.py tile=True save=True writes <checkpoint>_tiled.pb) keeps its
-second input `light` [1, 1, 1, 4], the whole photo's light, at every precision: FP16 is the tile file
-for the GPU delegate, INT8 quantises the light over [0, 1] (inference_tflite.py tile=True runs them).
+second input `log_light` [1, 1, 1, 4], the log of the whole photo's light, at every precision: FP16 is
+the tile file for the GPU delegate; INT8 quantises the input over the log of [0.01, 1] (about 1 % of
+the light a step); inference_tflite.py tile=True runs them.
 
 Every conversion ends with the NNAPI check (check_nnapi.py, docs/nnapi.md): would each op run on the
 phone's accelerator at NNAPI `feature_level` (4: Android 11, the MAI21 phones)? Ops that would fall
@@ -32,11 +33,11 @@ from isp.archs import DEFAULT_SIZE, size_tag
 from isp.args import Arg, parse_args, positive_int, to_bool
 from isp.errors import UsageError, run_main
 from isp.export_checks import report_conversion
+from isp.model import LIGHT
 from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from isp.progress import progress
 from isp.tfimport import import_tf, tf_major
-from isp.model import LIGHT
-from isp.tflite import PRECISIONS, calibration_inputs, convert, is_dynamic, read_graph
+from isp.tflite import PRECISIONS, calibration_inputs, convert, has_light, is_dynamic, read_graph
 from isp.utils import atomic_output, check_writable_dir, ensure_dir
 
 ARGS = [
@@ -92,12 +93,14 @@ def main(argv):
     tf = import_tf()
     graph_def, frozen_shape = read_graph(tf, a["pb"])
     shape = given_shape or frozen_shape or SEED_SHAPE
+    light = has_light(graph_def)  # a tile graph's second input: kept
     if frozen_shape and not is_dynamic(frozen_shape) and shape != frozen_shape:
+        tile = " tile=True" if light else ""
         raise UsageError("%r was frozen for input %s, not %s; convert at that shape, or freeze it again "
-                         "for %dx%d with test_model.py img_h=%d img_w=%d (which writes <checkpoint>%s.pb)" % (
+                         "for %dx%d with test_model.py%s img_h=%d img_w=%d (which writes <checkpoint>%s%s.pb)" % (
                              a["pb"], "x".join(map(str, frozen_shape)), "x".join(map(str, shape)),
-                             2 * shape[2], 2 * shape[1], 2 * shape[1], 2 * shape[2],
-                             size_tag(2 * shape[1], 2 * shape[2])))
+                             2 * shape[2], 2 * shape[1], tile, 2 * shape[1], 2 * shape[2],
+                             size_tag(2 * shape[1], 2 * shape[2]), "_tiled" if light else ""))
     # a graph frozen at a size is named by it already; an any-size one converted at a given size
     # takes that size's name (kept any-size, it keeps its own _none name)
     named = shape if (given_shape and not is_dynamic(shape) and (not frozen_shape or is_dynamic(frozen_shape))) else None
@@ -109,7 +112,6 @@ def main(argv):
                 calibration_inputs(a["dataset_dir"], a["phone_dir"], CALIB_SHAPE_ANY if is_dynamic(shape) else shape,
                                    a["calib_size"], a["seed"]),
                 total=a["calib_size"], desc="calibration inputs", unit="input"))
-    light = LIGHT in [n.name for n in graph_def.node]  # a tile graph's second input: kept
     content = convert(tf, a["pb"], shape, a["precision"], a["int8_io"], calibration, light=light)
     folder = os.path.dirname(os.path.abspath(out))
     ensure_dir(folder, "the output's folder")
@@ -125,7 +127,7 @@ def main(argv):
     print("wrote %s (%.1f KiB, %s%s, input %s)" % (out, len(content) / 1024.0, a["precision"].upper(),
                                                    detail, ("1xNonexNonex4 (any size)" if is_dynamic(shape) else
                                                             ",".join(map(str, shape))) +
-                                                   (" + light 1,1,1,4 (a tile file: inference_tflite.py tile=True)"
+                                                   (" + %s 1,1,1,4 (a tile file: inference_tflite.py tile=True)" % LIGHT
                                                     if light else "")))
 
 

@@ -9,8 +9,8 @@ Writes into out_dir:
   model.tflite       input [1, img_h/2, img_w/2, 4] -> [1, img_h, img_w, 3] (1920x1088, W x H, by default):
                      used to time the model.
   model_tiled.tflite (arch=model) the file a phone app renders full-size photos with, tile by tile:
-                     model.tflite's network and size with a second input `light` [1, 1, 1, 4], the
-                     whole photo's light (README section 2; inference_tflite.py tile=True does it).
+                     model.tflite's network and size with a second input `log_light` [1, 1, 1, 4],
+                     the log of the whole photo's light (README section 2; inference_tflite.py tile=True does it).
                      Its FP16 (the GPU delegate's) and INT8 forms: test_model.py tile=True writes
                      the tile graph, which convert_tflite.py converts.
                      arch=punet has no global path: its model.tflite renders tiles as it is.
@@ -43,7 +43,7 @@ from isp.args import (
     to_bool,
 )
 from isp.checkpoints import find_checkpoint, freeze_checkpoint, shipped_model_dir
-from isp.model import takes_light
+from isp.model import LIGHT, takes_light
 from isp.export_checks import report_conversion
 from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from isp.tfimport import import_tf, tf_major, tf_version
@@ -118,7 +118,7 @@ def main(argv):
             model = TFLiteModel(tf, name, a["threads"], content=content)
             diffs = check_against_graph(model, GraphModel(tf, pb), name, want_in, want_out, check_at)
             print("%-18s Placeholder %s%s -> output_l0 %s; vs the TF graph: %s" % (
-                name, list(want_in), " + light [1, 1, 1, 4]" if light else "", list(want_out), ", ".join(
+                name, list(want_in), " + %s [1, 1, 1, 4]" % LIGHT if light else "", list(want_out), ", ".join(
                     "max-abs %.2g at %dx%d" % (d, s[2] * 2, s[1] * 2) for s, d in diffs)))
             # strict judges the timed fixed-size file; the any-size one (scored for quality, not run
             # time) holds the shape ops of its crop, so it gets the verdict as a warning
@@ -131,7 +131,7 @@ def main(argv):
             with atomic_output(path) as tmp:
                 with open(tmp, "wb") as f:
                     f.write(content)
-            seconds = model.latency(x, a["runs"], light=np.full((1, 1, 1, 4), 0.5, np.float32))  # the any-size model is resized to img_w x img_h
+            seconds = model.latency(x, a["runs"], light=np.full((1, 1, 1, 4), np.log(0.5), np.float32))  # the any-size model is resized to img_w x img_h
             print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
                                         plural(a["runs"], "run"), model.runtime, model.threads))

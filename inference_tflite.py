@@ -61,6 +61,7 @@ from isp.evaluate import (
     write_csv,
     written_line,
 )
+from isp.model import GAIN_SCOPE, tile_light
 from isp.progress import progress
 from isp.tfimport import import_tf
 from isp.tflite import PARITY_TOL, TFLiteModel, is_dynamic, load_model, shape_text
@@ -189,18 +190,20 @@ def tiled_runner(model, tflite, overlap):
     if model.own_light:
         beside = os.path.join(os.path.dirname(tflite), "model_tiled.tflite")
         raise UsageError("tile=True: %s takes its light from its own input (arch=model's single-input file), so every "
-                         "tile would get its own colours; run the tile file, whose second input is the whole "
-                         "photo's light: %s" % (tflite, beside if os.path.isfile(beside) else
-                                                "export_challenge.py writes model_tiled.tflite"))
-    from isp.model import GAIN_SCOPE, light_of_planes
+                         "tile would get its own colours; run the tile file, whose second input is the log of the "
+                         "whole photo's light: %s" % (tflite, beside if os.path.isfile(beside) else
+                                                "export_challenge.py writes model_tiled.tflite; test_model.py "
+                                                "tile=True writes the tile graph that convert_tflite.py converts "
+                                                "to FP16 or INT8"))
     if model.light is not None and model.gain_scope not in (None, GAIN_SCOPE):
         raise UsageError("tile=True: %s is the tile file of an earlier arch=model (its gain is under %s/), whose light "
                          "this code no longer computes: its tiles would get the wrong colours; export it again with "
-                         "export_challenge.py from a checkpoint of today's arch=model" % (tflite, model.gain_scope))
+                         "export_challenge.py (or test_model.py tile=True and convert_tflite.py) from a checkpoint of "
+                         "today's arch=model" % (tflite, model.gain_scope))
     # a tile file is arch=model's (stride 2); another fixed-size file may be PUNET's (16)
     light = model.light is not None
     return tiles.Tiled(model.run, model.shape[1], model.shape[2], overlap // 2,
-                       light_of=light_of_planes if light else None, align=tiles.align_of("model" if light else "punet"))
+                       light_of=tile_light if light else None, align=tiles.align_of("model" if light else "punet"))
 
 
 def first_tile(planes, shape):
@@ -247,7 +250,7 @@ def main(argv):
     if a["tile"]:
         run = tiled_runner(model, a["tflite"], a["overlap"])
     elif model.light is not None:
-        raise UsageError("%s is a tile file (a second input, %r: the whole photo's light): run it with tile=True"
+        raise UsageError("%s is a tile file (a second input, %r: the log of the whole photo's light): run it with tile=True"
                          % (a["tflite"], model.light["name"]))
     reference = None
     if a["reference"]:
@@ -287,7 +290,8 @@ def main(argv):
             text += "  PSNR %6.2f dB  SSIM %.4f%s" % (r.psnr, r.ssim, scene_warning(r))
         if reference is not None:
             t0 = time.perf_counter()
-            ref = np.clip(reference.run(r.x)[0], 0.0, 1.0)
+            # a tile file or graph as the reference runs the whole photo with its light
+            ref = np.clip(reference.run(r.x, tile_light(r.x) if reference.light else None)[0], 0.0, 1.0)
             timing["reference"] = timing.get("reference", 0.0) + time.perf_counter() - t0
             stats["ref_max"].append(float(np.max(np.abs(r.out - ref))))
             stats["ref_psnr"].append(psnr_between(r.out, ref))

@@ -25,8 +25,8 @@ img_w/2, 4], output `output_l0`) at the default 1920x1088; a frozen graph of ano
 one size). The checkpoint's meta graph <checkpoint>.ckpt.meta (for ckpt2pb.py) is written at the
 default size, or at another size where none exists yet. It also writes <checkpoint>_none.pb, the
 same network for any size (input [1, None, None, 4]). With tile=True (arch=model) the fixed-size
-file is the tile graph <checkpoint>[_<img_w>x<img_h>]_tiled.pb, whose second input `light` [1, 1, 1, 4]
-is the whole photo's (convert_tflite.py makes its FP32, FP16 or INT8 tile file). All of them without default-valued
+file is the tile graph <checkpoint>[_<img_w>x<img_h>]_tiled.pb, whose second input `log_light` [1, 1, 1, 4]
+is the log of the whole photo's light (convert_tflite.py makes its FP32, FP16 or INT8 tile file). All of them without default-valued
 attributes, so that TF 1.15 and TF 2.x read each other's; a file already there with the same bytes
 is left as it is ("unchanged"). orig=True prints the first line of <checkpoint>.txt beside the
 pretrained checkpoint, where there is one (what the weights were trained on); with the default
@@ -85,7 +85,8 @@ ARGS = [
     Arg("img_h", size_or_full, 1088, "full-resolution height to process (full: each image's own)"),
     Arg("img_w", size_or_full, 1920, "full-resolution width to process (full: each image's own)"),
     Arg("use_gpu", to_bool, True, "False hides all GPUs"),
-    Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb"),
+    Arg("save", to_bool, True, "write the meta graph, the frozen .pb and the any-size _none.pb (tile=True, "
+                               "arch=model: the tile graph _tiled.pb instead of the .pb and meta graph)"),
     Arg("test_image", to_bool, True, "False: only build, save and time the model"),
     Arg("tile", to_bool, False, "render each RAW at its own size through the img_h x img_w graph in overlapping "
                                 "tiles, blended, every tile with the whole photo's light (as inference_tflite.py tile=True)"),
@@ -152,8 +153,8 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     if tiled:  # the latency of one tile; each image at its own size
         probe = probe_input(h, w)
-        run(probe, np.full((1, 1, 1, 4), 0.5, np.float32))  # warm-up
-        return time_and_score(a, tf, tiled, lambda: run(probe, np.full((1, 1, 1, 4), 0.5, np.float32)), raw_dir,
+        run(probe, np.full((1, 1, 1, 4), np.log(0.5), np.float32))  # warm-up
+        return time_and_score(a, tf, tiled, lambda: run(probe, np.full((1, 1, 1, 4), np.log(0.5), np.float32)), raw_dir,
                               dslr_dir, names, None, None, multiple, tag, replaced, prefix, h, w)
     if full:  # latency and warm-up at the first image's size
         first = load_dataset.checked_raw_shape(os.path.join(raw_dir, names[0]), crop_odd=True)
@@ -256,7 +257,7 @@ def main(argv):
             def run_tile(inp, photo_light):
                 return sess.run(out, {x: inp} if light is None else {x: inp, light: photo_light})
             tiled = tiles.Tiled(run_tile, h // 2, w // 2, a["overlap"] // 2,
-                                model.light_of_planes if light is not None else None, tiles.align_of(a["arch"]))
+                                model.tile_light if light is not None else None, tiles.align_of(a["arch"]))
             h, w = evaluate_and_time(a, tf, run_tile, raw_dir, dslr_dir, names, False, tag, replaced, prefix, tiled)
         else:
             h, w = evaluate_and_time(a, tf, lambda inp: sess.run(out, {x: inp}), raw_dir, dslr_dir, names, full, tag,

@@ -394,7 +394,7 @@ def none_pb_path(prefix):
 def freeze_checkpoint(tf, arch, num_maps_base, prefix, h, w, path, light=False):
     """Write the frozen graph of a checkpoint for h x w photos (Placeholder 1 x h/2 x w/2 x 4 ->
     output_l0), or for any size with h = w = None (Placeholder 1 x None x None x 4); returns its
-    node count. light=True: the tile graph, whose second input model.LIGHT is the photo's light."""
+    node count. light=True: the tile graph, whose second input model.LIGHT is the log of the photo's light."""
     from isp import model
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [1, None if h is None else h // 2, None if w is None else w // 2, 4])

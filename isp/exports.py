@@ -1,7 +1,8 @@
 """The graphs test_model.py writes beside a checkpoint: at a fixed size, from the restored session,
 the frozen graph <checkpoint>.pb (<checkpoint>_<w>x<h>.pb at another size than the default) and the
-meta graph <checkpoint>.ckpt.meta for ckpt2pb.py; and <checkpoint>_none.pb, frozen for any size. All
-of them input `Placeholder`, output `output_l0`, without default-valued attributes, so that TF 1.15
+meta graph <checkpoint>.ckpt.meta for ckpt2pb.py, or (tile=True, arch=model) the tile graph
+<checkpoint>[_<w>x<h>]_tiled.pb, whose second input is model.LIGHT; and <checkpoint>_none.pb, frozen
+for any size. All of them input `Placeholder`, output `output_l0`, without default-valued attributes, so that TF 1.15
 and TF 2.x read each other's. A file already there with the same bytes is left as it is. The
 writers return what they did, as words; `saved_line` puts them in one line. Functions take the
 module `tf` (imported late, see isp/tfimport.py)."""
@@ -14,6 +15,7 @@ from isp.checkpoints import (
     write_frozen_graph,
     write_meta_graph,
 )
+from isp.model import LIGHT
 
 
 def _same(a, b, message):
@@ -89,7 +91,7 @@ def write_tile_graph(tf, sess, prefix, h, w):
     pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + "_tiled.pb")
     nodes, state = write_unless_same(pb, lambda tmp: write_frozen_graph(tf, sess, ["output_l0"], tmp),
                                     tf.GraphDef)
-    return _said(state, "the tile graph", pb, "inputs 1x%dx%dx4 and light 1x1x1x4, %d nodes" % (h // 2, w // 2, nodes))
+    return _said(state, "the tile graph", pb, "inputs 1x%dx%dx4 and %s 1x1x1x4, %d nodes" % (h // 2, w // 2, LIGHT, nodes))
 
 
 def write_any_size(tf, arch, num_maps_base, prefix):

@@ -8,6 +8,8 @@ MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, REDUCE_MAX, STRIDED_SLICE, LEAKY_RELU, CONCA
 MUL, DIV, MAXIMUM, MINIMUM, LOG, EXP, TANH, LOGISTIC, DEPTH_TO_SPACE; for any input size also SHAPE,
 FLOOR_DIV, PACK and RESHAPE): no Flex ops.
 """
+import math
+
 import numpy as np
 
 from isp.archs import check_arch
@@ -160,8 +162,12 @@ LIT_HEAD = "generator/lit_head"
 GAIN_SCOPE = "grid_light_gain"
 WHITE_PATCH_SCOPE, FIRST_GAIN_SCOPE = "light_gain", "white_patch"  # the earlier designs' scopes
 GAIN_SCOPES = (GAIN_SCOPE, WHITE_PATCH_SCOPE, FIRST_GAIN_SCOPE)  # this design's and the earlier ones'
-# the name of the tile graph's second input (the whole photo's light) in .pb and .tflite files
-LIGHT = "light"
+# the name of the tile graph's second input in .pb and .tflite files: the log of the whole photo's
+# light (tile_light). A log, so that an INT8 file's uint8 input holds every light from LIGHT_FLOOR to 1
+# to the same relative step (about 1 %), where the light itself in steps of 1/255 would be 13 % off
+# for a dim plane of 0.015. EARLIER_LIGHT: the input's name when it took the light itself.
+LIGHT = "log_light"
+EARLIER_LIGHT = "light"
 
 
 def _conv(x, k, out, name, act=True, stride=1):
@@ -275,6 +281,12 @@ def light_of_planes(planes):
     return out.astype(np.float32).reshape(1, 1, 1, 4)
 
 
+def tile_light(planes):
+    """What a tile graph's second input (LIGHT) takes for a photo's planes [1, H, W, 4]: the log of
+    its light (light_of_planes), [1, 1, 1, 4] float32. Every tile of the photo gets it."""
+    return np.log(light_of_planes(planes)).astype(np.float32)
+
+
 def float_in_int8(node_names):
     """The nodes of a graph (names) that its INT8 export keeps in float32 (isp/tflite.py): the
     light's statistic (a 4th power of values up to 1 would lose the dim cells to int8's one scale)
@@ -285,11 +297,10 @@ def float_in_int8(node_names):
     return [n for n in node_names if n.startswith(stat) or n == LIT_HEAD]
 
 
-def _light_gain(wp, c):
-    """[N, 1, 1, c]: a gain per image and head map, exp(GAIN_RATE * (W log wp + b)) capped at
-    e^GAIN_CAP. W and b start at zero: gain 1, so at step 0 the head is as without it. LOG and EXP
+def _light_gain(lw, c):
+    """[N, 1, 1, c]: a gain per image and head map from the log of its light, lw:
+    exp(GAIN_RATE * (W lw + b)) capped at e^GAIN_CAP. W and b start at zero: gain 1, so at step 0 the head is as without it. LOG and EXP
     stay float32 in the INT8 export (isp/tflite.py), where NNAPI runs them."""
-    lw = tf.math.log(wp)
     with tf.variable_scope(GAIN_SCOPE):
         w = tf.get_variable("weights", [1, 1, 4, c], initializer=tf.zeros_initializer())
         b = tf.get_variable("biases", [c], initializer=tf.zeros_initializer())
@@ -298,15 +309,21 @@ def _light_gain(wp, c):
 
 
 def compact_model(x, num_maps_base=16, light=None):
-    """arch=model on planes x; `light` ([N, 1, 1, 4], as _photo_light gives) replaces the light
-    taken from x itself: a tile of a photo is rendered with the whole photo's light."""
+    """arch=model on planes x; `light` ([N, 1, 1, 4], the log of a light as _photo_light gives it:
+    tile_light) replaces the light taken from x itself: a tile of a photo is rendered with the
+    whole photo's light."""
     check_arch("model", num_maps_base)
     b = num_maps_base
     c = WIDTH * b
     growth = GROWTH * b
     with tf.variable_scope("generator"):
-        wp = _photo_light(x) if light is None else light
-        head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(wp, c), name=LIT_HEAD.split("/")[-1])
+        if light is None:
+            log_light = tf.math.log(_photo_light(x))
+        else:
+            # floored as the photo's own light is, under the light's scope: float in INT8 (float_in_int8)
+            with tf.name_scope(LIGHT_SCOPE):
+                log_light = tf.maximum(light, math.log(LIGHT_FLOOR), name="given")
+        head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(log_light, c), name=LIT_HEAD.split("/")[-1])
         h = head
         for i in range(BLOCKS):
             # with one block its identity term also carries the global residual (same skip path)
@@ -373,7 +390,7 @@ def takes_light(arch):
 
 
 def light_placeholder():
-    """The tile graph's second input, named LIGHT: the whole photo's light (light_of_planes)."""
+    """The tile graph's second input, named LIGHT: the log of the whole photo's light (tile_light)."""
     return tf.placeholder(tf.float32, [1, 1, 1, 4], name=LIGHT)
 
 

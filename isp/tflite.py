@@ -15,7 +15,7 @@ import numpy as np
 from isp import load_dataset
 from isp.errors import RunFailure, UsageError, first_line
 from isp.evaluate import median_seconds
-from isp.model import GAIN_SCOPES, LIGHT, float_in_int8, light_of_planes
+from isp.model import EARLIER_LIGHT, GAIN_SCOPES, LIGHT, LIGHT_FLOOR, float_in_int8, light_of_planes, tile_light
 from isp.nnapi import float_only_ops
 from isp.tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -31,6 +31,11 @@ def is_dynamic(shape):
 def shape_text(shape):
     """1x544x960x4, or 1xNonexNonex4 for an any-size input."""
     return "x".join(map(str, shape))
+
+
+def has_light(graph_def):
+    """True for a tile graph: one with the second input model.LIGHT."""
+    return any(n.name == LIGHT for n in graph_def.node)
 
 
 def read_graph(tf, path):
@@ -146,17 +151,21 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None,
 
 
 def light_calibration(calibration):
-    """A tile graph's INT8 calibration samples, [input, light]: each input with its own light
-    (light_of_planes), then one with the brightest light, 1 in every plane. The file's light input
-    is then quantised over [0, 1] (steps of 1/255), so no photo's light is clipped to the brightest
-    its calibration inputs happened to hold; the single-input INT8 file's own light is taken from
-    cell means quantised as finely."""
+    """A tile graph's INT8 calibration samples, [input, log light]: each input with its own
+    (model.tile_light), then the first input darkened until its brightest plane's light is
+    LIGHT_FLOOR, with its own. The file's log_light input is then quantised over the log of
+    [LIGHT_FLOOR, 1] (it holds 0 too), steps of about 1 % of the light at any light, so no dim
+    photo's light is clipped to the range its calibration inputs happened to hold. The darkened
+    input is a photo at that exposure, not a dim light given to a bright photo: the gain brings its
+    head maps to the ranges the others give, where a floor light on a bright photo would widen them
+    (and coarsen every photo's int8 steps) by the gain's up to 100-fold."""
     first = None
     for x in calibration:
         first = x if first is None else first
-        yield [x, light_of_planes(x)]
+        yield [x, tile_light(x)]
     if first is not None:
-        yield [first, np.ones((1, 1, 1, 4), np.float32)]
+        dark = first * np.float32(LIGHT_FLOOR / max(float(light_of_planes(first).max()), LIGHT_FLOOR))
+        yield [dark, tile_light(dark)]
 
 
 def _quantize_keeping_float_ops(tf, converter, io_type, node_names):
@@ -254,7 +263,12 @@ class TFLiteModel:
         except (ValueError, RuntimeError) as err:
             raise UsageError("cannot load %r as a TFLite model: %s" % (path, load_failure(err, printed)))
         inputs = {d["name"]: d for d in self.interp.get_input_details()}
-        # the image input is Placeholder; a tile file's second input, LIGHT, is the photo's light
+        if EARLIER_LIGHT in inputs:
+            raise UsageError("%s is a tile file of an earlier form: its second input %r took the photo's light, where "
+                             "this code gives the log of it (%r); export it again with export_challenge.py (or "
+                             "test_model.py tile=True and convert_tflite.py)" % (path or "this model", EARLIER_LIGHT,
+                                                                                 LIGHT))
+        # the image input is Placeholder; a tile file's second input, LIGHT, is the log of the photo's light
         self.inp = inputs.get("Placeholder", self.interp.get_input_details()[0])
         self.light = inputs.get(LIGHT)
         # arch=model's gain (or an earlier design's), inside a file without a light input: each call's
@@ -297,7 +311,7 @@ class TFLiteModel:
     def _invoke(self, q, light=None):
         if self.light is not None:
             if light is None:
-                raise UsageError("this TFLite file has a second input, %r (the whole photo's light): run it "
+                raise UsageError("this TFLite file has a second input, %r (the log of the whole photo's light): run it "
                                  "with tile=True" % LIGHT)
             light = np.asarray(light, np.float32).reshape(1, 1, 1, 4)
             if self.light["dtype"] != np.float32:  # an INT8 tile file's
@@ -343,7 +357,7 @@ class GraphModel:
             tf.import_graph_def(graph_def, name="")
         self.sess = tf.Session(graph=self.graph)
         self.kind = "graph"
-        self.light = LIGHT in [n.name for n in graph_def.node]
+        self.light = has_light(graph_def)
 
     def run(self, x, light=None):
         feed = {"Placeholder:0": x}
@@ -378,7 +392,7 @@ def check_against_graph(model, graph, name, want_in, want_out, input_sizes, tol=
     diffs = []
     for hh, ww in input_sizes:
         x = rng.rand(1, hh, ww, 4).astype(np.float32)
-        light = 0.1 + rng.rand(1, 1, 1, 4).astype(np.float32) if graph.light else None
+        light = np.log(0.1 + rng.rand(1, 1, 1, 4)).astype(np.float32) if graph.light else None
         y, ref = model.run(x, light), graph.run(x, light)
         if y.shape != ref.shape:
             raise RunFailure("%s: output %s at input %s, the graph's is %s" % (

@@ -78,7 +78,7 @@ def plan(h, w, tile_h, tile_w, overlap=DEFAULT_OVERLAP, align=2):
 def render(run, planes, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light=None, align=2, agreement=None):
     """The [1, 2H, 2W, 3] output of the planes [1, H, W, 4], rendered tile by tile by
     run(tile planes [1, tile_h, tile_w, 4], light) -> [1, 2 tile_h, 2 tile_w, 3]; `light` (the whole
-    photo's, model.light_of_planes) is given to every tile. The planes are padded (edge values)
+    photo's, as model.tile_light gives it) is given to every tile. The planes are padded (edge values)
     where the tiles reach past them, and the output cropped back. An odd number of plane rows or
     columns (a RAW side not a multiple of 4) is sampled on the grid of the even ones, the training
     patches': the any-size graph samples an odd-sized input on another (TF's SAME padding puts one

@@ -92,7 +92,7 @@ def test_the_shipped_network_gets_the_same_light_at_every_size(sizes):
                 for k, planes in enumerate(sizes):
                     feed = {x: planes}
                     if light_input:
-                        feed[light] = model.light_of_planes(sizes[0])
+                        feed[light] = model.tile_light(sizes[0])
                     outputs[light_input, k] = sess.run(out, feed)
     for k in range(len(sizes)):
         assert np.max(np.abs(outputs[False, k] - outputs[True, k])) <= 1e-5, k

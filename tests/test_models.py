@@ -200,13 +200,13 @@ def test_light_statistic_reads_each_colour_from_its_plane():
 
 def test_light_gain_is_capped():
     with tf.Graph().as_default():
-        wp = tf.placeholder(tf.float32, [1, 1, 1, 4])
-        gain = model._light_gain(wp, 8)
+        lw = tf.placeholder(tf.float32, [1, 1, 1, 4])  # the log of a light
+        gain = model._light_gain(lw, 8)
         variables = {v.op.name: v for v in tf.global_variables()}
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             variables[model.GAIN_SCOPE + "/biases"].load(np.full(8, 10.0, np.float32), sess)  # exponent 100
-            got = sess.run(gain, {wp: np.full([1, 1, 1, 4], 0.5, np.float32)})
+            got = sess.run(gain, {lw: np.full([1, 1, 1, 4], np.log(0.5), np.float32)})
     np.testing.assert_allclose(got, np.exp(model.GAIN_CAP), rtol=1e-6)
 
 

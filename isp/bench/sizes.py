@@ -43,7 +43,7 @@ def _measure(way, files, arch, num_maps_base, h, w, runs, threads, queue):
                 return m.run(x)
         else:
             m = TFLiteModel(tf, files["tiled"], threads)
-            light = model.light_of_planes if m.light is not None else None
+            light = model.tile_light if m.light is not None else None
             tiled = tiles.Tiled(m.run, m.shape[1], m.shape[2], tiles.DEFAULT_OVERLAP, light,
                                 tiles.align_of(arch))
 
