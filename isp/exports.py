@@ -85,7 +85,7 @@ def write_fixed_size(tf, sess, saver, prefix, h, w):
 
 def write_tile_graph(tf, sess, prefix, h, w):
     """<checkpoint>[_<w>x<h>]_tiled.pb: the session's tile graph (arch=model's, inputs Placeholder and
-    model.LIGHT, the whole photo's light) frozen at h x w, the tile size; convert_tflite.py turns it
+    model.LIGHT, the log of the whole photo's light) frozen at h x w, the tile size; convert_tflite.py turns it
     into a tile file at any precision. Returns what it did, as words."""
     name = os.path.basename(prefix)[:-len(".ckpt")]
     pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + "_tiled.pb")

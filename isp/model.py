@@ -317,13 +317,17 @@ def compact_model(x, num_maps_base=16, light=None):
     c = WIDTH * b
     growth = GROWTH * b
     with tf.variable_scope("generator"):
+        # built in this order (the light's statistic, the head, its log) so that a seed gives the
+        # head the initial weights it gave before the gain took the light's log
+        wp = _photo_light(x) if light is None else None
+        head_maps = _conv(x, 3, c, "head", stride=2)
         if light is None:
-            log_light = tf.math.log(_photo_light(x))
+            log_light = tf.math.log(wp)
         else:
             # floored as the photo's own light is, under the light's scope: float in INT8 (float_in_int8)
             with tf.name_scope(LIGHT_SCOPE):
                 log_light = tf.maximum(light, math.log(LIGHT_FLOOR), name="given")
-        head = tf.multiply(_conv(x, 3, c, "head", stride=2), _light_gain(log_light, c), name=LIT_HEAD.split("/")[-1])
+        head = tf.multiply(head_maps, _light_gain(log_light, c), name=LIT_HEAD.split("/")[-1])
         h = head
         for i in range(BLOCKS):
             # with one block its identity term also carries the global residual (same skip path)

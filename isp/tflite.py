@@ -15,7 +15,7 @@ import numpy as np
 from isp import load_dataset
 from isp.errors import RunFailure, UsageError, first_line
 from isp.evaluate import median_seconds
-from isp.model import EARLIER_LIGHT, GAIN_SCOPES, LIGHT, LIGHT_FLOOR, float_in_int8, light_of_planes, tile_light
+from isp.model import EARLIER_LIGHT, GAIN_SCOPE, GAIN_SCOPES, LIGHT, LIGHT_FLOOR, float_in_int8, tile_light
 from isp.nnapi import float_only_ops
 from isp.tfimport import native_stderr_filtered, tf_major, tf_version
 
@@ -152,19 +152,20 @@ def convert(tf, graph_path, shape, precision, int8_io="uint8", calibration=None,
 
 def light_calibration(calibration):
     """A tile graph's INT8 calibration samples, [input, log light]: each input with its own
-    (model.tile_light), then the first input darkened until its brightest plane's light is
-    LIGHT_FLOOR, with its own. The file's log_light input is then quantised over the log of
-    [LIGHT_FLOOR, 1] (it holds 0 too), steps of about 1 % of the light at any light, so no dim
-    photo's light is clipped to the range its calibration inputs happened to hold. The darkened
-    input is a photo at that exposure, not a dim light given to a bright photo: the gain brings its
-    head maps to the ranges the others give, where a floor light on a bright photo would widen them
-    (and coarsen every photo's int8 steps) by the gain's up to 100-fold."""
+    (model.tile_light), then the first input darkened until its brightest pixel is at LIGHT_FLOOR
+    (so its light, which no cell mean can exceed, is the floor), with its own. The file's log_light
+    input is then quantised over the log of [LIGHT_FLOOR, 1] (it holds 0 too), steps of about 1 % of
+    the light at any light, so no dim photo's light is clipped to the range its calibration inputs
+    happened to hold. The darkened input is a photo at that exposure, not a dim light given to a
+    bright photo: the gain brings its head maps to the ranges the others give, where a floor light
+    on a bright photo would widen them (and coarsen every photo's int8 steps) by the gain's up to
+    100-fold."""
     first = None
     for x in calibration:
         first = x if first is None else first
         yield [x, tile_light(x)]
     if first is not None:
-        dark = first * np.float32(LIGHT_FLOOR / max(float(light_of_planes(first).max()), LIGHT_FLOOR))
+        dark = first * np.float32(LIGHT_FLOOR / max(float(first.max()), LIGHT_FLOOR))
         yield [dark, tile_light(dark)]
 
 
@@ -263,11 +264,6 @@ class TFLiteModel:
         except (ValueError, RuntimeError) as err:
             raise UsageError("cannot load %r as a TFLite model: %s" % (path, load_failure(err, printed)))
         inputs = {d["name"]: d for d in self.interp.get_input_details()}
-        if EARLIER_LIGHT in inputs:
-            raise UsageError("%s is a tile file of an earlier form: its second input %r took the photo's light, where "
-                             "this code gives the log of it (%r); export it again with export_challenge.py (or "
-                             "test_model.py tile=True and convert_tflite.py)" % (path or "this model", EARLIER_LIGHT,
-                                                                                 LIGHT))
         # the image input is Placeholder; a tile file's second input, LIGHT, is the log of the photo's light
         self.inp = inputs.get("Placeholder", self.interp.get_input_details()[0])
         self.light = inputs.get(LIGHT)
@@ -276,6 +272,12 @@ class TFLiteModel:
         names = [t["name"] for t in self.interp.get_tensor_details()]
         # which design's gain the file holds (GAIN_SCOPES: today's first), None for none
         self.gain_scope = next((scope for scope in GAIN_SCOPES if any("/%s/" % scope in n for n in names)), None)
+        if "Placeholder" in inputs and EARLIER_LIGHT in inputs and self.light is None:
+            raise UsageError("%s is a tile file of an earlier form: its second input %r took the photo's light, where "
+                             "this code gives the log of it (%r); export it again with export_challenge.py (or "
+                             "test_model.py tile=True and convert_tflite.py)%s" % (
+                                 path or "this model", EARLIER_LIGHT, LIGHT,
+                                 "" if self.gain_scope == GAIN_SCOPE else " from a checkpoint of today's arch=model"))
         self.own_light = self.light is None and self.gain_scope is not None
         self.out = self.interp.get_output_details()[0]
         self.signature = self.signature_of(self.inp)

@@ -162,7 +162,7 @@ def _compare_neighbours(agreement, y_out, r, c, tile_h, tile_w, margin, left, ab
 
 class Tiled:
     """run(planes) for any photo size from run_tile(tile planes, light) of a fixed tile_h x tile_w
-    (plane pixels); light_of(planes) gives the whole photo's light (None: the tiles take none).
+    (plane pixels); light_of(planes) gives the whole photo's light as the tiles take it (model.tile_light; None: the tiles take none).
     `last` holds the Tiling of the latest photo."""
 
     def __init__(self, run_tile, tile_h, tile_w, overlap=DEFAULT_OVERLAP, light_of=None, align=2):
