@@ -62,14 +62,21 @@ def _said(state, what, path, detail):
     return text + " unchanged" if state == "unchanged" else "%s %s" % (state, text)
 
 
+def _freeze_beside(tf, sess, prefix, h, w, suffix):
+    """The session's graph frozen beside the checkpoint as <checkpoint>[_<w>x<h>]<suffix>.pb (the size
+    is in the name unless it is the default: exports of other sizes sit beside it); (path, node
+    count, what write_unless_same did)."""
+    name = os.path.basename(prefix)[:-len(".ckpt")]
+    pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + suffix + ".pb")
+    nodes, state = write_unless_same(pb, lambda tmp: write_frozen_graph(tf, sess, ["output_l0"], tmp),
+                                    tf.GraphDef)
+    return pb, nodes, state
+
+
 def write_fixed_size(tf, sess, saver, prefix, h, w):
     """The frozen graph of the session's network at h x w and, where it is the default size or none
     exists yet, the checkpoint's meta graph; returns what it did, as words."""
-    name = os.path.basename(prefix)[:-len(".ckpt")]
-    # the size is in the name unless it is the default: exports of other sizes sit beside it
-    pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + ".pb")
-    nodes, state = write_unless_same(pb, lambda tmp: write_frozen_graph(tf, sess, ["output_l0"], tmp),
-                                    tf.GraphDef)
+    pb, nodes, state = _freeze_beside(tf, sess, prefix, h, w, "")
     said = [_said(state, "the frozen graph", pb, "input 1x%dx%dx4, %d nodes" % (h // 2, w // 2, nodes))]
     meta = prefix + ".meta"
     # the meta graph (for ckpt2pb.py) holds the input size too, under the checkpoint's own name:
@@ -87,10 +94,7 @@ def write_tile_graph(tf, sess, prefix, h, w):
     """<checkpoint>[_<w>x<h>]_tiled.pb: the session's tile graph (arch=model's, inputs Placeholder and
     model.LIGHT, the log of the whole photo's light) frozen at h x w, the tile size; convert_tflite.py turns it
     into a tile file at any precision. Returns what it did, as words."""
-    name = os.path.basename(prefix)[:-len(".ckpt")]
-    pb = os.path.join(os.path.dirname(prefix), name + size_tag(h, w) + "_tiled.pb")
-    nodes, state = write_unless_same(pb, lambda tmp: write_frozen_graph(tf, sess, ["output_l0"], tmp),
-                                    tf.GraphDef)
+    pb, nodes, state = _freeze_beside(tf, sess, prefix, h, w, "_tiled")
     return _said(state, "the tile graph", pb, "inputs 1x%dx%dx4 and %s 1x1x1x4, %d nodes" % (h // 2, w // 2, LIGHT, nodes))
 
 
