@@ -43,7 +43,7 @@ from isp.args import (
     to_bool,
 )
 from isp.checkpoints import find_checkpoint, freeze_checkpoint, shipped_model_dir
-from isp.model import LIGHT, takes_light
+from isp.model import LIGHT, probe_light, takes_light
 from isp.export_checks import report_conversion
 from isp.nnapi import DEFAULT_FEATURE_LEVEL, check_feature_level
 from isp.tfimport import import_tf, tf_major, tf_version
@@ -131,7 +131,7 @@ def main(argv):
             with atomic_output(path) as tmp:
                 with open(tmp, "wb") as f:
                     f.write(content)
-            seconds = model.latency(x, a["runs"], light=np.full((1, 1, 1, 4), np.log(0.5), np.float32))  # the any-size model is resized to img_w x img_h
+            seconds = model.latency(x, a["runs"], light=probe_light())  # the any-size model is resized to img_w x img_h
             print("wrote %s: %.1f KiB, CPU latency at %dx%d (input 1x%dx%dx4): median %.1f ms over %s "
                   "(%s, threads %s)" % (path, len(content) / 1024.0, w, h, h // 2, w // 2, 1000 * seconds,
                                         plural(a["runs"], "run"), model.runtime, model.threads))

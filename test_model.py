@@ -40,6 +40,7 @@ import numpy as np
 
 from isp import exports
 from isp import load_dataset, tiles
+from isp.model import probe_light
 from isp.archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
 from isp.args import (
     RESTORE_ITER,
@@ -153,8 +154,8 @@ def evaluate_and_time(a, tf, run, raw_dir, dslr_dir, names, full, tag, replaced=
     h, w = (None, None) if full else (a["img_h"], a["img_w"])
     if tiled:  # the latency of one tile; each image at its own size
         probe = probe_input(h, w)
-        run(probe, np.full((1, 1, 1, 4), np.log(0.5), np.float32))  # warm-up
-        return time_and_score(a, tf, tiled, lambda: run(probe, np.full((1, 1, 1, 4), np.log(0.5), np.float32)), raw_dir,
+        run(probe, probe_light())  # warm-up
+        return time_and_score(a, tf, tiled, lambda: run(probe, probe_light()), raw_dir,
                               dslr_dir, names, None, None, multiple, tag, replaced, prefix, h, w)
     if full:  # latency and warm-up at the first image's size
         first = load_dataset.checked_raw_shape(os.path.join(raw_dir, names[0]), crop_odd=True)

@@ -287,6 +287,12 @@ def tile_light(planes):
     return np.log(light_of_planes(planes)).astype(np.float32)
 
 
+def probe_light():
+    """A tile graph's or file's LIGHT input for timing runs (a light of 0.5 in every plane): the
+    time does not depend on its value."""
+    return np.full((1, 1, 1, 4), np.log(0.5), np.float32)
+
+
 def float_in_int8(node_names):
     """The nodes of a graph (names) that its INT8 export keeps in float32 (isp/tflite.py): the
     light's statistic (a 4th power of values up to 1 would lose the dim cells to int8's one scale)

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from PIL import Image
 from conftest import ROOT, assert_usage_error, copy_checkpoint, run_script, tf2_python
 
 from isp import load_dataset, model, tiles
@@ -157,6 +158,21 @@ def test_the_tile_file_renders_a_larger_photo_as_the_any_size_file_does(scene, c
                        "choose one")
     assert_usage_error(run_script("inference_tflite.py", "tflite=" + os.path.join(challenge, "model_none.tflite"),
                                   "tile=True", *where), "needs a fixed-size model")
+
+
+def test_a_tile_file_as_the_reference_runs_the_photo_with_its_light(scene, challenge, tmp_path):
+    """reference=model_tiled.tflite on a photo of the tile's size: the reference gets the photo's
+    light, so it renders as the any-size file does."""
+    data, _ = scene
+    raw = glob.glob(os.path.join(data, "test", "fujifilm_full_resolution", "*.png"))[0]
+    small = tmp_path / "raw"
+    small.mkdir()
+    Image.fromarray(load_dataset.read_raw(raw)[:256, :384].astype(np.uint16)).save(str(small / "1.png"))
+    proc = run_script("inference_tflite.py", "tflite=" + os.path.join(challenge, "model_none.tflite"), "runs=1",
+                      "reference=" + os.path.join(challenge, "model_tiled.tflite"), "raw_dir=" + str(small))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    vs = [float(v) for v in re.findall(r"1\.png .*vs reference: PSNR +(inf|[\d.]+) dB", proc.stdout)]
+    assert len(vs) == 1 and vs[0] >= 45.0, proc.stdout
 
 
 @pytest.mark.skipif(tf_major() < 2, reason="the tile file is converted with TF 2.x")
