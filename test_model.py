@@ -40,7 +40,6 @@ import numpy as np
 
 from isp import exports
 from isp import load_dataset, tiles
-from isp.model import probe_light
 from isp.archs import SIZE_MULTIPLE, check_arch_and_size, size_tag
 from isp.args import (
     RESTORE_ITER,
@@ -68,6 +67,7 @@ from isp.evaluate import (
     write_csv,
     written_line,
 )
+from isp.model import probe_light
 from isp.progress import progress
 from isp.session import session_config
 from isp.tfimport import import_tf

@@ -167,7 +167,7 @@ def test_a_tile_file_as_the_reference_runs_the_photo_with_its_light(scene, chall
     raw = glob.glob(os.path.join(data, "test", "fujifilm_full_resolution", "*.png"))[0]
     small = tmp_path / "raw"
     small.mkdir()
-    Image.fromarray(load_dataset.read_raw(raw)[:256, :384].astype(np.uint16)).save(str(small / "1.png"))
+    Image.fromarray(load_dataset.read_raw(raw)[:256, :384]).save(str(small / "1.png"))
     proc = run_script("inference_tflite.py", "tflite=" + os.path.join(challenge, "model_none.tflite"), "runs=1",
                       "reference=" + os.path.join(challenge, "model_tiled.tflite"), "raw_dir=" + str(small))
     assert proc.returncode == 0, proc.stderr[-2000:]
