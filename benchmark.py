@@ -10,6 +10,7 @@
     python benchmark.py mode=horovod archs=model iters=20 patch=128      # images/s with 1 and 2 ranks
     python benchmark.py mode=input archs=model:4 batch_size=32          # the training loop's batches: in line or by a producer
     python benchmark.py mode=sizes ckpt=models/original/model_pretrained.ckpt   # 2, 12, 48 MP: graph and tiled TFLite
+    python benchmark.py mode=colours ckpt=models/original/model_pretrained.ckpt dataset_dir=raw_images/   # colour vs size
 
 Speed mode prints, per arch: parameters, GFLOP at img_h x img_w (TF's profiler), the median
 inference time at that size, the median training-step time (batch_size patches of patch x patch,
@@ -48,9 +49,16 @@ Sizes mode takes the first arch's checkpoint (`ckpt=`) and renders photos of `ph
 ways: the TF graph on the whole photo, the any-size TFLite file on the whole photo, and the
 1920x1088 TFLite file in tiles (arch=model: the tile file, with the whole photo's light): the median
 time and the peak memory of each, each measured in a fresh process (TF 2.x: the any-size file).
+Colours mode takes the first arch's checkpoint (`ckpt=`) and renders each full-size test scene of
+`dataset_dir` (test/fujifilm_full_resolution/) whole, then its Bayer planes binned 2x2 once and
+twice (the same scene at a quarter and a sixteenth of the pixels): each output channel's mean per
+size, its largest move across the sizes, and the target's mean where there is one. Make scenes of
+your own photos at a camera's size with `make_demo_data.py photos_dir=... test_h=2176 test_w=3840
+exposure_stops=0`, or use a dataset's full-resolution RAWs.
 """
 from isp.errors import UsageError, run_main  # first: a third-party module missing below is one line (isp/errors.py)
 
+from isp.bench import colours as bench_colours
 from isp.bench import curves as bench_curves
 from isp.bench import horovod as bench_horovod
 from isp.bench import input as bench_input
@@ -72,7 +80,7 @@ from isp.args import (
 )
 
 ARGS = [
-    Arg("mode", str, "speed", "speed, quality, precision, horovod, input or sizes (see above)"),
+    Arg("mode", str, "speed", "speed, quality, precision, horovod, input, sizes or colours (see above)"),
     Arg("archs", str, "model,punet", "comma-separated arch[:num_maps_base]; ratios are to the first"),
     Arg("img_h", positive_int, 1088, "inference height (full resolution)"),
     Arg("img_w", positive_int, 1920, "inference width (full resolution)"),
@@ -82,7 +90,8 @@ ARGS = [
     THREADS,
     Arg("tflite", to_bool, True, "also time TFLite FP32"),
     Arg("train", to_bool, True, "also time a training step"),
-    Arg("dataset_dir", str, "raw_images/", "quality mode: dataset (make it with make_demo_data.py)"),
+    Arg("dataset_dir", str, "raw_images/", "quality, precision, horovod and colours modes: dataset (make it with "
+        "make_demo_data.py)"),
     Arg("iters", positive_int, 600, "quality mode: training iterations per arch; horovod mode: iters vs 2 x iters"),
     Arg("curve", str, "", "quality mode: learning curve, validation figures at these iterations (e.g. "
         "1000,2000,5000,10000,20000; replaces iters)"),
@@ -95,7 +104,8 @@ ARGS = [
     Arg("seed", distinct_ints, IntList([0]),
         "random seed; quality mode takes several (seed=0,1,2): each arch is trained once per seed and the "
         "tables and plot give the mean"),
-    Arg("ckpt", str, "", "precision and sizes modes: checkpoint prefix of the first arch (.../<arch>_iteration_N.ckpt)"),
+    Arg("ckpt", str, "", "precision, sizes and colours modes: checkpoint prefix of the first arch "
+        "(.../<arch>_iteration_N.ckpt)"),
     Arg("calib_size", positive_int, 100, "precision mode: INT8 calibration inputs"),
     Arg("photo_sizes", str, bench_sizes.DEFAULT_SIZES, "sizes mode: WxH photo sizes"),
 ]
@@ -129,8 +139,8 @@ def one_seed(a):
 
 def main(argv):
     a = parse_args(ARGS, argv, prog="benchmark.py", doc=__doc__)
-    if a["mode"] not in ("speed", "quality", "precision", "horovod", "input", "sizes"):
-        raise UsageError("mode=%r: use speed, quality, precision, horovod, input or sizes" % a["mode"])
+    if a["mode"] not in ("speed", "quality", "precision", "horovod", "input", "sizes", "colours"):
+        raise UsageError("mode=%r: use speed, quality, precision, horovod, input, sizes or colours" % a["mode"])
     archs = parse_archs(a["archs"], [("img_w", a["img_w"], "img_h", a["img_h"]),
                                      ("patch", a["patch"], "patch", a["patch"])])
     if a["mode"] == "speed":
@@ -150,6 +160,10 @@ def main(argv):
         bench_sizes.sizes(tf, archs[0][0], archs[0][1], a["ckpt"],
                           parse_photo_sizes(a["photo_sizes"], "photo_sizes", archs[0][0], archs[0][1]), a["runs"],
                           a["threads"])
+    elif a["mode"] == "colours":
+        if not a["ckpt"]:
+            raise UsageError("mode=colours needs ckpt= (e.g. ckpt=models/original/model_pretrained.ckpt)")
+        bench_colours.colours(import_tf(), archs[0][0], archs[0][1], a["ckpt"], a["dataset_dir"])
     elif a["mode"] == "input":
         bench_input.input_pipeline(archs, a["batch_size"], a["patch"], a["runs"])
     else:

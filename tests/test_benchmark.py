@@ -6,7 +6,7 @@ import re
 import signal
 
 import pytest
-from conftest import assert_usage_error, lines_read_while_running, run_script, start_script
+from conftest import ROOT, assert_usage_error, lines_read_while_running, run_script, start_script
 
 from isp.tfimport import tf_major
 
@@ -213,3 +213,42 @@ def test_sizes_mode_prints_time_and_peak_memory_per_size_and_way():
         "graph, whole photo", "TFLite any-size, whole photo", "TFLite 1920x1088, tiled")], proc.stdout
     assert all(float(r[3]) > 0 and int(r[4]) > 100 for r in rows)
     assert_usage_error(run_script("benchmark.py", "mode=sizes"), "needs ckpt=")
+
+
+def test_colours_mode_prints_each_scenes_mean_colour_at_three_sizes(tmp_path):
+    """A 772x512 scene: cropped to 768x512 (so that it halves twice), rendered whole and with its
+    planes binned once and twice; the printed means are the network's, computed here again."""
+    import numpy as np
+    from make_demo_data import make_dataset
+    from isp import load_dataset, model
+    from isp.tfimport import import_tf
+    data = str(tmp_path / "data")
+    make_dataset(data, train_count=2, val_count=1, test_count=1, patch_size=64, test_h=512, test_w=772,
+                 exposure_stops=0, dng=False, progress=False, log=lambda *a: None)
+    ckpt = "models/original/model_pretrained.ckpt"
+    proc = run_script("benchmark.py", "mode=colours", "archs=model", "ckpt=" + ckpt, "dataset_dir=" + data)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = re.findall(r"^(?:1\.png)? +(\d+x\d+) +([\d.]+) +([\d.]+) +([\d.]+)$", proc.stdout, re.M)
+    assert [r[0] for r in rows] == ["768x512", "384x256", "192x128"], proc.stdout
+    printed = np.array([[float(v) for v in r[1:]] for r in rows])
+    levels = float(re.search(r"spread ([\d.]+) levels \([RGB]\); target [\d.]+ [\d.]+ [\d.]+; cropped from 772x512 "
+                             r"to halve twice", proc.stdout).group(1))
+    assert abs(levels - (printed.max(axis=0) - printed.min(axis=0)).max()) <= 0.11, proc.stdout
+    assert "largest spread: %.1f levels of 255 (1.png, " % levels in proc.stdout
+    tf = import_tf()
+    raw = load_dataset.read_raw(os.path.join(data, "test", "fujifilm_full_resolution", "1.png"))
+    planes = load_dataset.extract_bayer_channels(raw[:512, :768])[None]
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [1, None, None, 4])
+        out = model.build("model", x, 16)
+        with tf.Session() as sess:
+            tf.train.Saver().restore(sess, os.path.join(ROOT, ckpt))
+            for k in range(3):
+                y = np.clip(sess.run(out, {x: planes})[0], 0.0, 1.0)
+                assert np.allclose(255 * y.reshape(-1, 3).mean(axis=0, dtype=np.float64), printed[k], atol=0.06), k
+                planes = planes.reshape(1, planes.shape[1] // 2, 2, planes.shape[2] // 2, 2, 4).mean(axis=(2, 4))
+    assert_usage_error(run_script("benchmark.py", "mode=colours"), "needs ckpt=")
+    assert_usage_error(run_script("benchmark.py", "mode=colours", "ckpt=models/none.ckpt", "dataset_dir=" + data),
+                       "no such checkpoint")
+    assert_usage_error(run_script("benchmark.py", "mode=colours", "ckpt=" + ckpt, "dataset_dir=" + str(tmp_path)),
+                       "does not exist")
