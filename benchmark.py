@@ -50,7 +50,7 @@ ways: the TF graph on the whole photo, the any-size TFLite file on the whole pho
 1920x1088 TFLite file in tiles (arch=model: the tile file, with the whole photo's light): the median
 time and the peak memory of each, each measured in a fresh process (TF 2.x: the any-size file).
 Colours mode takes the first arch's checkpoint (`ckpt=`) and renders each full-size test scene of
-`dataset_dir` (test/fujifilm_full_resolution/) whole, then its Bayer planes binned 2x2 once and
+`dataset_dir` (test/fujifilm_full_resolution/, or `test_dir=`) whole, then its Bayer planes binned 2x2 once and
 twice (the same scene at a quarter and a sixteenth of the pixels): each output channel's mean per
 size, its largest move across the sizes, and the target's mean where there is one. Make scenes of
 your own photos at a camera's size with `make_demo_data.py photos_dir=... test_h=2176 test_w=3840
@@ -108,6 +108,8 @@ ARGS = [
         "(.../<arch>_iteration_N.ckpt)"),
     Arg("calib_size", positive_int, 100, "precision mode: INT8 calibration inputs"),
     Arg("photo_sizes", str, bench_sizes.DEFAULT_SIZES, "sizes mode: WxH photo sizes"),
+    Arg("test_dir", str, "fujifilm_full_resolution/", "colours mode: sub-folder of <dataset_dir>/test with the "
+        "full-size RAW PNGs (or DNGs, e.g. test_dir=dng/)"),
 ]
 
 
@@ -163,7 +165,7 @@ def main(argv):
     elif a["mode"] == "colours":
         if not a["ckpt"]:
             raise UsageError("mode=colours needs ckpt= (e.g. ckpt=models/original/model_pretrained.ckpt)")
-        bench_colours.colours(import_tf(), archs[0][0], archs[0][1], a["ckpt"], a["dataset_dir"])
+        bench_colours.colours(import_tf(), archs[0][0], archs[0][1], a["ckpt"], a["dataset_dir"], a["test_dir"])
     elif a["mode"] == "input":
         bench_input.input_pipeline(archs, a["batch_size"], a["patch"], a["runs"])
     else:

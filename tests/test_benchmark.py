@@ -217,8 +217,10 @@ def test_sizes_mode_prints_time_and_peak_memory_per_size_and_way():
 
 def test_colours_mode_prints_each_scenes_mean_colour_at_three_sizes(tmp_path):
     """A 772x512 scene: cropped to 768x512 (so that it halves twice), rendered whole and with its
-    planes binned once and twice; the printed means are the network's, computed here again."""
+    planes binned once and twice; the printed means are the network's and the target's, computed
+    here again."""
     import numpy as np
+    from PIL import Image
     from make_demo_data import make_dataset
     from isp import load_dataset, model
     from isp.tfimport import import_tf
@@ -231,10 +233,14 @@ def test_colours_mode_prints_each_scenes_mean_colour_at_three_sizes(tmp_path):
     rows = re.findall(r"^(?:1\.png)? +(\d+x\d+) +([\d.]+) +([\d.]+) +([\d.]+)$", proc.stdout, re.M)
     assert [r[0] for r in rows] == ["768x512", "384x256", "192x128"], proc.stdout
     printed = np.array([[float(v) for v in r[1:]] for r in rows])
-    levels = float(re.search(r"spread ([\d.]+) levels \([RGB]\); target [\d.]+ [\d.]+ [\d.]+; cropped from 772x512 "
-                             r"to halve twice", proc.stdout).group(1))
-    assert abs(levels - (printed.max(axis=0) - printed.min(axis=0)).max()) <= 0.11, proc.stdout
-    assert "largest spread: %.1f levels of 255 (1.png, " % levels in proc.stdout
+    found = re.search(r"spread ([\d.]+) levels \(([RGB])\); target ([\d.]+) ([\d.]+) ([\d.]+); cropped from "
+                      r"772x512 to halve twice", proc.stdout)
+    moves = printed.max(axis=0) - printed.min(axis=0)
+    assert found and abs(float(found.group(1)) - moves.max()) <= 0.11, proc.stdout
+    assert found.group(2) == "RGB"[int(moves.argmax())] or np.sort(moves)[-2] >= moves.max() - 0.11, proc.stdout
+    target = load_dataset.read_rgb(os.path.join(data, "test", "fujifilm", "1.png"))[:512, :768]
+    assert np.allclose([float(v) for v in found.group(3, 4, 5)], target.reshape(-1, 3).mean(axis=0), atol=0.06)
+    assert "largest spread: %s levels of 255 (1.png, %s)" % found.group(1, 2) in proc.stdout
     tf = import_tf()
     raw = load_dataset.read_raw(os.path.join(data, "test", "fujifilm_full_resolution", "1.png"))
     planes = load_dataset.extract_bayer_channels(raw[:512, :768])[None]
@@ -247,8 +253,21 @@ def test_colours_mode_prints_each_scenes_mean_colour_at_three_sizes(tmp_path):
                 y = np.clip(sess.run(out, {x: planes})[0], 0.0, 1.0)
                 assert np.allclose(255 * y.reshape(-1, 3).mean(axis=0, dtype=np.float64), printed[k], atol=0.06), k
                 planes = planes.reshape(1, planes.shape[1] // 2, 2, planes.shape[2] // 2, 2, 4).mean(axis=(2, 4))
+    # an odd RAW loses its last row and column, as in test_model.py; without a target none is printed
+    odd = tmp_path / "data" / "test" / "odd"
+    odd.mkdir()
+    Image.fromarray(raw[:511, :771]).save(str(odd / "2.png"))
+    proc = run_script("benchmark.py", "mode=colours", "archs=model", "ckpt=" + ckpt, "dataset_dir=" + data,
+                      "test_dir=odd")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "note: RAW '2.png' is 771x511 (odd); its last row and column are dropped" in proc.stdout, proc.stdout
+    assert re.search(r"^ +spread [\d.]+ levels \([RGB]\); cropped from 770x510 to halve twice$", proc.stdout, re.M), \
+        proc.stdout
     assert_usage_error(run_script("benchmark.py", "mode=colours"), "needs ckpt=")
     assert_usage_error(run_script("benchmark.py", "mode=colours", "ckpt=models/none.ckpt", "dataset_dir=" + data),
-                       "no such checkpoint")
-    assert_usage_error(run_script("benchmark.py", "mode=colours", "ckpt=" + ckpt, "dataset_dir=" + str(tmp_path)),
-                       "does not exist")
+                       "ckpt='models/none.ckpt': no such checkpoint")
+    assert_usage_error(run_script("benchmark.py", "mode=colours", "archs=model:8", "ckpt=" + ckpt,
+                                  "dataset_dir=" + data), "does not fit arch=model num_maps_base=8")
+    assert_usage_error(run_script("benchmark.py", "mode=colours", "ckpt=" + ckpt, "dataset_dir=" + data,
+                                  "test_dir=nope"), "test RAW folder '%s/test/nope' does not exist; " % data,
+                       "set test_dir= to one of them")
