@@ -56,10 +56,10 @@ def faithful_rendering(photo_u8, binnings):
     """The demo's own rendering of the scene binned 2x2 `binnings` times: the photo in linear light
     binned (as the RAW's planes are, but on the photo's grid, without the RAW's blur, noise and
     clipping: an approximation), then the sRGB curve and the targets' look (make_demo_data.make_pair)."""
-    lin = srgb_to_linear(photo_u8.astype(np.float64) / 255.0)
+    lin = srgb_to_linear(photo_u8.astype(np.float64) / 255.0)[None]
     for _ in range(binnings):
-        h, w, c = lin.shape
-        lin = lin.reshape(h // 2, 2, w // 2, 2, c).mean(axis=(1, 3))
+        lin = binned(lin)
+    lin = lin[0]
     return mdd.dslr_look((linear_to_srgb(lin) * 255.0 + 0.5).astype(np.uint8), 1.0).astype(np.float32) / 255.0
 
 
@@ -107,11 +107,12 @@ def shipped(sizes):
         own = model.build("model", x, 16)
         with tf.variable_scope(tf.get_variable_scope(), reuse=True):
             lit = model.build("model", x, 16, light=light)
+        light8 = model.tile_light(sizes[0])
         with tf.Session() as sess:
             tf.train.Saver().restore(sess, PRETRAINED)
             for planes in sizes:
                 a = sess.run(own, {x: planes})[0]
-                b = sess.run(lit, {x: planes, light: model.tile_light(sizes[0])})[0]
+                b = sess.run(lit, {x: planes, light: light8})[0]
                 differences.append(float(np.max(np.abs(a - b))))
                 colours.append(mean_colour(np.clip(a, 0.0, 1.0)))  # as benchmark.py mode=colours
     return colours, differences

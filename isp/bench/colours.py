@@ -23,8 +23,8 @@ CHANNELS = "RGB"
 
 
 def binned(planes):
-    """2x2 binning of each Bayer plane ([1, h, w, 4], h and w even): the same scene at a quarter of
-    the pixels."""
+    """2x2 binning of each Bayer plane ([1, h, w, c], h and w even; c = 4 planes, or an image's 3
+    channels): the same scene at a quarter of the pixels, float32."""
     _, h, w, c = planes.shape
     return planes.reshape(1, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4), dtype=np.float64).astype(np.float32)
 
